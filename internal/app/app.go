@@ -1,0 +1,173 @@
+// Package app wires the portal together from its configuration: the
+// history store, the Graph client, the OpenID sign-in, the sessions, the
+// issuance service and the web handlers. The command and the end-to-end
+// tests share this wiring.
+package app
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"time"
+
+	"github.com/tapportal/portal/internal/auth"
+	"github.com/tapportal/portal/internal/config"
+	"github.com/tapportal/portal/internal/graph"
+	"github.com/tapportal/portal/internal/handlers"
+	"github.com/tapportal/portal/internal/issuance"
+	"github.com/tapportal/portal/internal/session"
+	"github.com/tapportal/portal/internal/store"
+	"github.com/tapportal/portal/web/static"
+)
+
+// Options are what the environment cannot say.
+type Options struct {
+	// RootCAs replaces the system roots for outbound TLS (the demo's
+	// emulator CA); PORTAL_EXTRA_CA_FILE adds to whichever applies.
+	RootCAs *x509.CertPool
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// App is a wired portal.
+type App struct {
+	Handler http.Handler
+	Store   *store.Store
+	Graph   *graph.Client
+	logger  *slog.Logger
+}
+
+// New builds the portal. It opens the store and discovers the OpenID
+// provider; it does not call Graph.
+func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Options) (*App, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	roots, err := rootCAs(opts.RootCAs, cfg.ExtraCAFile)
+	if err != nil {
+		return nil, err
+	}
+	certs, key, err := graph.LoadCertificate(cfg.GraphCertFile, cfg.GraphCertPassword)
+	if err != nil {
+		return nil, fmt.Errorf("PORTAL_GRAPH_CERT_FILE %s: %w", cfg.GraphCertFile, err)
+	}
+	gc, err := graph.New(graph.Config{
+		TenantID: cfg.GraphTenantID, ClientID: cfg.GraphClientID, Certificate: certs, Key: key,
+		Cloud: cfg.GraphCloud, BaseURL: cfg.GraphBaseURL, AuthorityURL: cfg.GraphAuthorityURL,
+		RootCAs: roots, Timeout: cfg.GraphTimeout, PolicyTTL: cfg.GraphPolicyTTL, Now: opts.Now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	authn, err := auth.New(ctx, auth.Config{
+		Issuer: cfg.OIDCIssuer, ClientID: cfg.OIDCClientID, ClientSecret: cfg.OIDCClientSecret,
+		RedirectURL: cfg.PublicURL.String() + "/auth/callback",
+		RolesClaim:  cfg.RolesClaim, RoleOperator: cfg.RoleOperator, RoleSupervisor: cfg.RoleSupervisor,
+		HTTPClient: httpClient(roots),
+	})
+	if err != nil {
+		return nil, err
+	}
+	sessions, err := session.New(session.Options{
+		Keys: cfg.SessionKeys, Secure: cfg.PublicURL.Scheme == "https",
+		IdleTimeout: cfg.SessionIdleTimeout, MaxAge: cfg.SessionMaxAge, Now: opts.Now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	assets, err := static.New()
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	svc := issuance.New(gc, st, issuance.Guardrails{
+		ProtectedRoleIDs: cfg.ProtectedRoleIDs, ProtectedGroupIDs: cfg.ProtectedGroupIDs, EligibleGroupIDs: cfg.EligibleGroupIDs,
+	}, opts.Now, logger)
+	issuer, _ := url.Parse(cfg.OIDCIssuer)
+	h := handlers.New(handlers.Config{
+		Service: svc, Directory: gc, Sessions: sessions, Auth: authn, Assets: assets, Logger: logger,
+		PublicURL: cfg.PublicURL, ProviderOrigin: issuer.Scheme + "://" + issuer.Host,
+		Ready: []handlers.Check{
+			{Name: "database", Check: st.Ping},
+			{Name: "graph_token", Check: gc.Ping},
+		},
+	})
+	return &App{Handler: h, Store: st, Graph: gc, logger: logger}, nil
+}
+
+func rootCAs(base *x509.CertPool, extraFile string) (*x509.CertPool, error) {
+	if extraFile == "" {
+		return base, nil
+	}
+	pool := base
+	if pool == nil {
+		var err error
+		if pool, err = x509.SystemCertPool(); err != nil {
+			pool = x509.NewCertPool()
+		}
+	} else {
+		pool = pool.Clone()
+	}
+	pem, err := os.ReadFile(extraFile)
+	if err != nil {
+		return nil, fmt.Errorf("PORTAL_EXTRA_CA_FILE: %w", err)
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("PORTAL_EXTRA_CA_FILE %s holds no PEM certificate", extraFile)
+	}
+	return pool, nil
+}
+
+func httpClient(roots *x509.CertPool) *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if roots != nil {
+		tr.TLSClientConfig.RootCAs = roots
+	}
+	return &http.Client{Transport: tr, Timeout: 15 * time.Second}
+}
+
+// ShutdownTimeout bounds how long requests in flight may take to finish
+// after a stop signal.
+const ShutdownTimeout = 20 * time.Second
+
+// Serve serves on ln until ctx ends, then stops accepting and lets
+// requests in flight finish, within ShutdownTimeout.
+func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           a.Handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		// Long enough for a Graph call with its retries.
+		WriteTimeout:   90 * time.Second,
+		IdleTimeout:    120 * time.Second,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	a.logger.Info("shutting down", "timeout", ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) {
+		err = errors.Join(err, serr)
+	}
+	return err
+}
+
+// Close releases the store.
+func (a *App) Close() error { return a.Store.Close() }

@@ -1,0 +1,79 @@
+package app
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/tapportal/portal/internal/config"
+	"github.com/tapportal/portal/internal/devoidc"
+	"github.com/tapportal/portal/internal/graph/graphemu"
+	"github.com/tapportal/portal/internal/session"
+)
+
+// DemoClientID is the sign-in client the demo's provider registers.
+const DemoClientID = "tap-portal-demo"
+
+// Demo is the demo tenant: the Graph emulator with its seed and the
+// embedded OpenID provider with its personas.
+type Demo struct {
+	Graph    *graphemu.Server
+	Provider *devoidc.Provider
+}
+
+// StartDemo starts the demo tenant and points cfg at it. The Graph app's
+// certificate is written under dataDir; settings the environment gave
+// are kept unless the demo must own them.
+func StartDemo(cfg *config.Config, dataDir string, logger *slog.Logger) (*Demo, error) {
+	emu, err := graphemu.New(graphemu.Options{Seed: true, Logger: logger.With("component", "graph-emulator")})
+	if err != nil {
+		return nil, err
+	}
+	certPEM, keyPEM, cert, err := graphemu.GenerateAppCertificate("TAP Portal demo")
+	if err != nil {
+		emu.Close()
+		return nil, err
+	}
+	emu.RegisterApp(graphemu.App{ClientID: graphemu.DemoGraphClientID, DisplayName: "TAP Portal (demo)", Certificate: cert, Permissions: graphemu.AllPermissions})
+	if err := os.MkdirAll(dataDir, 0o750); err != nil {
+		emu.Close()
+		return nil, err
+	}
+	certFile := filepath.Join(dataDir, "demo-graph-app.pem")
+	if err := os.WriteFile(certFile, append(certPEM, keyPEM...), 0o600); err != nil {
+		emu.Close()
+		return nil, err
+	}
+
+	secret := session.RandomToken()
+	op, err := devoidc.Start(devoidc.Options{
+		Clients: []devoidc.Client{{
+			ID: DemoClientID, Secret: secret,
+			RedirectURIs:           []string{cfg.PublicURL.String() + "/auth/callback"},
+			PostLogoutRedirectURIs: []string{cfg.PublicURL.String() + "/signed-out"},
+		}},
+		TenantID: emu.TenantID(),
+		Logger:   logger.With("component", "openid-provider"),
+	})
+	if err != nil {
+		emu.Close()
+		return nil, fmt.Errorf("demo OpenID provider: %w", err)
+	}
+
+	cfg.OIDCIssuer, cfg.OIDCClientID, cfg.OIDCClientSecret = op.Issuer(), DemoClientID, secret
+	cfg.GraphTenantID, cfg.GraphClientID = emu.TenantID(), graphemu.DemoGraphClientID
+	cfg.GraphCertFile, cfg.GraphCertPassword = certFile, ""
+	cfg.GraphBaseURL, cfg.GraphAuthorityURL, cfg.GraphCloud = emu.URL(), emu.URL(), "public"
+	if len(cfg.SessionKeys) == 0 {
+		// A fresh key each run: demo sessions end when the demo stops.
+		cfg.SessionKeys = []string{session.RandomToken()}
+	}
+	return &Demo{Graph: emu, Provider: op}, nil
+}
+
+// Close stops the demo tenant.
+func (d *Demo) Close() {
+	d.Provider.Close()
+	d.Graph.Close()
+}

@@ -1,0 +1,286 @@
+// Package config reads the portal's settings from environment variables.
+// Every variable is listed once, in Vars, which feeds the parser, the
+// command's help and the README's table; a bad value stops start-up with a
+// message that names the variable and what it expects.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Var describes one environment variable.
+type Var struct {
+	Name    string
+	Default string
+	// Required is true when the variable must be set outside `portal dev`.
+	Required bool
+	Help     string
+}
+
+// Vars lists every setting, in the order the help shows them.
+var Vars = []Var{
+	{Name: "PORTAL_ADDR", Default: ":8080", Help: "Listen address."},
+	{Name: "PORTAL_PUBLIC_URL", Default: "http://localhost:8080", Help: "External base URL; the OpenID redirect URI is this plus /auth/callback. https turns on Secure cookies and HSTS."},
+	{Name: "PORTAL_DATABASE_URL", Default: "sqlite:data/portal.db", Help: "History store: sqlite:PATH or postgres://..."},
+	{Name: "PORTAL_SESSION_KEYS", Required: true, Help: "Comma-separated secrets (at least 32 characters each), newest first; older ones still open existing sessions, for rotation."},
+	{Name: "PORTAL_SESSION_IDLE_TIMEOUT", Default: "30m", Help: "A session ends after this long without a request."},
+	{Name: "PORTAL_SESSION_MAX_AGE", Default: "8h", Help: "A session ends this long after sign-in, however active."},
+	{Name: "PORTAL_OIDC_ISSUER", Required: true, Help: "OpenID provider issuer URL, e.g. https://login.microsoftonline.com/{tenant}/v2.0."},
+	{Name: "PORTAL_OIDC_CLIENT_ID", Required: true, Help: "Client id of the sign-in app registration."},
+	{Name: "PORTAL_OIDC_CLIENT_SECRET", Required: true, Help: "Client secret of the sign-in app registration."},
+	{Name: "PORTAL_OIDC_ROLES_CLAIM", Default: "roles", Help: "ID token claim that holds the app roles."},
+	{Name: "PORTAL_ROLE_OPERATOR", Default: "TAP.Operator", Help: "Role value that grants operator access."},
+	{Name: "PORTAL_ROLE_SUPERVISOR", Default: "TAP.Supervisor", Help: "Role value that grants supervisor access (includes operator rights)."},
+	{Name: "PORTAL_GRAPH_TENANT_ID", Required: true, Help: "Tenant id of the Graph app."},
+	{Name: "PORTAL_GRAPH_CLIENT_ID", Required: true, Help: "Client id of the Graph app (application permissions)."},
+	{Name: "PORTAL_GRAPH_CERT_FILE", Required: true, Help: "The Graph app's certificate: PEM (certificate and private key) or PFX."},
+	{Name: "PORTAL_GRAPH_CERT_PASSWORD", Help: "Password of an encrypted PFX."},
+	{Name: "PORTAL_GRAPH_CLOUD", Default: "public", Help: "National cloud: public, usgov, usgovdod or china."},
+	{Name: "PORTAL_GRAPH_BASE_URL", Help: "Override the cloud's Graph root (https, without /v1.0)."},
+	{Name: "PORTAL_GRAPH_AUTHORITY_URL", Help: "Override the cloud's Entra authority (https)."},
+	{Name: "PORTAL_GRAPH_TIMEOUT", Default: "30s", Help: "Upper bound of one Graph operation, retries included."},
+	{Name: "PORTAL_GRAPH_POLICY_TTL", Default: "1m", Help: "How long the tenant's TAP policy is cached."},
+	{Name: "PORTAL_EXTRA_CA_FILE", Help: "PEM file of extra trusted roots for outbound TLS (proxies, test tenants)."},
+	{Name: "PORTAL_PROTECTED_ROLE_IDS", Default: "all", Help: "Directory role template ids whose holders never get a pass: all (any active role) or a comma-separated list."},
+	{Name: "PORTAL_PROTECTED_GROUP_IDS", Help: "Comma-separated group ids whose members never get a pass."},
+	{Name: "PORTAL_ELIGIBLE_GROUP_IDS", Help: "Comma-separated group ids; when set, only their members can get a pass."},
+	{Name: "PORTAL_LOG_LEVEL", Default: "info", Help: "debug, info, warn or error."},
+}
+
+// Config is the parsed configuration.
+type Config struct {
+	Addr        string
+	PublicURL   *url.URL
+	DatabaseURL string
+
+	SessionKeys        []string
+	SessionIdleTimeout time.Duration
+	SessionMaxAge      time.Duration
+
+	OIDCIssuer       string
+	OIDCClientID     string
+	OIDCClientSecret string
+	RolesClaim       string
+	RoleOperator     string
+	RoleSupervisor   string
+
+	GraphTenantID     string
+	GraphClientID     string
+	GraphCertFile     string
+	GraphCertPassword string
+	GraphCloud        string
+	GraphBaseURL      string
+	GraphAuthorityURL string
+	GraphTimeout      time.Duration
+	GraphPolicyTTL    time.Duration
+	ExtraCAFile       string
+
+	// ProtectedRoleIDs empty means every active role protects its holder.
+	ProtectedRoleIDs  []string
+	ProtectedGroupIDs []string
+	EligibleGroupIDs  []string
+
+	LogLevel string
+}
+
+var guid = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// Load reads the configuration through getenv. With dev set, required
+// variables may be missing (the demo tenant fills them in). It reports
+// every problem at once, each naming its variable.
+func Load(getenv func(string) string, dev bool) (Config, error) {
+	p := parser{getenv: getenv, dev: dev}
+	c := Config{
+		Addr:               p.str("PORTAL_ADDR"),
+		PublicURL:          p.publicURL("PORTAL_PUBLIC_URL"),
+		DatabaseURL:        p.database("PORTAL_DATABASE_URL"),
+		SessionKeys:        p.sessionKeys("PORTAL_SESSION_KEYS"),
+		SessionIdleTimeout: p.duration("PORTAL_SESSION_IDLE_TIMEOUT", time.Minute, 24*time.Hour),
+		SessionMaxAge:      p.duration("PORTAL_SESSION_MAX_AGE", 5*time.Minute, 7*24*time.Hour),
+		OIDCIssuer:         p.httpsURL("PORTAL_OIDC_ISSUER", true),
+		OIDCClientID:       p.str("PORTAL_OIDC_CLIENT_ID"),
+		OIDCClientSecret:   p.str("PORTAL_OIDC_CLIENT_SECRET"),
+		RolesClaim:         p.str("PORTAL_OIDC_ROLES_CLAIM"),
+		RoleOperator:       p.str("PORTAL_ROLE_OPERATOR"),
+		RoleSupervisor:     p.str("PORTAL_ROLE_SUPERVISOR"),
+		GraphTenantID:      p.str("PORTAL_GRAPH_TENANT_ID"),
+		GraphClientID:      p.str("PORTAL_GRAPH_CLIENT_ID"),
+		GraphCertFile:      p.str("PORTAL_GRAPH_CERT_FILE"),
+		GraphCertPassword:  p.str("PORTAL_GRAPH_CERT_PASSWORD"),
+		GraphCloud:         p.oneOf("PORTAL_GRAPH_CLOUD", "public", "usgov", "usgovdod", "china"),
+		GraphBaseURL:       p.httpsURL("PORTAL_GRAPH_BASE_URL", false),
+		GraphAuthorityURL:  p.httpsURL("PORTAL_GRAPH_AUTHORITY_URL", false),
+		GraphTimeout:       p.duration("PORTAL_GRAPH_TIMEOUT", time.Second, 5*time.Minute),
+		GraphPolicyTTL:     p.duration("PORTAL_GRAPH_POLICY_TTL", time.Second, 24*time.Hour),
+		ExtraCAFile:        p.str("PORTAL_EXTRA_CA_FILE"),
+		ProtectedRoleIDs:   p.roleIDs("PORTAL_PROTECTED_ROLE_IDS"),
+		ProtectedGroupIDs:  p.guids("PORTAL_PROTECTED_GROUP_IDS"),
+		EligibleGroupIDs:   p.guids("PORTAL_ELIGIBLE_GROUP_IDS"),
+		LogLevel:           p.oneOf("PORTAL_LOG_LEVEL", "debug", "info", "warn", "error"),
+	}
+	if c.RoleOperator != "" && c.RoleOperator == c.RoleSupervisor {
+		p.fail("PORTAL_ROLE_SUPERVISOR", "must differ from PORTAL_ROLE_OPERATOR")
+	}
+	if c.GraphTenantID != "" && !guid.MatchString(c.GraphTenantID) && !strings.Contains(c.GraphTenantID, ".") {
+		p.fail("PORTAL_GRAPH_TENANT_ID", "must be a tenant id (GUID) or a verified domain name")
+	}
+	return c, errors.Join(p.errs...)
+}
+
+type parser struct {
+	getenv func(string) string
+	dev    bool
+	errs   []error
+}
+
+func (p *parser) fail(name, format string, args ...any) {
+	p.errs = append(p.errs, fmt.Errorf("%s %s", name, fmt.Sprintf(format, args...)))
+}
+
+func lookup(name string) Var {
+	for _, v := range Vars {
+		if v.Name == name {
+			return v
+		}
+	}
+	panic("config: undeclared variable " + name)
+}
+
+// str returns the variable's value or its default, and records a missing
+// required one.
+func (p *parser) str(name string) string {
+	v := lookup(name)
+	s := strings.TrimSpace(p.getenv(name))
+	if s == "" {
+		s = v.Default
+	}
+	if s == "" && v.Required && !p.dev {
+		p.fail(name, "is required: %s", v.Help)
+	}
+	if len(s) > 4096 {
+		p.fail(name, "is too long (%d characters)", len(s))
+		return ""
+	}
+	return s
+}
+
+func (p *parser) oneOf(name string, allowed ...string) string {
+	s := strings.ToLower(p.str(name))
+	for _, a := range allowed {
+		if s == a {
+			return s
+		}
+	}
+	p.fail(name, "is %q: want one of %s", s, strings.Join(allowed, ", "))
+	return ""
+}
+
+func (p *parser) duration(name string, lo, hi time.Duration) time.Duration {
+	s := p.str(name)
+	d, err := time.ParseDuration(s)
+	switch {
+	case err != nil:
+		p.fail(name, "is %q: want a duration such as 30s, 15m or 8h", s)
+	case d < lo || d > hi:
+		p.fail(name, "is %s: want between %s and %s", d, lo, hi)
+	}
+	return d
+}
+
+func (p *parser) publicURL(name string) *url.URL {
+	s := p.str(name)
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		p.fail(name, "is %q: want an absolute http(s) URL without query, such as https://tap.example.com", s)
+		return &url.URL{Scheme: "http", Host: "localhost"}
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	return u
+}
+
+func (p *parser) httpsURL(name string, allowLoopbackHTTP bool) string {
+	s := p.str(name)
+	if s == "" {
+		return ""
+	}
+	u, err := url.Parse(s)
+	ok := err == nil && u.Host != "" && (u.Scheme == "https" || allowLoopbackHTTP && u.Scheme == "http" && isLoopback(u.Hostname()))
+	if !ok {
+		p.fail(name, "is %q: want an absolute https URL", s)
+	}
+	return s
+}
+
+func isLoopback(host string) bool {
+	return host == "localhost" || host == "127.0.0.1" || host == "::1"
+}
+
+func (p *parser) database(name string) string {
+	s := p.str(name)
+	switch {
+	case strings.HasPrefix(s, "sqlite:") && len(s) > len("sqlite:"):
+	case strings.HasPrefix(s, "postgres://"), strings.HasPrefix(s, "postgresql://"):
+	default:
+		p.fail(name, "is %q: want sqlite:PATH or postgres://user@host/db", redactURL(s))
+	}
+	return s
+}
+
+// redactURL hides a password in a database URL before it reaches a
+// message.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	return u.Redacted()
+}
+
+// MinSessionKeyLength is the shortest accepted session secret.
+const MinSessionKeyLength = 32
+
+func (p *parser) sessionKeys(name string) []string {
+	s := p.str(name)
+	if s == "" {
+		return nil
+	}
+	var keys []string
+	for i, k := range strings.Split(s, ",") {
+		k = strings.TrimSpace(k)
+		if len(k) < MinSessionKeyLength {
+			p.fail(name, "key %d is %d characters: want at least %d (for example from `openssl rand -base64 48`)", i+1, len(k), MinSessionKeyLength)
+			continue
+		}
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+func (p *parser) guids(name string) []string {
+	s := p.str(name)
+	if s == "" {
+		return nil
+	}
+	var out []string
+	for _, id := range strings.Split(s, ",") {
+		id = strings.ToLower(strings.TrimSpace(id))
+		if !guid.MatchString(id) {
+			p.fail(name, "holds %q: want comma-separated object ids (GUIDs)", id)
+			continue
+		}
+		out = append(out, id)
+	}
+	return out
+}
+
+func (p *parser) roleIDs(name string) []string {
+	if strings.EqualFold(strings.TrimSpace(p.getenv(name)), "all") || strings.TrimSpace(p.getenv(name)) == "" {
+		return nil
+	}
+	return p.guids(name)
+}

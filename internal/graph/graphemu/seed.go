@@ -1,0 +1,456 @@
+package graphemu
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Notable users and groups of the demo tenant, for tests and the demo's
+// documentation. Every id is fixed; times are relative to the moment the
+// tenant is seeded.
+const (
+	// GlobalAdminUserID holds Global Administrator directly.
+	GlobalAdminUserID = "a1000000-0000-4000-8000-000000000005"
+	// GroupRoleAdminUserID holds Helpdesk Administrator only through the
+	// role-assignable group TierTwoAdminsGroupID.
+	GroupRoleAdminUserID = "a1000000-0000-4000-8000-000000000008"
+	// BreakGlassUserID is an emergency access account: Global
+	// Administrator, member of BreakGlassGroupID, which the policy
+	// excludes.
+	BreakGlassUserID = "a1000000-0000-4000-8000-000000000011"
+	// ExecutiveUserID is a direct member of ExecutiveGroupID.
+	ExecutiveUserID = "a1000000-0000-4000-8000-000000000013"
+	// NestedExecutiveUserID belongs to ExecutiveGroupID only through the
+	// nested group ExecutiveOfficeGroupID.
+	NestedExecutiveUserID = "a1000000-0000-4000-8000-000000000016"
+	// Users holding a pass in each state when the tenant is seeded.
+	TAPUsableUserID      = "a1000000-0000-4000-8000-000000000017"
+	TAPNotYetValidUserID = "a1000000-0000-4000-8000-000000000018"
+	TAPExpiredUserID     = "a1000000-0000-4000-8000-000000000019"
+	TAPUsedUserID        = "a1000000-0000-4000-8000-000000000020"
+	// DisabledUserID is a disabled cloud-only member.
+	DisabledUserID = "a1000000-0000-4000-8000-000000000021"
+	// SyncedUserID is an enabled member synchronised from on-premises.
+	SyncedUserID = "a1000000-0000-4000-8000-000000000029"
+	// GuestUserID is an external guest; its UPN holds "#EXT#".
+	GuestUserID  = "a1000000-0000-4000-8000-000000000023"
+	GuestUserUPN = "jane.doe_fabrikam.example#EXT#@" + DemoDomain
+	// MarkupUserID has HTML and script markup in every free-text field.
+	MarkupUserID = "a1000000-0000-4000-8000-000000000026"
+
+	// ExecutiveGroupID is "Executive Leadership", the group to protect.
+	ExecutiveGroupID = "c3000000-0000-4000-8000-000000000001"
+	// ExecutiveOfficeGroupID is nested in ExecutiveGroupID.
+	ExecutiveOfficeGroupID = "c3000000-0000-4000-8000-000000000002"
+	// BreakGlassGroupID is excluded by the pass policy.
+	BreakGlassGroupID = "c3000000-0000-4000-8000-000000000003"
+	// EligibleGroupID is "Eligible for TAP"; it nests NewStartersGroupID.
+	EligibleGroupID    = "c3000000-0000-4000-8000-000000000004"
+	NewStartersGroupID = "c3000000-0000-4000-8000-000000000005"
+	// TierTwoAdminsGroupID is role-assignable and holds Helpdesk
+	// Administrator.
+	TierTwoAdminsGroupID = "c3000000-0000-4000-8000-000000000006"
+	ServiceDeskGroupID   = "c3000000-0000-4000-8000-000000000007"
+	FinanceGroupID       = "c3000000-0000-4000-8000-000000000008"
+)
+
+// scriptsAppID is an automation app that issued some of the demo's
+// earlier passes, the way helpdesks script it before a portal.
+const (
+	scriptsAppID   = "7c1e4d2a-3b5f-4e6a-9d8c-1f2e3a4b5c6d"
+	scriptsAppName = "Northwind Helpdesk Scripts"
+)
+
+// Phone and email methods have fixed ids in Graph, one per kind.
+const (
+	phoneMobileID    = "3179e48a-750b-4051-897c-87b9720928f7"
+	phoneAltMobileID = "b6332ec1-7057-4abe-9331-3d72feddfe41"
+	phoneOfficeID    = "e37fc753-ff3b-4958-9484-eaa9425c82bc"
+	emailMethodID    = "3ddfcfc8-9383-446f-83cc-3ab9be4be18f"
+)
+
+// FIDO2 authenticator models (AAGUIDs from the FIDO metadata service).
+const (
+	aaguidYubiKey5NFC = "2fc0579f-8113-47ea-b116-bb5a8db9202a"
+	aaguidYubiKey5Ci  = "c5ef55ff-ad9a-4b9f-b580-adebafe026d0"
+)
+
+func userID(n int) string { return fmt.Sprintf("a1000000-0000-4000-8000-%012d", n) }
+
+func roleID(n int) string { return fmt.Sprintf("d4000000-0000-4000-8000-%012d", n) }
+
+// defaultPolicy is the policy of a tenant that turned passes on without
+// changing anything: Graph's defaults, for all users.
+func defaultPolicy() Policy {
+	return Policy{
+		State:                    "enabled",
+		DefaultLifetimeInMinutes: 60,
+		MinimumLifetimeInMinutes: 60,
+		MaximumLifetimeInMinutes: 480,
+		DefaultLength:            8,
+		IncludeTargets:           []PolicyTarget{{TargetType: "group", ID: "all_users"}},
+	}
+}
+
+func emptyTenant(tenantID string) *Tenant {
+	return &Tenant{ID: tenantID, Domain: DemoDomain, Policy: defaultPolicy()}
+}
+
+// seeder builds the demo tenant.
+type seeder struct {
+	t         *Tenant
+	now       time.Time
+	methodSeq int
+}
+
+func (b *seeder) daysAgo(d int) time.Time { return b.now.Add(-time.Duration(d) * 24 * time.Hour) }
+
+// member adds an enabled cloud-only member of the tenant.
+func (b *seeder) member(n int, given, surname, upnLocal, job, dept, office string, methods ...*Method) *User {
+	display := given + " " + surname
+	upn := upnLocal + "@" + b.t.Domain
+	u := &User{
+		ID:                userID(n),
+		DisplayName:       display,
+		GivenName:         given,
+		Surname:           surname,
+		UserPrincipalName: upn,
+		Mail:              upn,
+		JobTitle:          job,
+		Department:        dept,
+		OfficeLocation:    office,
+		BusinessPhones:    []string{fmt.Sprintf("+1 206 555 %04d", 100+n)},
+		EmployeeID:        fmt.Sprintf("NW%05d", 10000+n*37),
+		AccountEnabled:    true,
+		UserType:          "Member",
+		CreatedDateTime:   b.daysAgo(900 - n*13),
+		Methods:           methods,
+	}
+	b.t.Users = append(b.t.Users, u)
+	return u
+}
+
+// guest adds an invited external user.
+func (b *seeder) guest(n int, given, surname, homeMail string) *User {
+	local, domain, _ := strings.Cut(homeMail, "@")
+	u := &User{
+		ID:                userID(n),
+		DisplayName:       given + " " + surname,
+		GivenName:         given,
+		Surname:           surname,
+		UserPrincipalName: local + "_" + domain + "#EXT#@" + b.t.Domain,
+		Mail:              homeMail,
+		AccountEnabled:    true,
+		UserType:          "Guest",
+		CreatedDateTime:   b.daysAgo(120 - n),
+	}
+	b.t.Users = append(b.t.Users, u)
+	return u
+}
+
+func (b *seeder) method(typ string, props map[string]any, created time.Time) *Method {
+	b.methodSeq++
+	return &Method{ID: fmt.Sprintf("e5000000-0000-4000-8000-%012d", b.methodSeq), Type: typ, Props: props, Created: created}
+}
+
+func (b *seeder) authenticator(device, version string, age int) *Method {
+	return b.method(MethodAuthenticator, map[string]any{
+		"displayName": device, "deviceTag": "SoftwareTokenActivated", "phoneAppVersion": version,
+	}, b.daysAgo(age))
+}
+
+func (b *seeder) fido2(name, model, aaguid string, age int) *Method {
+	return b.method(MethodFido2, map[string]any{
+		"displayName": name, "model": model, "aaGuid": aaguid,
+		"attestationCertificates": []string{}, "attestationLevel": "attested",
+	}, b.daysAgo(age))
+}
+
+func (b *seeder) hello(device string, age int) *Method {
+	return b.method(MethodWindowsHello, map[string]any{"displayName": device, "keyStrength": "normal"}, b.daysAgo(age))
+}
+
+func (b *seeder) platform(device string, age int) *Method {
+	return b.method(MethodPlatform, map[string]any{"displayName": device, "platform": "macOS", "keyStrength": "strong"}, b.daysAgo(age))
+}
+
+func (b *seeder) oath() *Method {
+	return b.method(MethodSoftwareOath, map[string]any{"secretKey": nil}, time.Time{})
+}
+
+// phone adds a phone method; its id is fixed by its kind, as in Graph.
+func phone(number, kind, smsSignIn string) *Method {
+	id := map[string]string{"mobile": phoneMobileID, "alternateMobile": phoneAltMobileID, "office": phoneOfficeID}[kind]
+	return &Method{ID: id, Type: MethodPhone, Props: map[string]any{
+		"phoneNumber": number, "phoneType": kind, "smsSignInState": smsSignIn,
+	}}
+}
+
+func email(address string) *Method {
+	return &Method{ID: emailMethodID, Type: MethodEmail, Props: map[string]any{"emailAddress": address}}
+}
+
+// Offices and departments of Northwind Traders.
+const (
+	seattle  = "Seattle HQ"
+	portland = "Portland Office"
+	tacoma   = "Tacoma Distribution Center"
+	austin   = "Austin Office"
+	dublin   = "Dublin Office"
+	hamburg  = "Hamburg Office"
+	stock    = "Stockholm Office"
+	montreal = "Montréal Office"
+	krakow   = "Kraków Office"
+
+	deskDept  = "IT Service Desk"
+	itDept    = "Information Technology"
+	finance   = "Finance"
+	sales     = "Sales"
+	marketing = "Marketing"
+	hr        = "Human Resources"
+	logistics = "Logistics"
+	eng       = "Engineering"
+	legal     = "Legal"
+	service   = "Customer Service"
+	execOff   = "Executive Office"
+	facility  = "Facilities"
+)
+
+// seedTenant builds "Northwind Traders", the demo tenant: about fifty
+// users covering every case the portal must handle.
+func seedTenant(tenantID string, now time.Time) *Tenant {
+	now = ticks(now)
+	b := &seeder{t: &Tenant{ID: tenantID, Domain: DemoDomain}, now: now}
+
+	// Personas who sign in to the portal. They hold no directory role:
+	// operators never need one.
+	b.member(1, "Priya", "Natarajan", "priya.natarajan", "Helpdesk Analyst", deskDept, seattle,
+		b.authenticator("iPhone 15 Pro", "6.8.14", 210), phone("+1 2065550101", "mobile", "notSupported"))
+	b.member(2, "Marcus", "Oyelaran", "marcus.oyelaran", "Service Desk Lead", deskDept, seattle,
+		b.fido2("YubiKey (desk)", "YubiKey 5 NFC", aaguidYubiKey5NFC, 400), b.authenticator("Pixel 8", "6.2405.3421", 380))
+	b.member(3, "Daniel", "Kowalski", "daniel.kowalski", "Marketing Specialist", marketing, seattle,
+		phone("+1 2065550103", "mobile", "notSupported"))
+	b.member(4, "Aisha", "Rahman", "aisha.rahman", "Helpdesk Analyst", deskDept, portland,
+		b.authenticator("iPhone 13", "6.8.12", 150), phone("+1 5035550104", "mobile", "notSupported"))
+
+	// Administrators.
+	b.member(5, "Oliver", "Grant", "oliver.grant", "IT Infrastructure Manager", itDept, seattle,
+		b.fido2("YubiKey 5Ci", "YubiKey 5Ci", aaguidYubiKey5Ci, 500), b.authenticator("iPhone 15", "6.8.14", 480), b.hello("NW-LT-0142", 300))
+	b.member(6, "Ngozi", "Adeyemi", "ngozi.adeyemi", "Identity Engineer", itDept, seattle,
+		b.fido2("Primary key", "YubiKey 5 NFC", aaguidYubiKey5NFC, 350), b.authenticator("Galaxy S24", "6.2404.2872", 340))
+	b.member(7, "Lukas", "Becker", "lukas.becker", "Identity Operations Analyst", itDept, hamburg,
+		b.authenticator("iPhone 14", "6.8.10", 290), phone("+49 40 5550107", "mobile", "notSupported"))
+	b.member(8, "Jamal", "Washington", "jamal.washington", "Senior Support Engineer", deskDept, seattle,
+		b.authenticator("iPhone 15", "6.8.14", 260))
+	b.member(9, "Mei", "Chen", "mei.chen", "HR Systems Administrator", hr, seattle,
+		b.authenticator("iPhone 12", "6.8.3", 600), email("mei.chen.home@outlook.example"))
+	b.member(10, "Henrik", "Ångström", "henrik.angstrom", "Security Auditor", "Risk & Compliance", stock,
+		b.hello("NW-LT-0310", 200), b.authenticator("iPhone 15", "6.8.14", 198))
+	bg1 := b.member(11, "Emergency Access", "01", "emergency-access-01", "", "", "",
+		b.fido2("Break-glass key A", "YubiKey 5 NFC", aaguidYubiKey5NFC, 700), b.fido2("Break-glass key B", "YubiKey 5 NFC", aaguidYubiKey5NFC, 700))
+	bg2 := b.member(12, "Emergency Access", "02", "emergency-access-02", "", "", "",
+		b.fido2("Break-glass key C", "YubiKey 5Ci", aaguidYubiKey5Ci, 700))
+	for _, u := range []*User{bg1, bg2} {
+		u.Mail, u.GivenName, u.Surname, u.EmployeeID, u.BusinessPhones = "", "", "", "", nil
+	}
+
+	// Executives, the protected group, and an assistant inside it through
+	// a nested group.
+	b.member(13, "Catherine", "Wallace", "catherine.wallace", "Chief Executive Officer", execOff, seattle,
+		b.authenticator("iPhone 15 Pro Max", "6.8.14", 420), phone("+1 2065550113", "mobile", "notSupported"))
+	b.member(14, "Rajesh", "Iyer", "rajesh.iyer", "Chief Financial Officer", finance, seattle,
+		b.authenticator("iPhone 15", "6.8.14", 410))
+	b.member(15, "Siobhán", "O'Brien", "siobhan.obrien", "Chief Operating Officer", "Operations", dublin,
+		b.authenticator("Pixel 7", "6.2403.1999", 405), b.fido2("Travel key", "YubiKey 5Ci", aaguidYubiKey5Ci, 100))
+	b.member(16, "Zoë", "Laurent", "zoe.laurent", "Executive Assistant", execOff, seattle,
+		b.authenticator("iPhone 14", "6.8.12", 220))
+
+	// A pass in each state.
+	tomas := b.member(17, "Tomás", "Herrera", "tomas.herrera", "Warehouse Associate", logistics, tacoma)
+	amara := b.member(18, "Amara", "Okafor", "amara.okafor", "Graduate Analyst", finance, seattle)
+	ben := b.member(19, "Ben", "Carter", "ben.carter", "Field Sales Representative", sales, austin,
+		phone("+1 5125550119", "mobile", "notSupported"))
+	chloe := b.member(20, "Chloé", "Dubois", "chloe.dubois", "Customer Success Manager", service, montreal,
+		b.method(MethodAuthenticator, map[string]any{
+			"displayName": "iPhone 13 mini", "deviceTag": "SoftwareTokenActivated", "phoneAppVersion": "6.8.14",
+		}, now.Add(-170*time.Minute)))
+	tomas.CreatedDateTime, amara.CreatedDateTime = b.daysAgo(2), b.daysAgo(1)
+	tomas.TAP = &TAP{ID: "f6000000-0000-4000-8000-000000000017", Created: now.Add(-25 * time.Minute),
+		Start: now.Add(-25 * time.Minute), LifetimeMinutes: 480}
+	amara.TAP = &TAP{ID: "f6000000-0000-4000-8000-000000000018", Created: now.Add(-2 * time.Hour),
+		Start: now.Add(18 * time.Hour), LifetimeMinutes: 480, UsableOnce: true}
+	ben.TAP = &TAP{ID: "f6000000-0000-4000-8000-000000000019", Created: b.daysAgo(3),
+		Start: b.daysAgo(3), LifetimeMinutes: 60}
+	chloe.TAP = &TAP{ID: "f6000000-0000-4000-8000-000000000020", Created: now.Add(-3 * time.Hour),
+		Start: now.Add(-3 * time.Hour), LifetimeMinutes: 480, UsableOnce: true, Used: true}
+
+	// Disabled accounts: one left the company, one is synced from
+	// on-premises and disabled there.
+	b.member(21, "Victor", "Hale", "victor.hale", "Account Manager", sales, austin,
+		b.authenticator("iPhone 11", "6.7.2", 800)).AccountEnabled = false
+	greta := b.member(22, "Greta", "Novak", "greta.novak", "Inventory Clerk", logistics, tacoma)
+	greta.AccountEnabled, greta.OnPremisesSyncEnabled = false, true
+
+	// External guests.
+	jane := b.guest(23, "Jane", "Doe", "jane.doe@fabrikam.example")
+	jane.JobTitle = "Consultant"
+	b.guest(24, "Kenji", "Watanabe", "kenji.watanabe@contoso.example")
+	b.guest(25, "Lucía", "Fernández", "lucia.fernandez@adatum.example").AccountEnabled = false
+
+	// A user whose every free-text field carries markup, for the tests
+	// that prove the portal escapes what Graph returns. The UPN and mail
+	// stay valid addresses because Entra refuses anything else there.
+	mallory := b.member(26, "<b>Mallory</b>", "Tester<script>alert('surname')</script>", "mallory.tester",
+		"<script>alert('job')</script>", `"><svg onload=alert('dept')>`, `<iframe src="javascript:alert('office')">`,
+		b.fido2("<script>alert('key')</script>", `<img src=x onerror=alert('model')>`, aaguidYubiKey5NFC, 30),
+		b.authenticator(`"><img src=x onerror=alert('device')>`, "6.8.14", 29))
+	mallory.DisplayName = "<img src=x onerror=alert(1)> Mallory Tester"
+	mallory.EmployeeID = "<i>E-666</i>"
+	mallory.MobilePhone = "+1 555 0100 <b>call</b>"
+	mallory.BusinessPhones = []string{`<a href="javascript:alert('phone')">call</a>`}
+
+	// Everyone else.
+	b.member(27, "Thị Lan", "Nguyễn", "lan.nguyen", "Data Analyst", finance, seattle,
+		b.authenticator("Galaxy A54", "6.2405.3421", 140)).DisplayName = "Nguyễn Thị Lan"
+	b.member(28, "José", "Martínez", "jose.martinez", "Sales Manager", sales, austin,
+		b.authenticator("iPhone 14 Pro", "6.8.12", 330), phone("+1 5125550128", "mobile", "notSupported"))
+	b.member(29, "Jürgen", "Müller", "juergen.mueller", "Supply Chain Planner", logistics, hamburg,
+		phone("+49 40 5550129", "mobile", "notSupported")).OnPremisesSyncEnabled = true
+	b.member(30, "Patrick", "O'Brien", "patrick.o'brien", "Accounts Payable Specialist", finance, dublin,
+		b.authenticator("iPhone 12", "6.8.3", 510))
+	b.member(31, "Łukasz", "Wiśniewski", "lukasz.wisniewski", "Software Engineer", eng, krakow,
+		b.hello("NW-DT-0455", 180), b.authenticator("Pixel 8 Pro", "6.2405.3421", 179))
+	b.member(32, "Fatima", "Al-Sayed", "fatima.al-sayed", "HR Business Partner", hr, seattle,
+		b.authenticator("iPhone 15", "6.8.14", 90))
+	b.member(33, "Kwame", "Mensah", "kwame.mensah", "Logistics Coordinator", logistics, tacoma,
+		phone("+1 2535550133", "mobile", "ready")).OnPremisesSyncEnabled = true
+	b.member(34, "Emily", "Johnson", "emily.johnson", "Marketing Manager", marketing, seattle,
+		b.authenticator("iPhone 14", "6.8.12", 270), b.fido2("Keyring key", "YubiKey 5 NFC", aaguidYubiKey5NFC, 260))
+	b.member(35, "Emily", "Johnston", "emily.johnston", "Legal Counsel", legal, seattle,
+		b.authenticator("iPhone 13", "6.8.10", 310))
+	b.member(36, "John", "Smith", "john.smith", "Warehouse Supervisor", logistics, tacoma,
+		phone("+1 2535550136", "mobile", "notSupported"), phone("+1 2535550236", "office", "notSupported")).OnPremisesSyncEnabled = true
+	b.member(37, "Johnny", "Smithers", "johnny.smithers", "Facilities Coordinator", facility, portland,
+		b.oath())
+	b.member(38, "Sarah", "Lee", "sarah.lee", "Payroll Specialist", hr, portland,
+		b.platform("NW-MBP-0231", 120), b.authenticator("iPhone 15", "6.8.14", 118))
+	b.member(39, "David", "Cohen", "david.cohen", "Software Engineer", eng, seattle,
+		b.platform("NW-MBP-0187", 95), b.fido2("Work key", "YubiKey 5Ci", aaguidYubiKey5Ci, 94))
+	b.member(40, "Ana", "Souza", "ana.souza", "Customer Support Agent", service, austin,
+		phone("+1 5125550140", "mobile", "ready"))
+	b.member(41, "Mohammed", "Haddad", "mohammed.haddad", "Procurement Officer", finance, seattle,
+		b.authenticator("Galaxy S23", "6.2404.2872", 230))
+	b.member(42, "Grace", "Thompson", "grace.thompson", "Receptionist", facility, seattle)
+	b.member(43, "Arjun", "Mehta", "arjun.mehta", "DevOps Engineer", eng, seattle,
+		b.hello("NW-LT-0399", 160), b.authenticator("iPhone 15 Pro", "6.8.14", 159), b.fido2("Backup key", "YubiKey 5 NFC", aaguidYubiKey5NFC, 158))
+	b.member(44, "Yuki", "Tanaka", "yuki.tanaka", "UX Designer", "Product Design", seattle,
+		b.authenticator("iPhone 14", "6.8.12", 240))
+	b.member(45, "Liam", "Murphy", "liam.murphy", "Delivery Driver", logistics, tacoma).OnPremisesSyncEnabled = true
+	b.member(46, "Olivia", "Brown", "olivia.brown", "Sales Development Representative", sales, austin,
+		b.authenticator("Pixel 7a", "6.2403.1999", 75))
+	b.member(47, "Noah", "Wilson", "noah.wilson", "Warehouse Associate", logistics, tacoma,
+		phone("+1 2535550147", "mobile", "notSupported")).OnPremisesSyncEnabled = true
+	b.member(48, "Isabella", "Rossi", "isabella.rossi", "Financial Controller", finance, seattle,
+		b.authenticator("iPhone 15", "6.8.14", 300), email("isabella.rossi@gmail.example"))
+	b.member(49, "Ethan", "Clarke", "ethan.clarke", "Network Engineer", itDept, seattle,
+		b.fido2("Network team key", "YubiKey 5 NFC", aaguidYubiKey5NFC, 450), b.hello("NW-LT-0077", 440))
+	b.member(50, "Sophie", "Martin", "sophie.martin", "Legal Assistant", legal, montreal,
+		email("sophie.martin@proton.example"))
+
+	b.t.Groups = []*Group{
+		{ID: ExecutiveGroupID, DisplayName: "Executive Leadership", Description: "Executives and their office. Protected: no helpdesk passes.",
+			Members: []string{userID(13), userID(14), userID(15), ExecutiveOfficeGroupID}},
+		{ID: ExecutiveOfficeGroupID, DisplayName: "Executive Office Staff", Description: "Assistants to the executive team.",
+			Members: []string{userID(16)}},
+		{ID: BreakGlassGroupID, DisplayName: "Break-glass accounts", Description: "Emergency access accounts, excluded from every credential policy.",
+			Members: []string{userID(11), userID(12)}},
+		{ID: EligibleGroupID, DisplayName: "Eligible for TAP", Description: "Staff the helpdesk may issue a Temporary Access Pass to.",
+			Members: []string{userID(3), userID(19), userID(20), userID(21), userID(22), userID(26), userID(27), userID(28), userID(29),
+				userID(30), userID(31), userID(32), userID(33), userID(34), userID(35), userID(36), userID(37), userID(38), userID(39),
+				userID(40), userID(41), userID(42), userID(43), userID(44), userID(45), userID(46), userID(47), userID(48), userID(49),
+				userID(50), NewStartersGroupID}},
+		{ID: NewStartersGroupID, DisplayName: "New Starters", Description: "Joined in the last 30 days.",
+			Members: []string{userID(17), userID(18)}},
+		{ID: TierTwoAdminsGroupID, DisplayName: "Tier 2 Support Admins", Description: "Holds Helpdesk Administrator.",
+			IsAssignableToRole: true, Members: []string{userID(8)}},
+		{ID: ServiceDeskGroupID, DisplayName: "IT Service Desk", Description: "Service desk staff.",
+			Members: []string{userID(1), userID(2), userID(4), userID(8)}},
+		{ID: FinanceGroupID, DisplayName: "Finance Team", Description: "Finance department.",
+			Members: []string{userID(14), userID(18), userID(27), userID(30), userID(41), userID(48)}},
+	}
+
+	b.t.Roles = []*Role{
+		{ID: roleID(1), TemplateID: RoleGlobalAdministrator, DisplayName: "Global Administrator",
+			Description: "Can manage all aspects of Microsoft Entra ID and Microsoft services that use Microsoft Entra identities.",
+			Members:     []string{GlobalAdminUserID, userID(11), userID(12)}},
+		{ID: roleID(2), TemplateID: RolePrivilegedAuthAdministrator, DisplayName: "Privileged Authentication Administrator",
+			Description: "Can access to view, set and reset authentication method information for any user (admin or non-admin).",
+			Members:     []string{userID(6)}},
+		{ID: roleID(3), TemplateID: RoleAuthenticationAdministrator, DisplayName: "Authentication Administrator",
+			Description: "Can access to view, set and reset authentication method information for any non-admin user.",
+			Members:     []string{userID(7)}},
+		{ID: roleID(4), TemplateID: RoleHelpdeskAdministrator, DisplayName: "Helpdesk Administrator",
+			Description: "Can reset passwords for non-administrators and Helpdesk Administrators.",
+			Members:     []string{TierTwoAdminsGroupID}},
+		{ID: roleID(5), TemplateID: RoleUserAdministrator, DisplayName: "User Administrator",
+			Description: "Can manage all aspects of users and groups, including resetting passwords for limited admins.",
+			Members:     []string{userID(9)}},
+		{ID: roleID(6), TemplateID: RoleGlobalReader, DisplayName: "Global Reader",
+			Description: "Can read everything that a Global Administrator can, but not update anything.",
+			Members:     []string{userID(10)}},
+	}
+
+	b.t.Policy = defaultPolicy()
+	b.t.Policy.ExcludeTargets = []PolicyTarget{{TargetType: "group", ID: BreakGlassGroupID}}
+
+	b.seedAudits()
+	return b.t
+}
+
+// seedAudits writes the history that led to the seeded passes, oldest
+// first: some from the admin center (a user initiates), some from a
+// script (an app initiates).
+func (b *seeder) seedAudits() {
+	jamal, lukas, mei := b.t.LookupUser(userID(8)), b.t.LookupUser(userID(7)), b.t.LookupUser(userID(9))
+	n := 0
+	add := func(at time.Time, by *User, app bool, target *User, activity, service, category, operation, reason string) {
+		n++
+		e := &AuditEntry{
+			ID:                  fmt.Sprintf("Directory_b7000000-0000-4000-8000-%012d_SEED%d_%08d", n, n%10, 40000000+n),
+			ActivityDateTime:    at,
+			ActivityDisplayName: activity,
+			Category:            category,
+			LoggedByService:     service,
+			OperationType:       operation,
+			Result:              "success",
+			ResultReason:        reason,
+			TargetID:            target.ID,
+			TargetUPN:           target.UserPrincipalName,
+			TargetDisplayName:   target.DisplayName,
+			TargetType:          "User",
+			CorrelationID:       fmt.Sprintf("b8000000-0000-4000-8000-%012d", n),
+		}
+		if app {
+			e.InitiatedByAppID, e.InitiatedByAppName = scriptsAppID, scriptsAppName
+		} else {
+			e.InitiatedByUserID, e.InitiatedByUserUPN = by.ID, by.UserPrincipalName
+		}
+		b.t.Audits = append(b.t.Audits, e)
+	}
+	user := func(n int) *User { return b.t.LookupUser(userID(n)) }
+	now := b.now
+	add(b.daysAgo(4), lukas, false, user(21), "Admin deleted security info", auditServiceMethod, auditCategory, "Delete",
+		"Admin deleted temporary access pass method for user")
+	add(b.daysAgo(3), jamal, false, user(19), "Admin registered security info", auditServiceMethod, auditCategory, "Add",
+		"Admin registered temporary access pass method for user")
+	add(b.daysAgo(1), mei, false, user(21), "Update user", "Core Directory", auditCategory, "Update", "")
+	add(now.Add(-3*time.Hour), nil, true, user(20), "Admin registered security info", auditServiceMethod, auditCategory, "Add",
+		"Admin registered temporary access pass method for user")
+	add(now.Add(-170*time.Minute), user(20), false, user(20), "User registered security info", auditServiceMethod, auditCategory, "Add",
+		"User registered Microsoft Authenticator App with Notification and Code")
+	add(now.Add(-2*time.Hour), jamal, false, user(18), "Admin registered security info", auditServiceMethod, auditCategory, "Add",
+		"Admin registered temporary access pass method for user")
+	add(now.Add(-25*time.Minute), nil, true, user(17), "Admin registered security info", auditServiceMethod, auditCategory, "Add",
+		"Admin registered temporary access pass method for user")
+}

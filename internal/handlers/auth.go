@@ -1,0 +1,97 @@
+package handlers
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/tapportal/portal/internal/portal"
+	"github.com/tapportal/portal/internal/session"
+	"github.com/tapportal/portal/web/templates"
+)
+
+// SafeReturnTo accepts only a path on this portal: no scheme, no host, no
+// protocol-relative or backslash tricks. Anything else becomes "/search".
+func SafeReturnTo(s string) string {
+	const fallback = "/search"
+	if s == "" || len(s) > 2048 || !strings.HasPrefix(s, "/") || strings.HasPrefix(s, "//") || strings.ContainsAny(s, "\\\r\n\t") {
+		return fallback
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || strings.HasPrefix(u.Path, "/auth/") {
+		return fallback
+	}
+	return u.RequestURI()
+}
+
+// login sends the browser to the provider. ?switch=1 asks the provider
+// to authenticate again, for signing in as someone else.
+func (s *Server) login(c echo.Context) error {
+	returnTo := SafeReturnTo(c.QueryParam("return_to"))
+	l, target := s.cfg.Auth.Begin(returnTo, c.QueryParam("switch") != "")
+	if err := s.cfg.Sessions.SaveLogin(c.Response(), l); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusFound, target)
+}
+
+// callback completes the sign-in. A replayed or forged callback finds no
+// matching sign-in state and is refused.
+func (s *Server) callback(c echo.Context) error {
+	l, err := s.cfg.Sessions.TakeLogin(c.Response(), c.Request())
+	if err != nil {
+		return &portal.Error{Code: portal.EUnauthorized, Message: "The sign-in could not be completed: " + err.Error() + ". Start again.", Err: err}
+	}
+	if e := c.QueryParam("error"); e != "" {
+		return &portal.Error{Code: portal.EUnauthorized, Message: "The identity provider did not sign you in (" + truncate(e, 80) + "): " + truncate(c.QueryParam("error_description"), 300)}
+	}
+	id, err := s.cfg.Auth.Finish(c.Request().Context(), l, c.QueryParam("state"), c.QueryParam("code"))
+	if err != nil {
+		return &portal.Error{Code: portal.EUnauthorized, Message: "The sign-in could not be completed. Start again.", Err: err}
+	}
+	role, ok := s.cfg.Auth.RoleOf(id)
+	if !ok {
+		s.cfg.Sessions.Clear(c.Response())
+		s.cfg.Logger.InfoContext(c.Request().Context(), "sign-in without a portal role", "request_id", requestID(c), "subject", id.Subject)
+		return render(c, http.StatusForbidden, templates.NoAccess(s.page(c, "No access", ""), nameOr(id.Name, id.Username)))
+	}
+	sess := s.cfg.Sessions.Start(session.Session{
+		Subject: id.Subject, Name: nameOr(id.Name, id.Username), Username: id.Username, Role: role, AuthTime: id.AuthTime,
+	})
+	if err := s.cfg.Sessions.Save(c.Response(), &sess); err != nil {
+		return err
+	}
+	s.cfg.Logger.InfoContext(c.Request().Context(), "signed in", "request_id", requestID(c), "operator", sess.Subject, "role", string(role))
+	return c.Redirect(http.StatusSeeOther, SafeReturnTo(l.ReturnTo))
+}
+
+func nameOr(name, fallback string) string {
+	if name != "" {
+		return name
+	}
+	return fallback
+}
+
+func truncate(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return s
+}
+
+// logout ends the local session and, when the provider has one, its
+// session too.
+func (s *Server) logout(c echo.Context) error {
+	s.cfg.Sessions.Clear(c.Response())
+	back := s.cfg.PublicURL.String() + "/signed-out"
+	if target := s.cfg.Auth.EndSessionURL("", back); target != "" {
+		return c.Redirect(http.StatusSeeOther, target)
+	}
+	return c.Redirect(http.StatusSeeOther, "/signed-out")
+}
+
+func (s *Server) signedOut(c echo.Context) error {
+	return render(c, http.StatusOK, templates.SignedOut(s.page(c, "Signed out", "")))
+}

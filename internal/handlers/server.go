@@ -1,0 +1,118 @@
+// Package handlers is the portal's web layer: it parses requests, calls the
+// issuance service or the directory, and renders templ pages. Handlers
+// return errors; one error handler turns them into pages.
+package handlers
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/a-h/templ"
+	"github.com/labstack/echo/v4"
+
+	"github.com/tapportal/portal/internal/auth"
+	"github.com/tapportal/portal/internal/issuance"
+	"github.com/tapportal/portal/internal/portal"
+	"github.com/tapportal/portal/internal/session"
+	"github.com/tapportal/portal/web/static"
+	"github.com/tapportal/portal/web/templates"
+)
+
+// Check is one readiness check.
+type Check struct {
+	Name  string
+	Check func(context.Context) error
+}
+
+// Config holds the web layer's dependencies.
+type Config struct {
+	Service   *issuance.Service
+	Directory portal.Directory
+	Sessions  *session.Manager
+	Auth      *auth.Authenticator
+	Assets    *static.Assets
+	Logger    *slog.Logger
+	// PublicURL is the portal's external base URL.
+	PublicURL *url.URL
+	// ProviderOrigin is the OpenID provider's origin, allowed as a form
+	// target because sign-out redirects there.
+	ProviderOrigin string
+	Ready          []Check
+}
+
+// Server is the portal's HTTP handler.
+type Server struct {
+	cfg  Config
+	echo *echo.Echo
+}
+
+// New builds the Echo instance with every route and middleware.
+func New(cfg Config) *Server {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	s := &Server{cfg: cfg, echo: e}
+	e.HTTPErrorHandler = s.handleError
+	s.routes()
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+
+// render writes a page with status.
+func render(c echo.Context, status int, page templ.Component) error {
+	c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
+	c.Response().WriteHeader(status)
+	return page.Render(c.Request().Context(), c.Response())
+}
+
+// page returns the layout's view model for this request.
+func (s *Server) page(c echo.Context, title, nav string) templates.Page {
+	p := templates.Page{
+		Title:     title,
+		Nav:       nav,
+		RequestID: requestID(c),
+		Assets: templates.Assets{
+			CSS:  s.cfg.Assets.Path("css/app.css"),
+			JS:   s.cfg.Assets.Path("js/app.js"),
+			HTMX: s.cfg.Assets.Path("vendor/htmx.min.js"),
+		},
+		Location: location(c),
+	}
+	if sess := sessionOf(c); sess != nil {
+		p.User = &templates.Viewer{Name: sess.Name, Username: sess.Username, Supervisor: sess.IsSupervisor()}
+		p.CSRF = sess.CSRF
+	}
+	return p
+}
+
+// location is the operator's time zone, from the cookie the page script
+// sets; UTC until it has.
+func location(c echo.Context) *time.Location {
+	if ck, err := c.Cookie("tz"); err == nil {
+		if loc, ok := loadLocation(ck.Value); ok {
+			return loc
+		}
+	}
+	return time.UTC
+}
+
+func loadLocation(name string) (*time.Location, bool) {
+	if name == "" || len(name) > 64 {
+		return nil, false
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, false
+	}
+	return loc, true
+}
+
+// operator returns the signed-in operator as the domain sees them.
+func operator(c echo.Context) portal.Operator {
+	sess := sessionOf(c)
+	return portal.Operator{ID: sess.Subject, Name: sess.Name, Username: sess.Username, Supervisor: sess.IsSupervisor(), AuthTime: sess.AuthTime}
+}

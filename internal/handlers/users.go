@@ -1,0 +1,55 @@
+package handlers
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/tapportal/portal/internal/portal"
+	"github.com/tapportal/portal/web/templates"
+)
+
+// search finds users. An htmx request gets the result list alone.
+func (s *Server) search(c echo.Context) error {
+	v := templates.SearchView{Query: c.QueryParam("q"), Cursor: c.QueryParam("cursor")}
+	status := http.StatusOK
+	if v.Query != "" || v.Cursor != "" {
+		v.Searched = true
+		page, err := s.cfg.Directory.SearchUsers(c.Request().Context(), v.Query, v.Cursor)
+		switch portal.ErrorCode(err) {
+		case "":
+			v.Users, v.Next = page.Users, page.Next
+		case portal.EInvalid:
+			v.Error, status = portal.ErrorMessage(err), http.StatusBadRequest
+		default:
+			return err
+		}
+	}
+	if c.Request().Header.Get("HX-Request") == "true" {
+		c.Response().Header().Set("Vary", "HX-Request")
+		return render(c, status, templates.SearchResults(v))
+	}
+	return render(c, status, templates.SearchPage(s.page(c, "Find a user", "search"), v))
+}
+
+// userPage shows one user; its Graph calls run concurrently.
+func (s *Server) userPage(c echo.Context) error {
+	uv, err := s.cfg.Service.View(c.Request().Context(), operator(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	v := templates.UserView{
+		User: uv.User, Methods: uv.Methods, TAP: uv.TAP, Policy: uv.Policy, Roles: uv.Roles, History: uv.History,
+	}
+	if uv.TAP != nil {
+		v.TAPState = uv.TAP.State(s.cfg.Service.Now())
+	}
+	for _, r := range uv.Verdict.Refusals {
+		v.Refusals = append(v.Refusals, r.Message)
+	}
+	switch c.QueryParam("done") {
+	case "revoked":
+		v.Notice = "The Temporary Access Pass was revoked."
+	}
+	return render(c, http.StatusOK, templates.UserPage(s.page(c, uv.User.DisplayName, "search"), v))
+}

@@ -1,0 +1,114 @@
+// Package portal holds the types every layer of the TAP portal speaks: the
+// directory's users, sign-in methods and passes, the tenant policy, the
+// history's events, the interfaces the layers implement, and the error
+// codes. It imports no web framework, Graph SDK or database driver.
+package portal
+
+import (
+	"context"
+	"time"
+)
+
+// Directory is the portal's view of Microsoft Graph. Implementations
+// return *Error values with codes ENotFound, EForbidden, EInvalid, EPolicy,
+// EThrottled and EUnavailable, each keeping Graph's request id.
+type Directory interface {
+	// SearchUsers finds users whose display name, user principal name or
+	// mail starts with query. cursor is "" for the first page, else the
+	// Next of the previous page.
+	SearchUsers(ctx context.Context, query string, cursor string) (UserPage, error)
+	// User returns one user by object id or user principal name.
+	User(ctx context.Context, idOrUPN string) (User, error)
+	// Methods lists the user's registered sign-in methods.
+	Methods(ctx context.Context, userID string) ([]Method, error)
+	// CurrentTAP returns the user's Temporary Access Pass, or nil.
+	CurrentTAP(ctx context.Context, userID string) (*TAP, error)
+	// CreateTAP issues a Temporary Access Pass, replacing any existing one.
+	CreateTAP(ctx context.Context, userID string, req NewTAP) (IssuedTAP, error)
+	// DeleteTAP revokes the pass tapID and returns Graph's request id.
+	DeleteTAP(ctx context.Context, userID, tapID string) (requestID string, err error)
+	// Policy returns the tenant's Temporary Access Pass policy.
+	Policy(ctx context.Context) (Policy, error)
+	// DirectoryRoles lists the directory roles the user holds actively,
+	// directly or through a group.
+	DirectoryRoles(ctx context.Context, userID string) ([]DirectoryRole, error)
+	// MemberOf returns those of groupIDs the user is a transitive member of.
+	MemberOf(ctx context.Context, userID string, groupIDs []string) ([]string, error)
+	// TAPAudits lists directory audit entries about passes since a time,
+	// newest first.
+	TAPAudits(ctx context.Context, since time.Time) ([]DirectoryAudit, error)
+}
+
+// User is a directory user as the portal shows it.
+type User struct {
+	ID                string
+	DisplayName       string
+	UserPrincipalName string
+	Mail              string
+	JobTitle          string
+	Department        string
+	OfficeLocation    string
+	EmployeeID        string
+	AccountEnabled    bool
+	Guest             bool
+	// Synced is true for users synchronised from on-premises AD.
+	Synced bool
+}
+
+// UserPage is one page of search results.
+type UserPage struct {
+	Users []User
+	// Next is the cursor of the following page, or "" on the last one.
+	Next string
+}
+
+// MethodKind names a kind of sign-in method.
+type MethodKind string
+
+// The kinds of sign-in method Graph reports.
+const (
+	MethodPassword            MethodKind = "password"
+	MethodPhone               MethodKind = "phone"
+	MethodEmail               MethodKind = "email"
+	MethodFIDO2               MethodKind = "fido2"
+	MethodAuthenticator       MethodKind = "microsoftAuthenticator"
+	MethodWindowsHello        MethodKind = "windowsHelloForBusiness"
+	MethodSoftwareOATH        MethodKind = "softwareOath"
+	MethodPlatformCredential  MethodKind = "platformCredential"
+	MethodTemporaryAccessPass MethodKind = "temporaryAccessPass"
+	MethodUnknown             MethodKind = "unknown"
+)
+
+// Method is one registered sign-in method.
+type Method struct {
+	ID   string
+	Kind MethodKind
+	// Detail says which one it is: a phone number, a device name.
+	Detail  string
+	Created time.Time // zero when Graph does not say
+}
+
+// Label returns the method kind in words.
+func (k MethodKind) Label() string {
+	switch k {
+	case MethodPassword:
+		return "Password"
+	case MethodPhone:
+		return "Phone"
+	case MethodEmail:
+		return "Email"
+	case MethodFIDO2:
+		return "FIDO2 security key"
+	case MethodAuthenticator:
+		return "Microsoft Authenticator"
+	case MethodWindowsHello:
+		return "Windows Hello for Business"
+	case MethodSoftwareOATH:
+		return "Software OATH token"
+	case MethodPlatformCredential:
+		return "Platform credential"
+	case MethodTemporaryAccessPass:
+		return "Temporary Access Pass"
+	}
+	return "Other method"
+}

@@ -1,0 +1,232 @@
+// Package session keeps the signed-in operator in a signed and encrypted
+// cookie, so that any replica can serve any request with no shared session
+// store. Keys rotate: the newest encodes, every configured key decodes.
+package session
+
+import (
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/securecookie"
+)
+
+// Role is what a signed-in person may do.
+type Role string
+
+// The portal's roles. A supervisor can do everything an operator can.
+const (
+	RoleOperator   Role = "operator"
+	RoleSupervisor Role = "supervisor"
+)
+
+// Session is the signed-in operator.
+type Session struct {
+	// ID is random, new at every sign-in.
+	ID string `json:"id"`
+	// Subject is the operator's directory object id (oid), or the ID
+	// token's sub when the provider has no oid.
+	Subject  string `json:"sub"`
+	Name     string `json:"name"`
+	Username string `json:"upn"`
+	Role     Role   `json:"role"`
+	// CSRF is the token every state-changing form must echo.
+	CSRF string `json:"csrf"`
+	// AuthTime is when the provider last authenticated the operator.
+	AuthTime time.Time `json:"auth_time"`
+	Created  time.Time `json:"created"`
+	LastSeen time.Time `json:"seen"`
+}
+
+// IsSupervisor reports whether the session carries supervisor rights.
+func (s *Session) IsSupervisor() bool { return s.Role == RoleSupervisor }
+
+// Login is the state of one sign-in attempt, kept in a short-lived cookie
+// between the redirect to the provider and the callback.
+type Login struct {
+	State    string    `json:"state"`
+	Nonce    string    `json:"nonce"`
+	Verifier string    `json:"verifier"`
+	ReturnTo string    `json:"return_to"`
+	Expires  time.Time `json:"exp"`
+}
+
+// Options configure a Manager.
+type Options struct {
+	// Keys are the secrets, newest first.
+	Keys []string
+	// Secure marks cookies Secure and uses the __Host- prefix, which pins
+	// them to this host and path /.
+	Secure      bool
+	IdleTimeout time.Duration
+	MaxAge      time.Duration
+	Now         func() time.Time
+}
+
+// Manager reads and writes the session and login cookies.
+type Manager struct {
+	codecs      []securecookie.Codec
+	secure      bool
+	idle        time.Duration
+	maxAge      time.Duration
+	now         func() time.Time
+	sessionName string
+	loginName   string
+}
+
+// ErrNoSession means the request carries no valid, unexpired session.
+var ErrNoSession = errors.New("session: not signed in")
+
+// LoginTTL bounds how long a sign-in attempt may take at the provider.
+const LoginTTL = 10 * time.Minute
+
+// New returns a Manager.
+func New(o Options) (*Manager, error) {
+	if len(o.Keys) == 0 {
+		return nil, errors.New("session: at least one key is required")
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	var pairs [][]byte
+	for _, k := range o.Keys {
+		hashKey, err := hkdf.Key(sha256.New, []byte(k), nil, "tap-portal session hash", 64)
+		if err != nil {
+			return nil, err
+		}
+		blockKey, err := hkdf.Key(sha256.New, []byte(k), nil, "tap-portal session block", 32)
+		if err != nil {
+			return nil, err
+		}
+		pairs = append(pairs, hashKey, blockKey)
+	}
+	codecs := securecookie.CodecsFromPairs(pairs...)
+	for _, c := range codecs {
+		sc := c.(*securecookie.SecureCookie)
+		sc.SetSerializer(securecookie.JSONEncoder{})
+		// The cookie's own expiry is checked against the session's times;
+		// this bound only stops very old cookies early.
+		sc.MaxAge(int((o.MaxAge + time.Hour) / time.Second))
+		sc.MaxLength(8192)
+	}
+	m := &Manager{codecs: codecs, secure: o.Secure, idle: o.IdleTimeout, maxAge: o.MaxAge, now: o.Now,
+		sessionName: "tap_session", loginName: "tap_login"}
+	if o.Secure {
+		m.sessionName, m.loginName = "__Host-tap_session", "__Host-tap_login"
+	}
+	return m, nil
+}
+
+// Start creates a session for a freshly signed-in operator; the id and the
+// CSRF token are new, so nothing from before sign-in carries over.
+func (m *Manager) Start(s Session) Session {
+	now := m.now()
+	s.ID = RandomToken()
+	s.CSRF = RandomToken()
+	s.Created, s.LastSeen = now, now
+	return s
+}
+
+// Get returns the request's session, or ErrNoSession when it is missing,
+// forged, made with a retired key, idle too long or too old.
+func (m *Manager) Get(r *http.Request) (*Session, error) {
+	c, err := r.Cookie(m.sessionName)
+	if err != nil {
+		return nil, ErrNoSession
+	}
+	var s Session
+	if err := securecookie.DecodeMulti(m.sessionName, c.Value, &s, m.codecs...); err != nil {
+		return nil, ErrNoSession
+	}
+	now := m.now()
+	if s.ID == "" || now.Sub(s.Created) > m.maxAge || now.Sub(s.LastSeen) > m.idle || s.Created.After(now.Add(time.Minute)) {
+		return nil, ErrNoSession
+	}
+	return &s, nil
+}
+
+// Touch records activity. It rewrites the cookie at most once a minute so
+// that most responses carry no Set-Cookie.
+func (m *Manager) Touch(w http.ResponseWriter, s *Session) error {
+	now := m.now()
+	if now.Sub(s.LastSeen) < time.Minute {
+		return nil
+	}
+	s.LastSeen = now
+	return m.Save(w, s)
+}
+
+// Save writes the session cookie.
+func (m *Manager) Save(w http.ResponseWriter, s *Session) error {
+	v, err := securecookie.EncodeMulti(m.sessionName, s, m.codecs...)
+	if err != nil {
+		return fmt.Errorf("session: encode: %w", err)
+	}
+	http.SetCookie(w, m.cookie(m.sessionName, v, m.maxAge))
+	return nil
+}
+
+// Clear removes the session cookie.
+func (m *Manager) Clear(w http.ResponseWriter) {
+	http.SetCookie(w, m.cookie(m.sessionName, "", -1))
+}
+
+// SaveLogin writes the sign-in attempt's cookie.
+func (m *Manager) SaveLogin(w http.ResponseWriter, l Login) error {
+	l.Expires = m.now().Add(LoginTTL)
+	v, err := securecookie.EncodeMulti(m.loginName, l, m.codecs...)
+	if err != nil {
+		return fmt.Errorf("session: encode login: %w", err)
+	}
+	http.SetCookie(w, m.cookie(m.loginName, v, LoginTTL))
+	return nil
+}
+
+// TakeLogin reads and removes the sign-in attempt's cookie, so that a
+// callback can be used once.
+func (m *Manager) TakeLogin(w http.ResponseWriter, r *http.Request) (Login, error) {
+	c, err := r.Cookie(m.loginName)
+	if err != nil {
+		return Login{}, errors.New("no sign-in is in progress in this browser")
+	}
+	http.SetCookie(w, m.cookie(m.loginName, "", -1))
+	var l Login
+	if err := securecookie.DecodeMulti(m.loginName, c.Value, &l, m.codecs...); err != nil {
+		return Login{}, errors.New("the sign-in state is not valid")
+	}
+	if m.now().After(l.Expires) {
+		return Login{}, errors.New("the sign-in took too long")
+	}
+	return l, nil
+}
+
+func (m *Manager) cookie(name, value string, maxAge time.Duration) *http.Cookie {
+	c := &http.Cookie{
+		Name:     name,
+		Value:    value,
+		Path:     "/",
+		HttpOnly: true,
+		Secure:   m.secure,
+		// Lax lets the provider's redirect back carry the login cookie;
+		// every state change is a POST with a CSRF token besides.
+		SameSite: http.SameSiteLaxMode,
+	}
+	if maxAge < 0 {
+		c.MaxAge = -1
+	} else {
+		c.MaxAge = int(maxAge / time.Second)
+	}
+	return c
+}
+
+// RandomToken returns 32 random bytes, base64url-encoded.
+func RandomToken() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}

@@ -1,0 +1,229 @@
+/*
+ * TAP Portal page behaviour. Dependency-free, no inline handlers: the CSP is
+ * script-src 'self'. Every feature is an enhancement; pages work without it.
+ *
+ *   button[data-copy="#selector"]   copies the selected element's text
+ *   time[datetime][data-local]      shown in the browser's time zone
+ *   input[name=tz]                  filled with the browser's IANA time zone
+ *   form[data-confirm="question"]   asks before submitting
+ *   [data-autofocus]                focused on load
+ *
+ * Content swapped in by htmx is enhanced too (htmx:load).
+ */
+(function () {
+  'use strict';
+
+  var COPIED_MS = 2000;
+  var TZ_COOKIE = 'tz';
+  var YEAR_SECONDS = 31536000;
+
+  // Labels of buttons currently showing "Copied", so a second click inside
+  // the two seconds neither stacks timers nor saves "Copied" as the label.
+  var copyState = new WeakMap();
+
+  function clipboardAvailable() {
+    return Boolean(navigator.clipboard && typeof navigator.clipboard.writeText === 'function');
+  }
+
+  function announce(message) {
+    var live = document.getElementById('live');
+    if (!live) {
+      return;
+    }
+    // Clear first so that the same message twice in a row is read again.
+    live.textContent = '';
+    window.setTimeout(function () {
+      live.textContent = message;
+    }, 50);
+  }
+
+  function flashButton(button, text, className) {
+    var state = copyState.get(button);
+    if (state) {
+      window.clearTimeout(state.timer);
+    } else {
+      state = { nodes: Array.prototype.slice.call(button.childNodes) };
+      copyState.set(button, state);
+    }
+    button.textContent = text;
+    button.classList.add(className);
+    state.timer = window.setTimeout(function () {
+      button.replaceChildren.apply(button, state.nodes);
+      button.classList.remove(className);
+      copyState.delete(button);
+    }, COPIED_MS);
+  }
+
+  function copyFrom(button) {
+    var source = null;
+    try {
+      source = document.querySelector(button.dataset.copy);
+    } catch (err) {
+      // An invalid selector is a template bug; leave the page alone.
+    }
+    if (!source) {
+      return;
+    }
+    navigator.clipboard.writeText(source.textContent.trim()).then(function () {
+      flashButton(button, 'Copied', 'copied');
+      announce('Copied to the clipboard');
+    }, function () {
+      flashButton(button, 'Copy failed', 'copy-failed');
+      announce('Could not copy. Select the text and copy it by hand.');
+    });
+  }
+
+  function initCopyButtons(root) {
+    var available = clipboardAvailable();
+    root.querySelectorAll('button[data-copy]').forEach(function (button) {
+      // Templates may render the button hidden so that it only appears
+      // where it can work.
+      button.hidden = !available;
+    });
+  }
+
+  function zoneName(date) {
+    try {
+      var parts = new Intl.DateTimeFormat(undefined, { timeZoneName: 'short' }).formatToParts(date);
+      for (var i = 0; i < parts.length; i++) {
+        if (parts[i].type === 'timeZoneName') {
+          return parts[i].value;
+        }
+      }
+    } catch (err) {
+      // Fall through: the time alone is still useful.
+    }
+    return '';
+  }
+
+  function initLocalTimes(root) {
+    var format;
+    try {
+      // dateStyle/timeStyle cannot be combined with timeZoneName, so the
+      // zone is formatted on its own (per date, as it changes with DST).
+      format = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+    } catch (err) {
+      return;
+    }
+    root.querySelectorAll('time[datetime][data-local]').forEach(function (el) {
+      var value = el.getAttribute('datetime');
+      // A date without a time would be read as UTC midnight: leave it.
+      if (!/\d{2}:\d{2}/.test(value)) {
+        return;
+      }
+      var date = new Date(value);
+      if (isNaN(date.getTime())) {
+        return;
+      }
+      if (!el.title) {
+        el.title = el.textContent.trim();
+      }
+      var zone = zoneName(date);
+      el.textContent = format.format(date) + (zone ? ' ' + zone : '');
+    });
+  }
+
+  function browserTimeZone() {
+    try {
+      var zone = Intl.DateTimeFormat().resolvedOptions().timeZone || '';
+      // IANA names only use these characters, all of them cookie-safe.
+      return /^[A-Za-z0-9_+\-\/]+$/.test(zone) ? zone : '';
+    } catch (err) {
+      return '';
+    }
+  }
+
+  function readCookie(name) {
+    var prefix = name + '=';
+    var cookies = document.cookie ? document.cookie.split('; ') : [];
+    for (var i = 0; i < cookies.length; i++) {
+      if (cookies[i].indexOf(prefix) === 0) {
+        return cookies[i].slice(prefix.length);
+      }
+    }
+    return null;
+  }
+
+  function rememberTimeZone(zone) {
+    if (!zone || readCookie(TZ_COOKIE) === zone) {
+      return;
+    }
+    var cookie = TZ_COOKIE + '=' + zone + '; Path=/; SameSite=Lax; Max-Age=' + YEAR_SECONDS;
+    if (window.location.protocol === 'https:') {
+      cookie += '; Secure';
+    }
+    document.cookie = cookie;
+  }
+
+  function fillTimeZoneInputs(root, zone) {
+    if (!zone) {
+      return;
+    }
+    root.querySelectorAll('input[name="tz"]').forEach(function (input) {
+      input.value = zone;
+    });
+  }
+
+  function autofocus(root) {
+    var el = root.matches && root.matches('[data-autofocus]') ? root : root.querySelector('[data-autofocus]');
+    if (!el) {
+      return;
+    }
+    // Headings and alerts are not focusable by default; make them focusable
+    // by script only, so they do not join the tab order.
+    if (!el.hasAttribute('tabindex') && el.tabIndex < 0) {
+      el.setAttribute('tabindex', '-1');
+    }
+    el.focus();
+  }
+
+  function enhance(root, zone) {
+    initCopyButtons(root);
+    initLocalTimes(root);
+    fillTimeZoneInputs(root, zone);
+    autofocus(root);
+  }
+
+  function onClick(event) {
+    var target = event.target;
+    var button = target && target.closest ? target.closest('button[data-copy]') : null;
+    if (button && clipboardAvailable()) {
+      event.preventDefault();
+      copyFrom(button);
+    }
+  }
+
+  // Runs in the capture phase, before htmx's own submit listener on the
+  // form, so that a declined confirmation stops htmx requests as well.
+  function onSubmit(event) {
+    var form = event.target;
+    if (!(form instanceof HTMLFormElement) || !form.hasAttribute('data-confirm')) {
+      return;
+    }
+    if (!window.confirm(form.dataset.confirm)) {
+      event.preventDefault();
+      event.stopPropagation();
+    }
+  }
+
+  function start() {
+    var zone = browserTimeZone();
+    rememberTimeZone(zone);
+    enhance(document, zone);
+
+    document.addEventListener('click', onClick);
+    document.addEventListener('submit', onSubmit, true);
+    document.addEventListener('htmx:load', function (event) {
+      // htmx also fires this for <body> at start-up; that was done above.
+      if (event.target !== document.body) {
+        enhance(event.target, zone);
+      }
+    });
+  }
+
+  if (document.readyState === 'loading') {
+    document.addEventListener('DOMContentLoaded', start);
+  } else {
+    start();
+  }
+}());

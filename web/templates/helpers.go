@@ -1,0 +1,115 @@
+package templates
+
+import (
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/tapportal/portal/internal/portal"
+)
+
+// when formats t in the page's time zone, with the zone's name so nobody
+// has to guess.
+func when(p Page, t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	loc := p.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	return t.In(loc).Format("2 Jan 2006, 15:04 MST")
+}
+
+func iso(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+func stateClass(s portal.TAPState) string {
+	switch s {
+	case portal.TAPUsable:
+		return "badge badge-success"
+	case portal.TAPNotYetValid:
+		return "badge badge-info"
+	case portal.TAPExpired, portal.TAPUsed:
+		return "badge badge-neutral"
+	}
+	return "badge badge-warning"
+}
+
+func outcomeClass(o portal.Outcome) string {
+	switch o {
+	case portal.OutcomeSuccess:
+		return "badge badge-success"
+	case portal.OutcomeRefused:
+		return "badge badge-warning"
+	case portal.OutcomeFailed:
+		return "badge badge-danger"
+	}
+	return "badge badge-neutral"
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "Yes"
+	}
+	return "No"
+}
+
+func minutes(m int) string { return portal.FormatMinutes(m) }
+
+func userURL(id string) string { return "/users/" + url.PathEscape(id) }
+
+func searchURL(q, cursor string) string {
+	v := url.Values{"q": {q}}
+	if cursor != "" {
+		v.Set("cursor", cursor)
+	}
+	return "/search?" + v.Encode()
+}
+
+func fieldClass(errs map[string]string, name string) string {
+	if _, bad := errs[name]; bad {
+		return "field invalid"
+	}
+	return "field"
+}
+
+func errID(name string) string { return name + "-error" }
+
+func describedBy(errs map[string]string, name, hint string) string {
+	if _, bad := errs[name]; bad {
+		if hint != "" {
+			return hint + " " + errID(name)
+		}
+		return errID(name)
+	}
+	return hint
+}
+
+func itoa(n int) string { return fmt.Sprint(n) }
+
+func lifetimeLabel(p portal.Policy, m int) string {
+	s := portal.FormatMinutes(m)
+	if m == p.DefaultLifetimeMinutes {
+		s += " (policy default)"
+	}
+	return s
+}
+
+// htmxConfig keeps htmx inside a strict CSP (no injected styles, no eval)
+// and out of localStorage: its history cache would keep page snapshots,
+// and no page should outlive its response.
+const htmxConfig = `{"includeIndicatorStyles":false,"allowEval":false,"allowScriptTags":false,"historyCacheSize":0,"refreshOnHistoryMiss":true,"selfRequestsOnly":true}`
+
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}
+
+func zone(p Page) string {
+	if p.Location == nil {
+		return "UTC"
+	}
+	return p.Location.String()
+}

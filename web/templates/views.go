@@ -1,0 +1,116 @@
+// Package templates renders the portal's pages with templ. Components take
+// view models shaped like the page, never Graph or database types, and
+// every page is wrapped by Layout.
+package templates
+
+import (
+	"time"
+
+	"github.com/tapportal/portal/internal/portal"
+)
+
+// Page is what the layout needs on every page.
+type Page struct {
+	Title string
+	// Nav is the active navigation entry: "search" or "history".
+	Nav string
+	// User is nil on pages shown before sign-in.
+	User *Viewer
+	// CSRF is the token forms echo.
+	CSRF string
+	// RequestID is shown on error pages and in the footer for support.
+	RequestID string
+	Assets    Assets
+	// Location is the operator's time zone.
+	Location *time.Location
+}
+
+// Assets are the content-hashed URLs of the static files.
+type Assets struct {
+	CSS, JS, HTMX string
+}
+
+// Viewer is the signed-in person.
+type Viewer struct {
+	Name       string
+	Username   string
+	Supervisor bool
+}
+
+// SearchView is the search page.
+type SearchView struct {
+	Query    string
+	Error    string
+	Users    []portal.User
+	Next     string
+	Cursor   string
+	Searched bool
+}
+
+// UserView is the user page.
+type UserView struct {
+	User     portal.User
+	Methods  []portal.Method
+	TAP      *portal.TAP
+	TAPState portal.TAPState
+	Policy   portal.Policy
+	Roles    []portal.DirectoryRole
+	// Refusals are the reasons the user cannot get a pass; none means
+	// eligible.
+	Refusals []string
+	History  []portal.Event
+	// Notice is a one-line confirmation, e.g. after a revocation.
+	Notice string
+}
+
+// IssueForm is the issue form, blank or refilled after an error.
+type IssueForm struct {
+	User   portal.User
+	Policy portal.Policy
+	// Current is the pass a new one would replace.
+	Current      *portal.TAP
+	CurrentState portal.TAPState
+	// Confirm asks the operator to confirm replacing Current.
+	Confirm bool
+	Values  IssueValues
+	Errors  map[string]string
+	// Error is a message about the whole form.
+	Error string
+}
+
+// IssueValues are the form's fields as typed.
+type IssueValues struct {
+	StartMode string // "now" or "later"
+	StartAt   string // datetime-local value in the operator's zone
+	Lifetime  int
+	OneTime   bool
+	Reason    string
+	Ticket    string
+}
+
+// PasscodeView is the one-time display of a new pass.
+type PasscodeView struct {
+	User     portal.User
+	TAP      portal.TAP
+	Passcode string
+}
+
+// RevokeForm is the revoke confirmation.
+type RevokeForm struct {
+	User   portal.User
+	TAP    portal.TAP
+	Reason string
+	Errors map[string]string
+	Error  string
+}
+
+// ErrorView is a friendly error page.
+type ErrorView struct {
+	Status  int
+	Heading string
+	Message string
+	// GraphRequestID is Microsoft Graph's request id, for a support case.
+	GraphRequestID string
+	// SignIn offers a sign-in link.
+	SignIn bool
+}
