@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -23,6 +25,9 @@ Usage:
   portal dev     run the portal on a demo tenant on this machine: a Graph
                  emulator with about 50 users, an embedded OpenID provider
                  with a persona picker, and SQLite under ./data
+  portal healthcheck
+                 exit 0 when the portal on PORTAL_ADDR answers /healthz
+                 (for container health checks)
   portal help    show this help
 
 Settings (environment variables):
@@ -38,7 +43,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "serve":
 		return serve(ctx, getenv, stdout, nil)
 	case "dev":
-		return serve(ctx, getenv, stdout, &devOptions{dataDir: "data"})
+		return serve(ctx, getenv, stdout, &devOptions{})
+	case "healthcheck":
+		return healthcheck(ctx, getenv)
 	case "help", "-h", "-help", "--help":
 		printUsage(stdout)
 		return nil
@@ -63,8 +70,15 @@ func printUsage(w io.Writer) {
 	tw.Flush()
 }
 
-type devOptions struct {
-	dataDir string
+// devOptions mark the demo tenant; its files live beside the SQLite
+// database (./data by default).
+type devOptions struct{}
+
+func demoDir(databaseURL string) string {
+	if path, ok := strings.CutPrefix(databaseURL, "sqlite:"); ok {
+		return filepath.Dir(path)
+	}
+	return "data"
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {
@@ -84,7 +98,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer, de
 	logger := newLogger(stdout, cfg.LogLevel)
 	var opts app.Options
 	if dev != nil {
-		demo, err := app.StartDemo(&cfg, dev.dataDir, logger)
+		demo, err := app.StartDemo(&cfg, demoDir(cfg.DatabaseURL), logger)
 		if err != nil {
 			return err
 		}
@@ -106,6 +120,36 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer, de
 	}
 	if err := a.Serve(ctx, ln); err != nil && !errors.Is(err, context.Canceled) {
 		return err
+	}
+	return nil
+}
+
+// healthcheck asks the local portal whether it is alive.
+func healthcheck(ctx context.Context, getenv func(string) string) error {
+	addr := getenv("PORTAL_ADDR")
+	if addr == "" {
+		addr = ":8080"
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("PORTAL_ADDR %q: %w", addr, err)
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+net.JoinHostPort(host, port)+"/healthz", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthz answered %d", resp.StatusCode)
 	}
 	return nil
 }

@@ -185,38 +185,40 @@ func (c *Client) Methods(ctx context.Context, userID string) ([]portal.Method, e
 
 func toMethod(m models.AuthenticationMethodable) portal.Method {
 	out := portal.Method{ID: deref(m.GetId()), Kind: portal.MethodUnknown}
+	// Concrete types: several method interfaces have identical method
+	// sets, so an interface switch would confuse them.
 	switch v := m.(type) {
-	case models.PasswordAuthenticationMethodable:
+	case *models.PasswordAuthenticationMethod:
 		out.Kind = portal.MethodPassword
 		out.Created = deref(v.GetCreatedDateTime())
-	case models.PhoneAuthenticationMethodable:
+	case *models.PhoneAuthenticationMethod:
 		out.Kind = portal.MethodPhone
 		out.Detail = deref(v.GetPhoneNumber())
 		if t := v.GetPhoneType(); t != nil {
 			out.Detail += " (" + t.String() + ")"
 		}
-	case models.EmailAuthenticationMethodable:
+	case *models.EmailAuthenticationMethod:
 		out.Kind = portal.MethodEmail
 		out.Detail = deref(v.GetEmailAddress())
-	case models.Fido2AuthenticationMethodable:
+	case *models.Fido2AuthenticationMethod:
 		out.Kind = portal.MethodFIDO2
 		out.Detail = joinNonEmpty(deref(v.GetDisplayName()), deref(v.GetModel()))
 		out.Created = deref(v.GetCreatedDateTime())
-	case models.MicrosoftAuthenticatorAuthenticationMethodable:
+	case *models.MicrosoftAuthenticatorAuthenticationMethod:
 		out.Kind = portal.MethodAuthenticator
 		out.Detail = deref(v.GetDisplayName())
 		out.Created = deref(v.GetCreatedDateTime())
-	case models.WindowsHelloForBusinessAuthenticationMethodable:
+	case *models.WindowsHelloForBusinessAuthenticationMethod:
 		out.Kind = portal.MethodWindowsHello
 		out.Detail = deref(v.GetDisplayName())
 		out.Created = deref(v.GetCreatedDateTime())
-	case models.SoftwareOathAuthenticationMethodable:
+	case *models.SoftwareOathAuthenticationMethod:
 		out.Kind = portal.MethodSoftwareOATH
-	case models.PlatformCredentialAuthenticationMethodable:
+	case *models.PlatformCredentialAuthenticationMethod:
 		out.Kind = portal.MethodPlatformCredential
 		out.Detail = deref(v.GetDisplayName())
 		out.Created = deref(v.GetCreatedDateTime())
-	case models.TemporaryAccessPassAuthenticationMethodable:
+	case *models.TemporaryAccessPassAuthenticationMethod:
 		out.Kind = portal.MethodTemporaryAccessPass
 		out.Created = deref(v.GetCreatedDateTime())
 	}

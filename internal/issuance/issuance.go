@@ -126,12 +126,34 @@ func (s *Service) View(ctx context.Context, op portal.Operator, userID string) (
 	}
 	v.User, v.Policy, v.Roles = f.user, f.policy, f.roles
 	v.Verdict = s.verdict(op, f)
-	hist, err := s.history.List(ctx, portal.EventFilter{TargetID: f.user.ID, Limit: 10})
+	hist, err := s.history.List(ctx, portal.EventFilter{TargetID: f.user.ID, Limit: 20})
 	if err != nil {
 		return UserView{}, err
 	}
-	v.History = hist
+	v.History = Settled(hist)
+	if len(v.History) > 10 {
+		v.History = v.History[:10]
+	}
 	return v, nil
+}
+
+// Settled drops the intents whose outcome is among events: a person
+// reading the history wants one line per action, and a pending line only
+// while its outcome is unknown.
+func Settled(events []portal.Event) []portal.Event {
+	done := map[int64]bool{}
+	for _, e := range events {
+		if e.IntentID != 0 {
+			done[e.IntentID] = true
+		}
+	}
+	out := make([]portal.Event, 0, len(events))
+	for _, e := range events {
+		if e.Outcome != portal.OutcomePending || !done[e.ID] {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // facts fetches the user, the policy, the roles and the memberships; the

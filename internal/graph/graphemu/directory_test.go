@@ -236,3 +236,31 @@ func TestPermissions(t *testing.T) {
 		})
 	}
 }
+
+// TestRoutesInBatch checks that the Graph routes serve $batch items as
+// they serve requests: the batch hands each item to them.
+func TestRoutesInBatch(t *testing.T) {
+	e := newDirEnv(t)
+	r := e.do(t, http.MethodPost, "/v1.0/$batch", map[string]any{"requests": []map[string]any{
+		{"id": "1", "method": "GET", "url": "/users/" + url.PathEscape(GuestUserUPN) + "?$select=id,userType"},
+		{"id": "2", "method": "POST", "url": "/users/" + NoRoleUserID + "/authentication/temporaryAccessPassMethods",
+			"headers": map[string]string{"Content-Type": "application/json"}, "body": map[string]any{"lifetimeInMinutes": 90}},
+		{"id": "3", "method": "GET", "url": "/users?$top=2&$select=id", "dependsOn": []string{"2"}},
+	}})
+	wantStatus(t, r, 200)
+	replies := map[string]map[string]any{}
+	for _, v := range r.body["responses"].([]any) {
+		m := v.(map[string]any)
+		replies[m["id"].(string)] = m
+	}
+	if st := replies["1"]["status"]; st != float64(200) || replies["1"]["body"].(map[string]any)["userType"] != "Guest" {
+		t.Fatalf("guest item = %v", replies["1"])
+	}
+	if st := replies["2"]["status"]; st != float64(201) || replies["2"]["body"].(map[string]any)["lifetimeInMinutes"] != float64(90) {
+		t.Fatalf("create item = %v", replies["2"])
+	}
+	next, _ := replies["3"]["body"].(map[string]any)["@odata.nextLink"].(string)
+	if !strings.HasPrefix(next, e.URL()+"/v1.0/users?") {
+		t.Fatalf("next link in a batch item = %q, want it on %s", next, e.URL())
+	}
+}

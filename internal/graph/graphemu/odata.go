@@ -1,7 +1,6 @@
 package graphemu
 
 import (
-	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -67,27 +66,6 @@ type filterSchema struct {
 	// than a typo.
 	known map[string]bool
 }
-
-// apiError is a Graph error reply waiting to be written.
-type apiError struct {
-	status int
-	code   string
-	msg    string
-}
-
-func (e *apiError) Error() string { return e.code + ": " + e.msg }
-
-func badRequest(code, format string, args ...any) *apiError {
-	return &apiError{status: 400, code: code, msg: fmt.Sprintf(format, args...)}
-}
-
-// Error codes the directory APIs use.
-const (
-	codeBadRequest       = "BadRequest"
-	codeRequestBad       = "Request_BadRequest"
-	codeUnsupportedQuery = "Request_UnsupportedQuery"
-	codeNotFound         = "Request_ResourceNotFound"
-)
 
 // filterExpr is a parsed, type-checked $filter.
 type filterExpr struct {

@@ -1,0 +1,35 @@
+# One entry point for each habit. CI calls the same targets.
+GO ?= go
+PKGS := ./...
+
+.PHONY: run build test lint generate check-generate bench fuzz
+
+## run: the portal on the demo tenant (Graph emulator, demo sign-in, SQLite under ./data)
+run:
+	$(GO) run ./cmd/portal dev
+
+## build: a static binary in bin/portal
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o bin/portal ./cmd/portal
+
+## test: every test, with the race detector
+test:
+	$(GO) test -race -count=1 $(TESTFLAGS) $(PKGS)
+
+## lint: formatting, vet, staticcheck, and generated code up to date
+lint: check-generate
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '_templ.go$$')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(GO) tool staticcheck $(PKGS)
+
+## generate: templ components
+generate:
+	$(GO) tool templ generate -path web/templates
+
+## check-generate: fail if the committed templ output is stale
+check-generate: generate
+	@git diff --exit-code --stat -- web/templates || (echo "templ output is stale: run make generate and commit"; exit 1)
+
+## bench: the benchmarks
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tapportal/portal/internal/config"
+)
+
+func TestHelpListsCommandsAndSettings(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"--help"}, func(string) string { return "" }, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"portal serve", "portal dev", "portal healthcheck"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("help lacks %q", want)
+		}
+	}
+	for _, v := range config.Vars {
+		if !strings.Contains(out.String(), v.Name) {
+			t.Errorf("help lacks %s", v.Name)
+		}
+	}
+	if err := run(context.Background(), []string{"launch"}, func(string) string { return "" }, io.Discard, io.Discard); err == nil {
+		t.Error("an unknown command succeeded")
+	}
+}
+
+func TestServeNamesMissingSettings(t *testing.T) {
+	err := run(context.Background(), []string{"serve"}, func(k string) string {
+		if k == "PORTAL_GRAPH_CLOUD" {
+			return "mars"
+		}
+		return ""
+	}, io.Discard, io.Discard)
+	if err == nil {
+		t.Fatal("serve without settings started")
+	}
+	for _, v := range config.Vars {
+		if v.Required && !strings.Contains(err.Error(), v.Name) {
+			t.Errorf("the error does not name %s", v.Name)
+		}
+	}
+	if !strings.Contains(err.Error(), "PORTAL_GRAPH_CLOUD") {
+		t.Error("the error does not name the malformed PORTAL_GRAPH_CLOUD")
+	}
+}
+
+// lockedBuffer is written by the server while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+var listening = regexp.MustCompile(`"msg":"listening","addr":"([^"]+)"`)
+
+// TestDevServesAndStops runs `portal dev` as a user would, checks it is
+// ready, and stops it as a container platform would.
+func TestDevServesAndStops(t *testing.T) {
+	dir := t.TempDir()
+	vars := map[string]string{"PORTAL_ADDR": "127.0.0.1:0", "PORTAL_DATABASE_URL": "sqlite:" + filepath.Join(dir, "portal.db")}
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &lockedBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"dev"}, func(k string) string { return vars[k] }, out, io.Discard) }()
+
+	var addr string
+	for deadline := time.Now().Add(20 * time.Second); addr == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if m := listening.FindStringSubmatch(out.String()); m != nil {
+			addr = m[1]
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("portal dev stopped early: %v\n%s", err, out.String())
+		default:
+		}
+	}
+	if addr == "" {
+		t.Fatalf("portal dev never listened:\n%s", out.String())
+	}
+	resp, err := http.Get("http://" + addr + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"graph_token":"ok"`) {
+		t.Fatalf("/readyz = %d %s", resp.StatusCode, body)
+	}
+	if err := healthcheck(context.Background(), func(string) string { return addr }); err != nil {
+		t.Fatalf("healthcheck = %v", err)
+	}
+	if !strings.Contains(out.String(), "TAP Portal demo is ready") {
+		t.Error("portal dev did not print its URL")
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("portal dev after the stop signal = %v", err)
+		}
+	case <-time.After(25 * time.Second):
+		t.Fatal("portal dev did not stop")
+	}
+}

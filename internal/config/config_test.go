@@ -1,0 +1,119 @@
+package config
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func production() map[string]string {
+	return map[string]string{
+		"PORTAL_SESSION_KEYS":       strings.Repeat("k", 40),
+		"PORTAL_OIDC_ISSUER":        "https://login.microsoftonline.com/6f1d3c2a-8b4e-4d7a-9e21-3c5b7a9d0e14/v2.0",
+		"PORTAL_OIDC_CLIENT_ID":     "client",
+		"PORTAL_OIDC_CLIENT_SECRET": "secret",
+		"PORTAL_GRAPH_TENANT_ID":    "6f1d3c2a-8b4e-4d7a-9e21-3c5b7a9d0e14",
+		"PORTAL_GRAPH_CLIENT_ID":    "graph-client",
+		"PORTAL_GRAPH_CERT_FILE":    "/secrets/graph.pem",
+	}
+}
+
+func TestLoadDefaults(t *testing.T) {
+	c, err := Load(env(production()), false)
+	if err != nil {
+		t.Fatalf("Load(valid production settings) = %v", err)
+	}
+	if c.Addr != ":8080" || c.PublicURL.String() != "http://localhost:8080" || c.DatabaseURL != "sqlite:data/portal.db" ||
+		c.RolesClaim != "roles" || c.RoleOperator != "TAP.Operator" || c.RoleSupervisor != "TAP.Supervisor" ||
+		c.GraphCloud != "public" || c.SessionIdleTimeout.String() != "30m0s" || c.ProtectedRoleIDs != nil {
+		t.Fatalf("defaults = %+v", c)
+	}
+}
+
+func TestLoadRequiresSettingsOutsideDev(t *testing.T) {
+	_, err := Load(env(nil), false)
+	if err == nil {
+		t.Fatal("Load(empty) outside dev succeeded")
+	}
+	for _, v := range Vars {
+		if v.Required && !strings.Contains(err.Error(), v.Name+" is required") {
+			t.Errorf("the error does not name the missing %s:\n%v", v.Name, err)
+		}
+	}
+	if _, err := Load(env(nil), true); err != nil {
+		t.Fatalf("Load(empty) in dev = %v, want the demo to fill the gaps", err)
+	}
+}
+
+func TestLoadRefusesBadValues(t *testing.T) {
+	for _, tt := range []struct {
+		name, value, want string
+	}{
+		{"PORTAL_PUBLIC_URL", "tap.example.com", "absolute http(s) URL"},
+		{"PORTAL_PUBLIC_URL", "https://tap.example.com/?x=1", "without query"},
+		{"PORTAL_DATABASE_URL", "mysql://root@db/tap", "sqlite:PATH or postgres://"},
+		{"PORTAL_DATABASE_URL", "sqlite:", "sqlite:PATH"},
+		{"PORTAL_SESSION_KEYS", "short", "at least 32"},
+		{"PORTAL_SESSION_KEYS", strings.Repeat("a", 40) + ",short", "key 2"},
+		{"PORTAL_SESSION_IDLE_TIMEOUT", "ten minutes", "duration"},
+		{"PORTAL_SESSION_MAX_AGE", "30d", "duration"},
+		{"PORTAL_SESSION_MAX_AGE", "1s", "between"},
+		{"PORTAL_OIDC_ISSUER", "http://login.example.com/", "https"},
+		{"PORTAL_GRAPH_CLOUD", "mars", "public, usgov, usgovdod, china"},
+		{"PORTAL_GRAPH_BASE_URL", "http://graph.example", "https"},
+		{"PORTAL_GRAPH_AUTHORITY_URL", "login", "https"},
+		{"PORTAL_GRAPH_TIMEOUT", "-1s", "between"},
+		{"PORTAL_GRAPH_TENANT_ID", "not a tenant", "GUID"},
+		{"PORTAL_PROTECTED_ROLE_IDS", "Global Administrator", "GUID"},
+		{"PORTAL_PROTECTED_GROUP_IDS", "62e90394-69f5-4237-9190-012177145e10,x", "GUID"},
+		{"PORTAL_ELIGIBLE_GROUP_IDS", "'; DROP TABLE", "GUID"},
+		{"PORTAL_LOG_LEVEL", "loud", "debug, info, warn, error"},
+		{"PORTAL_ROLE_SUPERVISOR", "TAP.Operator", "must differ"},
+	} {
+		t.Run(tt.name+"="+tt.value, func(t *testing.T) {
+			m := production()
+			m[tt.name] = tt.value
+			_, err := Load(env(m), false)
+			if err == nil || !strings.Contains(err.Error(), tt.name) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Load(%s=%q) = %v, want an error naming %s and saying %q", tt.name, tt.value, err, tt.name, tt.want)
+			}
+		})
+	}
+}
+
+func TestDatabasePasswordNotEchoed(t *testing.T) {
+	m := production()
+	m["PORTAL_DATABASE_URL"] = "mysql://admin:hunter2@db/tap"
+	_, err := Load(env(m), false)
+	if err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("error = %v, want it without the password", err)
+	}
+}
+
+func TestProtectedRoles(t *testing.T) {
+	m := production()
+	m["PORTAL_PROTECTED_ROLE_IDS"] = " 62E90394-69F5-4237-9190-012177145E10 , 7be44c8a-adaf-4e2a-84d6-ab2649e08a13"
+	c, err := Load(env(m), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"62e90394-69f5-4237-9190-012177145e10", "7be44c8a-adaf-4e2a-84d6-ab2649e08a13"}
+	if strings.Join(c.ProtectedRoleIDs, ",") != strings.Join(want, ",") {
+		t.Fatalf("ProtectedRoleIDs = %v, want %v", c.ProtectedRoleIDs, want)
+	}
+}
+
+// The README's configuration table must list every variable.
+func TestReadmeListsEveryVariable(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range Vars {
+		if !strings.Contains(string(readme), "| `"+v.Name+"` |") {
+			t.Errorf("README.md's configuration table lacks %s", v.Name)
+		}
+	}
+}

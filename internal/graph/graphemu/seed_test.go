@@ -1,0 +1,198 @@
+package graphemu
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestSeedTenant(t *testing.T) {
+	now := time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)
+	tn := seedTenant("tenant-x", now)
+	if tn.ID != "tenant-x" || tn.Domain != DemoDomain {
+		t.Fatalf("tenant id %q domain %q", tn.ID, tn.Domain)
+	}
+	if n := len(tn.Users); n < 45 || n > 60 {
+		t.Fatalf("%d users, want about 50", n)
+	}
+
+	ids, upns := map[string]bool{}, map[string]bool{}
+	for _, u := range tn.Users {
+		if ids[u.ID] || upns[strings.ToLower(u.UserPrincipalName)] {
+			t.Fatalf("user %s or %s appears twice", u.ID, u.UserPrincipalName)
+		}
+		ids[u.ID], upns[strings.ToLower(u.UserPrincipalName)] = true, true
+		if !guidPattern.MatchString(u.ID) || u.DisplayName == "" || !strings.HasSuffix(u.UserPrincipalName, "@"+DemoDomain) {
+			t.Errorf("user %+v is malformed", u)
+		}
+		if u.UserType != "Member" && u.UserType != "Guest" {
+			t.Errorf("user %s has userType %q", u.ID, u.UserType)
+		}
+		methodIDs := map[string]bool{}
+		for _, m := range u.Methods {
+			if methodIDs[m.ID] {
+				t.Errorf("user %s has method id %s twice", u.ID, m.ID)
+			}
+			methodIDs[m.ID] = true
+		}
+	}
+
+	user := func(id string) *User {
+		u := tn.LookupUser(id)
+		if u == nil {
+			t.Fatalf("no seeded user %s", id)
+		}
+		return u
+	}
+	for _, p := range []struct{ id, name string }{
+		{OperatorUserID, "Priya Natarajan"},
+		{SupervisorUserID, "Marcus Oyelaran"},
+		{NoRoleUserID, ""},
+		{OtherOperatorUserID, ""},
+	} {
+		u := user(p.id)
+		if p.name != "" && u.DisplayName != p.name {
+			t.Errorf("persona %s is %q, want %q", p.id, u.DisplayName, p.name)
+		}
+		if len(tn.RolesOf(u.ID)) != 0 || u.TAP != nil || !u.AccountEnabled || u.UserType != "Member" {
+			t.Errorf("persona %s should be an enabled member with no role and no pass", u.DisplayName)
+		}
+	}
+	if !strings.Contains(user(OperatorUserID).JobTitle, "Helpdesk") || !strings.Contains(user(OtherOperatorUserID).JobTitle, "Helpdesk") {
+		t.Error("the operators are not helpdesk analysts")
+	}
+
+	hasRole := func(id, template string) bool {
+		for _, r := range tn.RolesOf(id) {
+			if r.TemplateID == template {
+				return true
+			}
+		}
+		return false
+	}
+	checks := []struct {
+		what string
+		ok   bool
+	}{
+		{"global admin", hasRole(GlobalAdminUserID, RoleGlobalAdministrator)},
+		{"role through a group only", hasRole(GroupRoleAdminUserID, RoleHelpdeskAdministrator) && !roleHeldDirectly(tn, GroupRoleAdminUserID)},
+		{"break-glass is excluded", tn.IsMemberOf(BreakGlassUserID, BreakGlassGroupID) && !tn.TAPTargets(user(BreakGlassUserID))},
+		{"executive", tn.IsMemberOf(ExecutiveUserID, ExecutiveGroupID)},
+		{"nested executive", tn.IsMemberOf(NestedExecutiveUserID, ExecutiveGroupID) && !contains(tn.LookupGroup(ExecutiveGroupID).Members, NestedExecutiveUserID)},
+		{"nested eligible", tn.IsMemberOf(TAPUsableUserID, EligibleGroupID)},
+		{"disabled", !user(DisabledUserID).AccountEnabled && user(DisabledUserID).UserType == "Member"},
+		{"synced", user(SyncedUserID).OnPremisesSyncEnabled && user(SyncedUserID).AccountEnabled},
+		{"guest", user(GuestUserID).UserType == "Guest" && user(GuestUserID).UserPrincipalName == GuestUserUPN && strings.Contains(GuestUserUPN, "#EXT#")},
+		{"apostrophe", strings.Contains(user(userID(15)).DisplayName, "'") && strings.Contains(user(userID(30)).UserPrincipalName, "'")},
+		{"role-assignable group", tn.LookupGroup(TierTwoAdminsGroupID).IsAssignableToRole},
+	}
+	for _, c := range checks {
+		if !c.ok {
+			t.Errorf("seed lacks: %s", c.what)
+		}
+	}
+	for _, name := range []string{"O'Brien", "Zoë", "Ångström", "Nguyễn"} {
+		found := false
+		for _, u := range tn.Users {
+			found = found || strings.Contains(u.DisplayName, name)
+		}
+		if !found {
+			t.Errorf("no user named like %q", name)
+		}
+	}
+
+	m := user(MarkupUserID)
+	for name, v := range map[string]string{
+		"displayName": m.DisplayName, "givenName": m.GivenName, "surname": m.Surname, "jobTitle": m.JobTitle,
+		"department": m.Department, "officeLocation": m.OfficeLocation, "employeeId": m.EmployeeID,
+		"mobilePhone": m.MobilePhone, "businessPhones": strings.Join(m.BusinessPhones, ""),
+	} {
+		if !strings.Contains(v, "<") {
+			t.Errorf("markup user's %s = %q, want markup", name, v)
+		}
+	}
+
+	for _, s := range []struct{ id, reason string }{
+		{TAPUsableUserID, TAPEnabledByPolicy},
+		{TAPNotYetValidUserID, TAPNotYetValid},
+		{TAPExpiredUserID, TAPExpired},
+		{TAPUsedUserID, TAPOneTimeUsed},
+	} {
+		u := user(s.id)
+		if u.TAP == nil {
+			t.Fatalf("user %s has no pass", s.id)
+		}
+		if _, reason := tn.TAPUsability(u, now); reason != s.reason {
+			t.Errorf("pass of %s is %s, want %s", u.DisplayName, reason, s.reason)
+		}
+	}
+
+	roles := map[string]bool{}
+	for _, r := range tn.Roles {
+		roles[r.TemplateID] = len(r.Members) > 0 && r.DisplayName != "" && r.Description != ""
+	}
+	for _, tmpl := range []string{RoleGlobalAdministrator, RolePrivilegedAuthAdministrator, RoleAuthenticationAdministrator,
+		RoleHelpdeskAdministrator, RoleUserAdministrator, RoleGlobalReader} {
+		if !roles[tmpl] {
+			t.Errorf("role %s is not active with members", tmpl)
+		}
+	}
+
+	p := tn.Policy
+	if p.State != "enabled" || p.DefaultLifetimeInMinutes != 60 || p.MinimumLifetimeInMinutes != 60 || p.MaximumLifetimeInMinutes != 480 ||
+		p.DefaultLength != 8 || p.IsUsableOnce || len(p.IncludeTargets) != 1 || p.IncludeTargets[0].ID != "all_users" ||
+		len(p.ExcludeTargets) != 1 || p.ExcludeTargets[0].ID != BreakGlassGroupID {
+		t.Errorf("policy = %+v", p)
+	}
+
+	// Every member refers to something that exists.
+	for _, g := range tn.Groups {
+		for _, m := range g.Members {
+			if tn.LookupUser(m) == nil && tn.LookupGroup(m) == nil {
+				t.Errorf("group %s has unknown member %s", g.DisplayName, m)
+			}
+		}
+	}
+	for _, r := range tn.Roles {
+		for _, m := range r.Members {
+			if tn.LookupUser(m) == nil && tn.LookupGroup(m) == nil {
+				t.Errorf("role %s has unknown member %s", r.DisplayName, m)
+			}
+		}
+	}
+	for i := 1; i < len(tn.Audits); i++ {
+		if tn.Audits[i].ActivityDateTime.Before(tn.Audits[i-1].ActivityDateTime) {
+			t.Errorf("audit log is not oldest first at %d", i)
+		}
+	}
+}
+
+func roleHeldDirectly(tn *Tenant, id string) bool {
+	for _, r := range tn.Roles {
+		if contains(r.Members, id) {
+			return true
+		}
+	}
+	return false
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// TestSeedIsDeterministic checks that two seeds at one instant agree, so
+// the demo and tests can rely on ids and names.
+func TestSeedIsDeterministic(t *testing.T) {
+	now := time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)
+	a, b := seedTenant(DemoTenantID, now), seedTenant(DemoTenantID, now)
+	for i := range a.Users {
+		if a.Users[i].ID != b.Users[i].ID || a.Users[i].UserPrincipalName != b.Users[i].UserPrincipalName {
+			t.Fatalf("user %d differs between seeds", i)
+		}
+	}
+}
