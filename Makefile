@@ -30,6 +30,13 @@ generate:
 check-generate: generate
 	@git diff --exit-code --stat -- web/templates || (echo "templ output is stale: run make generate and commit"; exit 1)
 
+## fuzz: each fuzz target for FUZZTIME (default 15s)
+FUZZTIME ?= 15s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzPortalSearchFilter$$' -fuzztime $(FUZZTIME) ./internal/graph/graphemu
+	$(GO) test -run '^$$' -fuzz '^FuzzParseFilter$$' -fuzztime $(FUZZTIME) ./internal/graph/graphemu
+	$(GO) test -run '^$$' -fuzz '^FuzzParseIssue$$' -fuzztime $(FUZZTIME) ./internal/handlers
+
 ## bench: the benchmarks
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,6 +16,8 @@ import (
 
 	"github.com/tapportal/portal/internal/app"
 	"github.com/tapportal/portal/internal/config"
+	"github.com/tapportal/portal/internal/graph/graphemu"
+	"github.com/tapportal/portal/internal/store"
 )
 
 const usage = `TAP Portal: issue, view and revoke Microsoft Entra Temporary Access Passes
@@ -22,9 +25,13 @@ through one guarded, audited path.
 
 Usage:
   portal serve   run the portal with the settings below
-  portal dev     run the portal on a demo tenant on this machine: a Graph
+  portal dev [-graph-latency 50ms]
+                 run the portal on a demo tenant on this machine: a Graph
                  emulator with about 50 users, an embedded OpenID provider
                  with a persona picker, and SQLite under ./data
+  portal audit verify
+                 walk the history's hash chain and report the first broken
+                 link (exit 1 when broken)
   portal healthcheck
                  exit 0 when the portal on PORTAL_ADDR answers /healthz
                  (for container health checks)
@@ -43,7 +50,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "serve":
 		return serve(ctx, getenv, stdout, nil)
 	case "dev":
-		return serve(ctx, getenv, stdout, &devOptions{})
+		fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		latency := fs.Duration("graph-latency", 0, "add this latency to every emulated Graph call (for load tests)")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		return serve(ctx, getenv, stdout, &devOptions{graphLatency: *latency})
+	case "audit":
+		if len(args) != 2 || args[1] != "verify" {
+			return fmt.Errorf("usage: portal audit verify")
+		}
+		return verify(ctx, getenv, stdout)
 	case "healthcheck":
 		return healthcheck(ctx, getenv)
 	case "help", "-h", "-help", "--help":
@@ -72,7 +90,9 @@ func printUsage(w io.Writer) {
 
 // devOptions mark the demo tenant; its files live beside the SQLite
 // database (./data by default).
-type devOptions struct{}
+type devOptions struct {
+	graphLatency time.Duration
+}
 
 func demoDir(databaseURL string) string {
 	if path, ok := strings.CutPrefix(databaseURL, "sqlite:"); ok {
@@ -104,12 +124,26 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer, de
 		}
 		defer demo.Close()
 		opts.RootCAs = demo.Graph.CertPool()
+		if dev.graphLatency > 0 {
+			demo.Graph.Inject(graphemu.Fault{Path: "/v1.0/**", Latency: dev.graphLatency})
+		}
 	}
 	a, err := app.New(ctx, cfg, logger, opts)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
+	go a.Maintain(ctx)
+	if cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("PORTAL_METRICS_ADDR %s: %w", cfg.MetricsAddr, err)
+		}
+		msrv := &http.Server{Handler: a.Metrics.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		go msrv.Serve(mln)
+		defer msrv.Close()
+		logger.Info("metrics listening", "addr", mln.Addr().String())
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("PORTAL_ADDR %s: %w", cfg.Addr, err)
@@ -151,5 +185,28 @@ func healthcheck(ctx context.Context, getenv func(string) string) error {
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("healthz answered %d", resp.StatusCode)
 	}
+	return nil
+}
+
+// verify walks the history's hash chain.
+func verify(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := config.Load(getenv, true)
+	if err != nil {
+		return fmt.Errorf("configuration:\n  %s", strings.ReplaceAll(err.Error(), "\n", "\n  "))
+	}
+	st, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	v, err := st.Verify(ctx)
+	if err != nil {
+		return err
+	}
+	if v.BrokenAt != 0 {
+		fmt.Fprintf(stdout, "history chain BROKEN at record %d (after %d records checked): %s\n", v.BrokenAt, v.Checked, v.Problem)
+		return fmt.Errorf("the history has been altered")
+	}
+	fmt.Fprintf(stdout, "history chain intact: %d records checked\n", v.Checked)
 	return nil
 }

@@ -21,6 +21,8 @@ import (
 	"github.com/tapportal/portal/internal/graph"
 	"github.com/tapportal/portal/internal/handlers"
 	"github.com/tapportal/portal/internal/issuance"
+	"github.com/tapportal/portal/internal/metrics"
+	"github.com/tapportal/portal/internal/portal"
 	"github.com/tapportal/portal/internal/session"
 	"github.com/tapportal/portal/internal/store"
 	"github.com/tapportal/portal/web/static"
@@ -38,9 +40,14 @@ type Options struct {
 // App is a wired portal.
 type App struct {
 	Handler http.Handler
+	// Metrics serves /metrics; it is also on Handler unless
+	// PORTAL_METRICS_ADDR gives it a listener of its own.
+	Metrics *metrics.Metrics
 	Store   *store.Store
 	Graph   *graph.Client
+	Service *issuance.Service
 	logger  *slog.Logger
+	cfg     config.Config
 }
 
 // New builds the portal. It opens the store and discovers the OpenID
@@ -53,15 +60,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if err != nil {
 		return nil, err
 	}
-	certs, key, err := graph.LoadCertificate(cfg.GraphCertFile, cfg.GraphCertPassword)
-	if err != nil {
-		return nil, fmt.Errorf("PORTAL_GRAPH_CERT_FILE %s: %w", cfg.GraphCertFile, err)
-	}
-	gc, err := graph.New(graph.Config{
-		TenantID: cfg.GraphTenantID, ClientID: cfg.GraphClientID, Certificate: certs, Key: key,
-		Cloud: cfg.GraphCloud, BaseURL: cfg.GraphBaseURL, AuthorityURL: cfg.GraphAuthorityURL,
-		RootCAs: roots, Timeout: cfg.GraphTimeout, PolicyTTL: cfg.GraphPolicyTTL, Now: opts.Now,
-	})
+	m := metrics.New()
+	gc, err := NewGraphClient(cfg, roots, opts.Now, m.GraphTransport)
 	if err != nil {
 		return nil, err
 	}
@@ -89,19 +89,90 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if err != nil {
 		return nil, err
 	}
-	svc := issuance.New(gc, st, issuance.Guardrails{
-		ProtectedRoleIDs: cfg.ProtectedRoleIDs, ProtectedGroupIDs: cfg.ProtectedGroupIDs, EligibleGroupIDs: cfg.EligibleGroupIDs,
-	}, opts.Now, logger)
+	history := m.History(st)
+	svc := issuance.New(gc, history, issuance.Options{
+		Guardrails: issuance.Guardrails{
+			ProtectedRoleIDs: cfg.ProtectedRoleIDs, ProtectedGroupIDs: cfg.ProtectedGroupIDs, EligibleGroupIDs: cfg.EligibleGroupIDs,
+		},
+		RateLimit:  portal.Limit{Max: cfg.RateLimitCount, Window: cfg.RateLimitWindow},
+		MaxAuthAge: cfg.MaxAuthAge,
+		Now:        opts.Now,
+		Logger:     logger,
+		Observe:    m.ObserveAction,
+	})
 	issuer, _ := url.Parse(cfg.OIDCIssuer)
 	h := handlers.New(handlers.Config{
-		Service: svc, Directory: gc, Sessions: sessions, Auth: authn, Assets: assets, Logger: logger,
+		Service: svc, Directory: gc, History: history, Sessions: sessions, Auth: authn, Assets: assets, Logger: logger,
 		PublicURL: cfg.PublicURL, ProviderOrigin: issuer.Scheme + "://" + issuer.Host,
+		Metrics: m, MetricsRoute: cfg.MetricsAddr == "",
 		Ready: []handlers.Check{
 			{Name: "database", Check: st.Ping},
 			{Name: "graph_token", Check: gc.Ping},
 		},
 	})
-	return &App{Handler: h, Store: st, Graph: gc, logger: logger}, nil
+	return &App{Handler: h, Metrics: m, Store: st, Graph: gc, Service: svc, logger: logger, cfg: cfg}, nil
+}
+
+// Reconcile settles intents left without an outcome by a portal that
+// stopped mid-call. Only intents older than a Graph call can take are
+// touched, so a request still in flight on another replica is left alone.
+func (a *App) Reconcile(ctx context.Context) (int, error) {
+	n, err := a.Service.Reconcile(ctx, time.Now().Add(-(a.cfg.GraphTimeout + time.Minute)))
+	if n > 0 {
+		a.logger.InfoContext(ctx, "reconciled unsettled intents", "count", n)
+	}
+	return n, err
+}
+
+// Maintain reconciles at once and then hourly, and applies the retention
+// setting daily, until ctx ends.
+func (a *App) Maintain(ctx context.Context) {
+	retain := func() {
+		if a.cfg.RetentionDays <= 0 {
+			return
+		}
+		n, err := a.Service.Retain(ctx, a.cfg.RetentionDays)
+		if err != nil {
+			a.logger.ErrorContext(ctx, "retention", "err", err)
+			return
+		}
+		a.logger.InfoContext(ctx, "retention deleted old history records", "count", n, "days", a.cfg.RetentionDays)
+	}
+	reconcile := func() {
+		if _, err := a.Reconcile(ctx); err != nil {
+			a.logger.ErrorContext(ctx, "reconciling intents", "err", err)
+		}
+	}
+	reconcile()
+	retain()
+	hourly := time.NewTicker(time.Hour)
+	defer hourly.Stop()
+	for hours := 1; ; hours++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hourly.C:
+			reconcile()
+			if hours%24 == 0 {
+				retain()
+			}
+		}
+	}
+}
+
+// NewGraphClient builds the Graph client the configuration describes.
+// roots are the trusted roots (nil: the system's); wrap may be nil.
+func NewGraphClient(cfg config.Config, roots *x509.CertPool, now func() time.Time, wrap func(http.RoundTripper) http.RoundTripper) (*graph.Client, error) {
+	certs, key, err := graph.LoadCertificate(cfg.GraphCertFile, cfg.GraphCertPassword)
+	if err != nil {
+		return nil, fmt.Errorf("PORTAL_GRAPH_CERT_FILE %s: %w", cfg.GraphCertFile, err)
+	}
+	return graph.New(graph.Config{
+		TenantID: cfg.GraphTenantID, ClientID: cfg.GraphClientID, Certificate: certs, Key: key,
+		Cloud: cfg.GraphCloud, BaseURL: cfg.GraphBaseURL, AuthorityURL: cfg.GraphAuthorityURL,
+		RootCAs: roots, Timeout: cfg.GraphTimeout, PolicyTTL: cfg.GraphPolicyTTL, Now: now,
+		WrapTransport: wrap,
+	})
 }
 
 func rootCAs(base *x509.CertPool, extraFile string) (*x509.CertPool, error) {

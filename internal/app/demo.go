@@ -65,6 +65,10 @@ func StartDemo(cfg *config.Config, dataDir string, logger *slog.Logger) (*Demo, 
 	cfg.GraphTenantID, cfg.GraphClientID = emu.TenantID(), graphemu.DemoGraphClientID
 	cfg.GraphCertFile, cfg.GraphCertPassword = certFile, ""
 	cfg.GraphBaseURL, cfg.GraphAuthorityURL, cfg.GraphCloud = emu.URL(), emu.URL(), "public"
+	if len(cfg.ProtectedGroupIDs) == 0 {
+		// The demo shows a protected-group refusal out of the box.
+		cfg.ProtectedGroupIDs = []string{graphemu.ExecutiveGroupID}
+	}
 	if len(cfg.SessionKeys) == 0 {
 		// A fresh key each run: demo sessions end when the demo stops.
 		cfg.SessionKeys = []string{session.RandomToken()}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -49,6 +50,10 @@ var Vars = []Var{
 	{Name: "PORTAL_PROTECTED_ROLE_IDS", Default: "all", Help: "Directory role template ids whose holders never get a pass: all (any active role) or a comma-separated list."},
 	{Name: "PORTAL_PROTECTED_GROUP_IDS", Help: "Comma-separated group ids whose members never get a pass."},
 	{Name: "PORTAL_ELIGIBLE_GROUP_IDS", Help: "Comma-separated group ids; when set, only their members can get a pass."},
+	{Name: "PORTAL_RATE_LIMIT", Default: "20/1h", Help: "Passes one operator may issue per window, as COUNT/WINDOW (e.g. 20/1h), counted across replicas."},
+	{Name: "PORTAL_MAX_AUTH_AGE", Default: "15m", Help: "Issuing needs a sign-in younger than this; an older one is sent back to the provider (prompt=login)."},
+	{Name: "PORTAL_HISTORY_RETENTION_DAYS", Default: "0", Help: "Delete history records older than this many days (daily, recorded in the history); 0 keeps everything."},
+	{Name: "PORTAL_METRICS_ADDR", Help: "Serve Prometheus /metrics on this separate listen address (e.g. :9090) instead of on PORTAL_ADDR."},
 	{Name: "PORTAL_LOG_LEVEL", Default: "info", Help: "debug, info, warn or error."},
 }
 
@@ -84,6 +89,13 @@ type Config struct {
 	ProtectedRoleIDs  []string
 	ProtectedGroupIDs []string
 	EligibleGroupIDs  []string
+
+	RateLimitCount  int
+	RateLimitWindow time.Duration
+	MaxAuthAge      time.Duration
+	RetentionDays   int
+
+	MetricsAddr string
 
 	LogLevel string
 }
@@ -121,8 +133,12 @@ func Load(getenv func(string) string, dev bool) (Config, error) {
 		ProtectedRoleIDs:   p.roleIDs("PORTAL_PROTECTED_ROLE_IDS"),
 		ProtectedGroupIDs:  p.guids("PORTAL_PROTECTED_GROUP_IDS"),
 		EligibleGroupIDs:   p.guids("PORTAL_ELIGIBLE_GROUP_IDS"),
+		MaxAuthAge:         p.duration("PORTAL_MAX_AUTH_AGE", time.Minute, 24*time.Hour),
+		RetentionDays:      p.integer("PORTAL_HISTORY_RETENTION_DAYS", 0, 36500),
+		MetricsAddr:        p.str("PORTAL_METRICS_ADDR"),
 		LogLevel:           p.oneOf("PORTAL_LOG_LEVEL", "debug", "info", "warn", "error"),
 	}
+	c.RateLimitCount, c.RateLimitWindow = p.rate("PORTAL_RATE_LIMIT")
 	if c.RoleOperator != "" && c.RoleOperator == c.RoleSupervisor {
 		p.fail("PORTAL_ROLE_SUPERVISOR", "must differ from PORTAL_ROLE_OPERATOR")
 	}
@@ -190,6 +206,28 @@ func (p *parser) duration(name string, lo, hi time.Duration) time.Duration {
 		p.fail(name, "is %s: want between %s and %s", d, lo, hi)
 	}
 	return d
+}
+
+func (p *parser) integer(name string, lo, hi int) int {
+	s := p.str(name)
+	n, err := strconv.Atoi(s)
+	if err != nil || n < lo || n > hi {
+		p.fail(name, "is %q: want a whole number from %d to %d", s, lo, hi)
+	}
+	return n
+}
+
+// rate parses COUNT/WINDOW, such as 20/1h.
+func (p *parser) rate(name string) (int, time.Duration) {
+	s := p.str(name)
+	count, window, ok := strings.Cut(s, "/")
+	n, err := strconv.Atoi(strings.TrimSpace(count))
+	d, derr := time.ParseDuration(strings.TrimSpace(window))
+	if !ok || err != nil || derr != nil || n < 1 || n > 10000 || d < time.Minute || d > 7*24*time.Hour {
+		p.fail(name, "is %q: want COUNT/WINDOW with COUNT from 1 to 10000 and WINDOW from 1m to 168h, such as 20/1h", s)
+		return 0, 0
+	}
+	return n, d
 }
 
 func (p *parser) publicURL(name string) *url.URL {

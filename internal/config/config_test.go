@@ -4,6 +4,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -27,7 +28,8 @@ func TestLoadDefaults(t *testing.T) {
 	}
 	if c.Addr != ":8080" || c.PublicURL.String() != "http://localhost:8080" || c.DatabaseURL != "sqlite:data/portal.db" ||
 		c.RolesClaim != "roles" || c.RoleOperator != "TAP.Operator" || c.RoleSupervisor != "TAP.Supervisor" ||
-		c.GraphCloud != "public" || c.SessionIdleTimeout.String() != "30m0s" || c.ProtectedRoleIDs != nil {
+		c.GraphCloud != "public" || c.SessionIdleTimeout.String() != "30m0s" || c.ProtectedRoleIDs != nil ||
+		c.RateLimitCount != 20 || c.RateLimitWindow != time.Hour || c.MaxAuthAge != 15*time.Minute || c.RetentionDays != 0 {
 		t.Fatalf("defaults = %+v", c)
 	}
 }
@@ -71,6 +73,12 @@ func TestLoadRefusesBadValues(t *testing.T) {
 		{"PORTAL_ELIGIBLE_GROUP_IDS", "'; DROP TABLE", "GUID"},
 		{"PORTAL_LOG_LEVEL", "loud", "debug, info, warn, error"},
 		{"PORTAL_ROLE_SUPERVISOR", "TAP.Operator", "must differ"},
+		{"PORTAL_RATE_LIMIT", "twenty", "COUNT/WINDOW"},
+		{"PORTAL_RATE_LIMIT", "0/1h", "COUNT/WINDOW"},
+		{"PORTAL_RATE_LIMIT", "20/1s", "COUNT/WINDOW"},
+		{"PORTAL_MAX_AUTH_AGE", "forever", "duration"},
+		{"PORTAL_HISTORY_RETENTION_DAYS", "-1", "whole number"},
+		{"PORTAL_HISTORY_RETENTION_DAYS", "ninety", "whole number"},
 	} {
 		t.Run(tt.name+"="+tt.value, func(t *testing.T) {
 			m := production()

@@ -73,6 +73,9 @@ type Config struct {
 	RetryDelay time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// WrapTransport, when set, wraps the HTTP transport of every Graph
+	// and token request (metrics use it).
+	WrapTransport func(http.RoundTripper) http.RoundTripper
 }
 
 // Client is a portal.Directory backed by Microsoft Graph.
@@ -173,9 +176,13 @@ func New(cfg Config) (*Client, error) {
 		cfg.Now = time.Now
 	}
 
-	base := http.DefaultTransport.(*http.Transport).Clone()
-	base.TLSClientConfig = &tls.Config{RootCAs: cfg.RootCAs, MinVersion: tls.VersionTLS12}
-	base.MaxIdleConnsPerHost = 32
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: cfg.RootCAs, MinVersion: tls.VersionTLS12}
+	tr.MaxIdleConnsPerHost = 32
+	var base http.RoundTripper = tr
+	if cfg.WrapTransport != nil {
+		base = cfg.WrapTransport(base)
+	}
 
 	name := cfg.Cloud
 	if name == "" {

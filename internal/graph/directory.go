@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -52,9 +53,9 @@ func CleanSearch(q string) (string, error) {
 	return q, nil
 }
 
-// searchFilter is the $filter for a prefix search on the three names an
+// SearchFilter is the $filter for a prefix search on the three names an
 // operator is likely to have.
-func searchFilter(q string) string {
+func SearchFilter(q string) string {
 	lit := ODataString(q)
 	return fmt.Sprintf("startswith(displayName,%s) or startswith(userPrincipalName,%s) or startswith(mail,%s)", lit, lit, lit)
 }
@@ -74,7 +75,7 @@ func (c *Client) SearchUsers(ctx context.Context, query, cursor string) (portal.
 	}
 	ctx, cancel := c.call(ctx)
 	defer cancel()
-	filter := searchFilter(q)
+	filter := SearchFilter(q)
 	top := int32(PageSize)
 	cfg := &users.UsersRequestBuilderGetRequestConfiguration{
 		QueryParameters: &users.UsersRequestBuilderGetQueryParameters{Filter: &filter, Select: userFields, Top: &top},
@@ -225,10 +226,12 @@ func toMethod(m models.AuthenticationMethodable) portal.Method {
 	return out
 }
 
+// joinNonEmpty joins the distinct non-empty parts: a security key's name
+// is often its model too.
 func joinNonEmpty(parts ...string) string {
 	var kept []string
 	for _, p := range parts {
-		if p != "" {
+		if p != "" && !slices.Contains(kept, p) {
 			kept = append(kept, p)
 		}
 	}

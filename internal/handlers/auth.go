@@ -26,11 +26,12 @@ func SafeReturnTo(s string) string {
 	return u.RequestURI()
 }
 
-// login sends the browser to the provider. ?switch=1 asks the provider
-// to authenticate again, for signing in as someone else.
+// login sends the browser to the provider. ?reauth=1 asks the provider to
+// authenticate again (prompt=login): for a fresh sign-in before issuing,
+// or to sign in as someone else.
 func (s *Server) login(c echo.Context) error {
 	returnTo := SafeReturnTo(c.QueryParam("return_to"))
-	l, target := s.cfg.Auth.Begin(returnTo, c.QueryParam("switch") != "")
+	l, target := s.cfg.Auth.Begin(returnTo, c.QueryParam("reauth") != "")
 	if err := s.cfg.Sessions.SaveLogin(c.Response(), l); err != nil {
 		return err
 	}

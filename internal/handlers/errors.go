@@ -23,8 +23,10 @@ func statusOf(code string) int {
 		return http.StatusForbidden
 	case portal.ENotFound:
 		return http.StatusNotFound
-	case portal.EThrottled:
+	case portal.EThrottled, portal.ELimited:
 		return http.StatusTooManyRequests
+	case portal.EConflict:
+		return http.StatusConflict
 	case portal.EForbidden:
 		// The portal's own Graph app lacks a permission: an upstream
 		// configuration fault, not the operator's.

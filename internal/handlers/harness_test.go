@@ -54,6 +54,7 @@ type harness struct {
 	db   string
 	logs *syncBuffer
 	cert string
+	cfg  config.Config
 }
 
 func newHarness(t *testing.T, env map[string]string) *harness {
@@ -80,7 +81,15 @@ func newHarness(t *testing.T, env map[string]string) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(demo.Close)
-	a, err := app.New(context.Background(), cfg, logger, app.Options{RootCAs: demo.Graph.CertPool()})
+	h := &harness{url: base, demo: demo, db: db, logs: logs, cert: cfg.GraphCertFile, cfg: cfg}
+	h.app = h.serve(t, ln)
+	return h
+}
+
+// serve runs a portal with the harness's configuration on ln.
+func (h *harness) serve(t *testing.T, ln net.Listener) *app.App {
+	logger := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	a, err := app.New(context.Background(), h.cfg, logger, app.Options{RootCAs: h.demo.Graph.CertPool()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +101,27 @@ func newHarness(t *testing.T, env map[string]string) *harness {
 		<-done
 		a.Close()
 	})
-	return &harness{url: base, demo: demo, app: a, db: db, logs: logs, cert: cfg.GraphCertFile}
+	return a
+}
+
+// sibling starts a second portal on the same database, demo tenant and
+// session keys, as a second replica behind a load balancer would be. Its
+// browsers sign in through the first (the provider knows one redirect
+// URI) and share their cookies, which carry no port.
+func (h *harness) sibling(t *testing.T) *harness {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := *h
+	s.url = "http://" + ln.Addr().String()
+	s.app = s.serve(t, ln)
+	return &s
+}
+
+// via returns a browser with b's cookies that talks to h.
+func (h *harness) via(b *browser) *browser {
+	return &browser{t: b.t, h: h, client: b.client}
 }
 
 // appCert returns the certificate the demo registered for the portal.
@@ -303,6 +332,11 @@ func (h *harness) eligible(t *testing.T, withTAP bool) graphemu.User {
 	now := h.demo.Graph.Clock().Now()
 	return h.user(t, "eligible user", func(u *graphemu.User, tn *graphemu.Tenant) bool {
 		hasUsable := u.TAP != nil && !u.TAP.Used && !now.Before(u.TAP.Start) && now.Before(u.TAP.Start.Add(minutes(u.TAP.LifetimeMinutes)))
+		for _, g := range h.cfg.ProtectedGroupIDs {
+			if tn.IsMemberOf(u.ID, g) {
+				return false
+			}
+		}
 		return u.UserType == "Member" && u.AccountEnabled && !holdsRole(tn, u.ID) && !excluded(tn, u.ID) &&
 			!strings.ContainsAny(u.DisplayName, "<>&'\"") && u.ID != graphemu.OperatorUserID && u.ID != graphemu.SupervisorUserID &&
 			u.ID != graphemu.OtherOperatorUserID && u.ID != graphemu.NoRoleUserID && hasUsable == withTAP && (withTAP || u.TAP == nil)

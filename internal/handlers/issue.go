@@ -3,6 +3,7 @@ package handlers
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -14,9 +15,28 @@ import (
 	"github.com/tapportal/portal/web/templates"
 )
 
-// issueForm shows the form, or the reasons the user cannot get a pass.
+// reauthenticate sends the operator through the provider with
+// prompt=login and back to the issue form, with what they typed.
+func reauthenticate(c echo.Context, vals url.Values) error {
+	back := "/users/" + url.PathEscape(c.Param("id")) + "/issue"
+	if len(vals) > 0 {
+		back += "?" + vals.Encode()
+	}
+	return c.Redirect(http.StatusSeeOther, "/auth/login?reauth=1&return_to="+url.QueryEscape(back))
+}
+
+// draftFields are the issue form's fields that survive a fresh sign-in;
+// none of them is secret.
+var draftFields = []string{"start", "start_at", "lifetime", "one_time", "reason", "ticket"}
+
+// issueForm shows the form, or the reasons the user cannot get a pass. A
+// sign-in too old to issue is refreshed first, so nothing typed is lost.
 func (s *Server) issueForm(c echo.Context) error {
-	uv, err := s.cfg.Service.View(c.Request().Context(), operator(c), c.Param("id"))
+	op := operator(c)
+	if !s.cfg.Service.FreshSignIn(op) {
+		return reauthenticate(c, c.QueryParams())
+	}
+	uv, err := s.cfg.Service.View(c.Request().Context(), op, c.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -26,6 +46,18 @@ func (s *Server) issueForm(c echo.Context) error {
 	v := templates.IssueForm{
 		User: uv.User, Policy: uv.Policy,
 		Values: templates.IssueValues{StartMode: "now", Lifetime: uv.Policy.DefaultLifetimeMinutes, OneTime: uv.Policy.OneTimeForced},
+	}
+	if q := c.QueryParams(); len(q) > 0 {
+		// A draft carried through a fresh sign-in.
+		_, draft, _ := parseIssue(c, location(c))
+		if draft.StartMode == "" {
+			draft.StartMode = "now"
+		}
+		if draft.Lifetime == 0 {
+			draft.Lifetime = v.Values.Lifetime
+		}
+		draft.OneTime = draft.OneTime || uv.Policy.OneTimeForced
+		v.Values = draft
 	}
 	s.withCurrent(&v, uv.TAP)
 	return render(c, http.StatusOK, templates.IssuePage(s.page(c, "Issue a pass", "search"), v))
@@ -54,6 +86,8 @@ func (s *Server) withCurrent(v *templates.IssueForm, tap *portal.TAP) {
 // parseIssue reads the form. Each field's problem is reported next to it.
 func parseIssue(c echo.Context, loc *time.Location) (issuance.IssueRequest, templates.IssueValues, issuance.FieldErrors) {
 	fe := issuance.FieldErrors{}
+	// FormValue reads the query too, which is where a draft carried
+	// through a fresh sign-in arrives.
 	vals := templates.IssueValues{
 		StartMode: c.FormValue("start"),
 		StartAt:   c.FormValue("start_at"),
@@ -101,6 +135,15 @@ func (s *Server) issue(c echo.Context) error {
 	err := error(fe)
 	if len(fe) == 0 {
 		issued, err = s.cfg.Service.Issue(ctx, op, c.Param("id"), req)
+	}
+	if errors.Is(err, issuance.ErrStaleSignIn) {
+		draft := url.Values{}
+		for _, k := range draftFields {
+			if v := c.FormValue(k); v != "" {
+				draft.Set(k, v)
+			}
+		}
+		return reauthenticate(c, draft)
 	}
 	if err == nil {
 		c.Response().Header().Set("Cache-Control", "no-store")

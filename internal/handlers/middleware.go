@@ -62,6 +62,9 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		if sess := sessionOf(c); sess != nil {
 			attrs = append(attrs, slog.String("operator", sess.Subject))
 		}
+		if s.cfg.Metrics != nil {
+			s.cfg.Metrics.ObserveHTTP(c.Path(), c.Request().Method, c.Response().Status, time.Since(start))
+		}
 		s.cfg.Logger.LogAttrs(c.Request().Context(), slog.LevelInfo, "request", attrs...)
 		return nil
 	}
@@ -128,7 +131,11 @@ func (s *Server) requireSession(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		sess, err := s.cfg.Sessions.Get(c.Request())
 		if err != nil {
-			if c.Request().Method == http.MethodGet && c.Request().Header.Get("HX-Request") == "" {
+			// Only a page the person navigated to starts a sign-in: a
+			// sub-resource or htmx request would replace the sign-in
+			// state of another tab and cannot follow the provider anyway.
+			mode := c.Request().Header.Get("Sec-Fetch-Mode")
+			if c.Request().Method == http.MethodGet && c.Request().Header.Get("HX-Request") == "" && (mode == "" || mode == "navigate") {
 				return c.Redirect(http.StatusFound, "/auth/login?return_to="+url.QueryEscape(c.Request().URL.RequestURI()))
 			}
 			return &portal.Error{Code: portal.EUnauthorized, Message: "Your session has ended. Sign in again; nothing was changed."}
@@ -136,6 +143,16 @@ func (s *Server) requireSession(next echo.HandlerFunc) echo.HandlerFunc {
 		c.Set(ctxSession, sess)
 		if err := s.cfg.Sessions.Touch(c.Response(), sess); err != nil {
 			return err
+		}
+		return next(c)
+	}
+}
+
+// requireSupervisor refuses everyone but supervisors.
+func (s *Server) requireSupervisor(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if !sessionOf(c).IsSupervisor() {
+			return &portal.Error{Code: portal.EDenied, Message: "This page is for supervisors. Your own history is under My history."}
 		}
 		return next(c)
 	}

@@ -18,11 +18,23 @@ func (s *Server) routes() {
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
+	if s.cfg.Metrics != nil && s.cfg.MetricsRoute {
+		e.GET("/metrics", echo.WrapHandler(s.cfg.Metrics.Handler()))
+	}
 	e.GET("/static/*", echo.WrapHandler(s.cfg.Assets.Handler()))
+	// Pages declare no icon; answer the browsers that ask anyway before
+	// the signed-in routes' catch-all would send them to sign in.
+	e.GET("/favicon.ico", func(c echo.Context) error { return c.NoContent(http.StatusNotFound) })
 
 	e.GET("/auth/login", s.login)
 	e.GET("/auth/callback", s.callback)
 	e.POST("/auth/logout", s.logout, s.requireSession, s.checkCSRF)
+	// Signing out changes state, so it is a POST; say so to anything else.
+	e.Match([]string{http.MethodGet, http.MethodHead, http.MethodPut, http.MethodDelete, http.MethodPatch}, "/auth/logout",
+		func(c echo.Context) error {
+			c.Response().Header().Set(echo.HeaderAllow, http.MethodPost)
+			return echo.ErrMethodNotAllowed
+		})
 	e.GET("/signed-out", s.signedOut)
 
 	op := e.Group("", s.requireSession, s.checkCSRF)
@@ -33,4 +45,12 @@ func (s *Server) routes() {
 	op.POST("/users/:id/issue", s.issue)
 	op.GET("/users/:id/revoke", s.revokeForm)
 	op.POST("/users/:id/revoke", s.revoke)
+	op.GET("/my-history", s.myHistory)
+	op.GET("/my-history/:id", s.myEvent)
+
+	sup := op.Group("/history", s.requireSupervisor)
+	sup.GET("", s.history)
+	sup.GET("/:id", s.supervisorEvent)
+	sup.GET("/export.csv", s.export)
+	sup.GET("/dashboard", s.dashboard)
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/tapportal/portal/internal/auth"
 	"github.com/tapportal/portal/internal/issuance"
+	"github.com/tapportal/portal/internal/metrics"
 	"github.com/tapportal/portal/internal/portal"
 	"github.com/tapportal/portal/internal/session"
 	"github.com/tapportal/portal/web/static"
@@ -31,6 +32,7 @@ type Check struct {
 type Config struct {
 	Service   *issuance.Service
 	Directory portal.Directory
+	History   portal.History
 	Sessions  *session.Manager
 	Auth      *auth.Authenticator
 	Assets    *static.Assets
@@ -41,6 +43,10 @@ type Config struct {
 	// target because sign-out redirects there.
 	ProviderOrigin string
 	Ready          []Check
+	// Metrics, when set, observes every request; MetricsRoute serves
+	// them on this listener too.
+	Metrics      *metrics.Metrics
+	MetricsRoute bool
 }
 
 // Server is the portal's HTTP handler.

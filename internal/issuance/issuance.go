@@ -32,21 +32,50 @@ type Guardrails struct {
 	EligibleGroupIDs []string
 }
 
+// Options tune a Service.
+type Options struct {
+	Guardrails Guardrails
+	// RateLimit bounds each operator's issuances; zero means none.
+	RateLimit portal.Limit
+	// MaxAuthAge is how old a sign-in may be to issue; zero means any.
+	MaxAuthAge time.Duration
+	Now        func() time.Time
+	Logger     *slog.Logger
+	// Observe, when set, is told every settled action: its outcome and,
+	// for a refusal, the refusal code.
+	Observe func(a portal.Action, o portal.Outcome, refusal string)
+}
+
 // Service issues and revokes passes.
 type Service struct {
-	dir     portal.Directory
-	history portal.History
-	rails   Guardrails
-	now     func() time.Time
-	log     *slog.Logger
+	dir        portal.Directory
+	history    portal.History
+	rails      Guardrails
+	limit      portal.Limit
+	maxAuthAge time.Duration
+	now        func() time.Time
+	log        *slog.Logger
+	observe    func(portal.Action, portal.Outcome, string)
 }
 
 // New returns a Service.
-func New(dir portal.Directory, history portal.History, rails Guardrails, now func() time.Time, log *slog.Logger) *Service {
-	if now == nil {
-		now = time.Now
+func New(dir portal.Directory, history portal.History, o Options) *Service {
+	if o.Now == nil {
+		o.Now = time.Now
 	}
-	return &Service{dir: dir, history: history, rails: rails, now: now, log: log}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Observe == nil {
+		o.Observe = func(portal.Action, portal.Outcome, string) {}
+	}
+	return &Service{dir: dir, history: history, rails: o.Guardrails, limit: o.RateLimit, maxAuthAge: o.MaxAuthAge,
+		now: o.Now, log: o.Logger, observe: o.Observe}
+}
+
+// FreshSignIn reports whether op signed in recently enough to issue.
+func (s *Service) FreshSignIn(op portal.Operator) bool {
+	return s.maxAuthAge <= 0 || s.now().Sub(op.AuthTime) <= s.maxAuthAge
 }
 
 // Now returns the service's current time.
@@ -73,7 +102,44 @@ const (
 	RefuseOneTime        = "one_time_required"
 	RefuseCheckFailed    = "check_failed"
 	RefuseGraph          = "graph_refused"
+	RefuseRateLimited    = "rate_limited"
+	RefuseStaleSignIn    = "stale_sign_in"
 )
+
+// RefusalLabel names a refusal code for people.
+func RefusalLabel(code string) string {
+	switch code {
+	case RefuseSelf:
+		return "Own account"
+	case RefuseGuest:
+		return "Guest"
+	case RefuseDisabled:
+		return "Disabled account"
+	case RefuseRole:
+		return "Directory role"
+	case RefuseProtectedGroup:
+		return "Protected group"
+	case RefuseNotEligible:
+		return "Not in an eligible group"
+	case RefusePolicyDisabled:
+		return "Policy disabled"
+	case RefuseNotTargeted:
+		return "Not targeted by policy"
+	case RefuseLifetime:
+		return "Lifetime out of policy"
+	case RefuseOneTime:
+		return "One-time required"
+	case RefuseCheckFailed:
+		return "Checks incomplete"
+	case RefuseGraph:
+		return "Refused by Graph"
+	case RefuseRateLimited:
+		return "Rate limit"
+	case RefuseStaleSignIn:
+		return "Sign-in too old"
+	}
+	return code
+}
 
 // Verdict says whether a user may get a pass, and why not.
 type Verdict struct {
@@ -329,6 +395,9 @@ func (r IssueRequest) Validate(p portal.Policy, now time.Time) FieldErrors {
 // would replace, and the operator has not confirmed.
 var ErrNeedsConfirmation = errors.New("issuance: replacing the current pass needs confirmation")
 
+// ErrStaleSignIn means the operator must sign in again before issuing.
+var ErrStaleSignIn = errors.New("issuance: the sign-in is too old to issue a pass")
+
 // Issued is a pass just issued and the user it was issued to.
 type Issued struct {
 	portal.IssuedTAP
@@ -339,6 +408,10 @@ type Issued struct {
 // and the outcome after the Graph call. A refusal returns EPolicy with
 // every reason, and is recorded too; invalid input returns FieldErrors.
 func (s *Service) Issue(ctx context.Context, op portal.Operator, userID string, req IssueRequest) (Issued, error) {
+	if !s.FreshSignIn(op) {
+		s.refuse(ctx, op, portal.User{ID: userID}, req, Refusal{RefuseStaleSignIn, "The operator's sign-in was too old; they were sent to sign in again."}, "")
+		return Issued{}, ErrStaleSignIn
+	}
 	f, err := s.facts(ctx, userID)
 	if err != nil {
 		if portal.ErrorCode(err) == portal.ENotFound || portal.ErrorCode(err) == portal.EInvalid {
@@ -378,8 +451,11 @@ func (s *Service) Issue(ctx context.Context, op portal.Operator, userID string, 
 		}
 	}
 
-	intent, err := s.history.Record(ctx, s.event(op, f.user, req, portal.ActionIssue, portal.OutcomePending))
+	intent, err := s.recordIntent(ctx, s.event(op, f.user, req, portal.ActionIssue, portal.OutcomePending))
 	if err != nil {
+		if portal.ErrorCode(err) == portal.ELimited {
+			s.refuse(ctx, op, f.user, req, Refusal{RefuseRateLimited, portal.ErrorMessage(err)}, "")
+		}
 		return Issued{}, err
 	}
 	issued, err := s.dir.CreateTAP(ctx, f.user.ID, portal.NewTAP{Start: req.Start, LifetimeMinutes: req.LifetimeMinutes, OneTime: req.OneTime})
@@ -393,6 +469,7 @@ func (s *Service) Issue(ctx context.Context, op portal.Operator, userID string, 
 		if _, rerr := s.history.Record(ctx, outcome); rerr != nil {
 			s.log.ErrorContext(ctx, "recording a failed issuance", "err", rerr, "intent", intent.ID)
 		}
+		s.observe(portal.ActionIssue, outcome.Outcome, outcome.RefusalCode)
 		return Issued{}, err
 	}
 	outcome.TAPID, outcome.GraphRequestID = issued.ID, issued.RequestID
@@ -403,7 +480,17 @@ func (s *Service) Issue(ctx context.Context, op portal.Operator, userID string, 
 		// the passcode, which nothing else can show again.
 		s.log.ErrorContext(ctx, "recording an issuance outcome", "err", err, "intent", intent.ID, "tap_id", issued.ID)
 	}
+	s.observe(portal.ActionIssue, portal.OutcomeSuccess, "")
 	return Issued{IssuedTAP: issued, User: f.user}, nil
+}
+
+// recordIntent records an issue intent, within the rate limit when one is
+// set: the store counts and appends atomically, so replicas share it.
+func (s *Service) recordIntent(ctx context.Context, e portal.Event) (portal.Event, error) {
+	if s.limit.Max > 0 {
+		return s.history.RecordLimited(ctx, e, s.limit)
+	}
+	return s.history.Record(ctx, e)
 }
 
 // Revoke deletes the user's pass tapID, recording intent and outcome.
@@ -437,6 +524,7 @@ func (s *Service) Revoke(ctx context.Context, op portal.Operator, userID, tapID,
 	if _, rerr := s.history.Record(ctx, outcome); rerr != nil {
 		s.log.ErrorContext(ctx, "recording a revocation outcome", "err", rerr, "intent", intent.ID)
 	}
+	s.observe(portal.ActionRevoke, outcome.Outcome, "")
 	return err
 }
 
@@ -461,4 +549,70 @@ func (s *Service) refuse(ctx context.Context, op portal.Operator, u portal.User,
 	if _, err := s.history.Record(ctx, e); err != nil {
 		s.log.ErrorContext(ctx, "recording a refusal", "err", err, "code", r.Code)
 	}
+	s.observe(portal.ActionIssue, portal.OutcomeRefused, r.Code)
+}
+
+// Reconcile settles intents recorded before olderThan that never got an
+// outcome (the portal stopped mid-call): it reads the user's current pass
+// from Graph and records what must have happened, marked as reconciled.
+// Replicas may run it at once: the store accepts one outcome per intent.
+// It returns how many intents it settled.
+func (s *Service) Reconcile(ctx context.Context, olderThan time.Time) (int, error) {
+	intents, err := s.history.Unsettled(ctx, olderThan)
+	if err != nil {
+		return 0, err
+	}
+	settled := 0
+	for _, in := range intents {
+		tap, err := s.dir.CurrentTAP(ctx, in.TargetID)
+		if err != nil && portal.ErrorCode(err) != portal.ENotFound {
+			// Try again at the next start; the intent stays visible.
+			s.log.WarnContext(ctx, "reconciling an intent", "intent", in.ID, "err", err)
+			continue
+		}
+		out := in
+		out.ID, out.Time, out.Hash = 0, time.Time{}, ""
+		out.IntentID, out.Reconciled, out.RequestID = in.ID, true, ""
+		switch in.Action {
+		case portal.ActionIssue:
+			// A pass created at or after the intent is the one it asked for.
+			if tap != nil && !tap.Created.Before(in.Time.Add(-time.Minute)) {
+				out.Outcome, out.TAPID = portal.OutcomeSuccess, tap.ID
+				out.Detail = "Reconciled at start-up: the pass exists in the directory. Its passcode was shown only if the portal answered before it stopped."
+			} else {
+				out.Outcome = portal.OutcomeFailed
+				out.Detail = "Reconciled at start-up: no pass from this request exists in the directory."
+			}
+		case portal.ActionRevoke:
+			if tap == nil || tap.ID != in.TAPID {
+				out.Outcome = portal.OutcomeSuccess
+				out.Detail = "Reconciled at start-up: the pass no longer exists."
+			} else {
+				out.Outcome = portal.OutcomeFailed
+				out.Detail = "Reconciled at start-up: the pass still exists."
+			}
+		default:
+			continue
+		}
+		if _, err := s.history.Record(ctx, out); err != nil {
+			if portal.ErrorCode(err) == portal.EConflict {
+				continue // another replica settled it
+			}
+			return settled, err
+		}
+		settled++
+	}
+	return settled, nil
+}
+
+// Retain deletes history records older than days, recording the deletion.
+func (s *Service) Retain(ctx context.Context, days int) (int64, error) {
+	if days <= 0 {
+		return 0, nil
+	}
+	cutoff := s.now().Add(-time.Duration(days) * 24 * time.Hour)
+	return s.history.DeleteBefore(ctx, cutoff, portal.Event{
+		OperatorName: "TAP Portal (retention)",
+		Reason:       fmt.Sprintf("Retention: records older than %d days are deleted.", days),
+	})
 }

@@ -18,6 +18,8 @@ const (
 	EUnavailable  = "unavailable"  // Graph or the store cannot be reached
 	EUnauthorized = "unauthorized" // the caller is not signed in
 	EDenied       = "denied"       // the caller may not do this
+	ELimited      = "limited"      // the caller hit a rate limit
+	EConflict     = "conflict"     // the record already exists
 	EInternal     = "internal"     // a bug or an unexpected reply
 )
 

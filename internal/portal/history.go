@@ -66,6 +66,11 @@ type Event struct {
 	// IntentID links an outcome to the pending intent recorded before
 	// the Graph call.
 	IntentID int64
+	// Reconciled marks an outcome the portal worked out at start-up for
+	// an intent left without one.
+	Reconciled bool
+	// Hash is the record's chained hash, hex-encoded.
+	Hash string
 }
 
 // EventFilter selects history records. Zero fields match everything.
@@ -74,17 +79,82 @@ type EventFilter struct {
 	TargetID   string
 	Action     Action
 	Outcome    Outcome
-	From, To   time.Time
+	// From and To bound the time: From <= time < To.
+	From, To time.Time
 	// Before is the keyset cursor: only records with a smaller id.
 	Before int64
-	Limit  int
+	// Limit bounds List; 0 means 50. Export ignores it.
+	Limit int
 }
 
-// History is the durable record of every action. Implementations return
-// EUnavailable when the store cannot be reached.
+// Action values beyond issue and revoke.
+const (
+	// ActionRetention records a retention run that deleted old records.
+	ActionRetention Action = "retention"
+)
+
+// Limit is a rate limit on issuance intents per operator.
+type Limit struct {
+	Max    int
+	Window time.Duration
+}
+
+// Count is a labelled number, for the dashboard.
+type Count struct {
+	Label string
+	N     int
+}
+
+// DayCount is one day of the dashboard's daily chart.
+type DayCount struct {
+	Day                     time.Time // midnight UTC
+	Issued, Refused, Failed int
+}
+
+// Stats summarises the history for the dashboard.
+type Stats struct {
+	PerDay []DayCount
+	// PerOperator counts successful issuances, most first.
+	PerOperator []Count
+	// RefusalsByReason counts refusals by RefusalCode, most first.
+	RefusalsByReason []Count
+}
+
+// Verification is the result of walking the hash chain.
+type Verification struct {
+	Checked int64
+	// BrokenAt is the id of the first record whose hash or link does not
+	// match, or 0 when the chain is intact.
+	BrokenAt int64
+	Problem  string
+}
+
+// History is the durable, tamper-evident record of every action. Every
+// record carries a hash chained to the previous one. Implementations
+// return EUnavailable when the store cannot be reached.
 type History interface {
-	// Record appends an event and returns it with its id and time.
+	// Record appends an event and returns it with its id, time and hash.
+	// An outcome whose IntentID already has one returns EConflict.
 	Record(ctx context.Context, e Event) (Event, error)
+	// RecordLimited appends e unless the operator already has l.Max
+	// issue intents within l.Window, in which case it returns ELimited.
+	// The check and the append are atomic across replicas.
+	RecordLimited(ctx context.Context, e Event, l Limit) (Event, error)
 	// List returns matching events, newest first.
 	List(ctx context.Context, f EventFilter) ([]Event, error)
+	// Get returns one event, or ENotFound.
+	Get(ctx context.Context, id int64) (Event, error)
+	// Export calls fn for every matching event, newest first, streaming
+	// from the database.
+	Export(ctx context.Context, f EventFilter, fn func(Event) error) error
+	// Stats summarises events matching f (Before and Limit ignored).
+	Stats(ctx context.Context, f EventFilter) (Stats, error)
+	// Unsettled returns intents recorded before olderThan that have no
+	// outcome, oldest first.
+	Unsettled(ctx context.Context, olderThan time.Time) ([]Event, error)
+	// DeleteBefore deletes events older than t and records the deletion
+	// as an ActionRetention event built from by. It returns the count.
+	DeleteBefore(ctx context.Context, t time.Time, by Event) (int64, error)
+	// Verify walks the hash chain from the oldest record.
+	Verify(ctx context.Context) (Verification, error)
 }

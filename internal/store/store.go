@@ -1,194 +1,313 @@
-// Package store keeps the portal's history in SQLite (the default, pure Go)
-// and implements portal.History on it.
+// Package store keeps the portal's history, a tamper-evident log of every
+// action, and implements portal.History on SQLite (one machine, pure Go) or
+// PostgreSQL (several replicas sharing one database).
+//
+// Every record carries a hash chained to the record before it (see
+// chain.go), so a record changed or removed behind the portal's back shows
+// up in Verify. Both databases run the same SQL through database/sql; they
+// differ in their migrations, their placeholders and the way appends are
+// serialised: SQLite has a single writer connection, PostgreSQL a
+// transaction-scoped advisory lock that every replica takes.
 package store
 
 import (
 	"context"
 	"database/sql"
+	"embed"
+	"errors"
 	"fmt"
+	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/tapportal/portal/internal/portal"
 )
 
-// Store is a portal.History backed by SQL.
+//go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
+var migrations embed.FS
+
+// Advisory lock keys on PostgreSQL. The values are arbitrary; they only
+// have to differ from other advisory locks taken in the same database.
+const (
+	// chainLockKey serialises appends to the chain across replicas.
+	chainLockKey int64 = 0x7461705f636861 // "tap_cha"
+	// migrateLockKey serialises migrations when replicas start together.
+	migrateLockKey int64 = 0x7461705f6d6967 // "tap_mig"
+)
+
+// Store is a portal.History on SQLite or PostgreSQL. It is safe for
+// concurrent use, and appends from several Stores (replicas) on one
+// PostgreSQL database are serialised too.
 type Store struct {
-	db *sql.DB
+	// write runs appends. On SQLite it holds a single connection, which
+	// serialises writers in the process without busy retries.
+	write *sql.DB
+	// read runs queries. On SQLite it is a separate pool of query-only
+	// connections, which WAL lets read while the writer writes; on
+	// PostgreSQL it is the same pool as write.
+	read     *sql.DB
+	postgres bool
 }
 
 var _ portal.History = (*Store)(nil)
 
-// Open opens the database named by url (sqlite:PATH) and applies the
-// schema.
-func Open(ctx context.Context, url string) (*Store, error) {
-	path, ok := strings.CutPrefix(url, "sqlite:")
-	if !ok || path == "" {
-		return nil, fmt.Errorf("store: unsupported database URL %q (want sqlite:PATH)", url)
+// Open opens the database named by databaseURL and brings its schema up
+// to date. sqlite:PATH opens (and creates) a SQLite file, creating its
+// directory; postgres://… or postgresql://… connects to PostgreSQL. Errors
+// are *portal.Error values: EInvalid for a URL the store does not accept,
+// EUnavailable for a database it cannot open, reach or migrate. They never
+// include a password.
+func Open(ctx context.Context, databaseURL string) (*Store, error) {
+	var s *Store
+	var err error
+	switch {
+	case strings.HasPrefix(databaseURL, "sqlite:"):
+		s, err = openSQLite(ctx, strings.TrimPrefix(databaseURL, "sqlite:"))
+	case strings.HasPrefix(databaseURL, "postgres://"), strings.HasPrefix(databaseURL, "postgresql://"):
+		s, err = openPostgres(ctx, databaseURL)
+	default:
+		return nil, portal.Errorf(portal.EInvalid, "The database URL %s is not supported: use sqlite:PATH or postgres://user@host/db.", redact(databaseURL))
 	}
-	if dir := filepath.Dir(path); dir != "." {
-		if err := os.MkdirAll(dir, 0o750); err != nil {
-			return nil, fmt.Errorf("store: %w", err)
-		}
-	}
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
-	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
+		return nil, err
 	}
-	// SQLite allows one writer; a single connection serialises writes
-	// without busy errors.
-	db.SetMaxOpenConns(1)
-	s := &Store{db: db}
 	if err := s.migrate(ctx); err != nil {
-		db.Close()
+		s.Close()
+		return nil, &portal.Error{Code: portal.EUnavailable, Message: "The history database schema could not be brought up to date.", Err: err}
+	}
+	if err := s.optimize(ctx); err != nil {
+		s.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
-// Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
-
-// Ping checks the database answers.
-func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
-
-func (s *Store) migrate(ctx context.Context) error {
-	_, err := s.db.ExecContext(ctx, `
-CREATE TABLE IF NOT EXISTS events (
-	id               INTEGER PRIMARY KEY AUTOINCREMENT,
-	time             TEXT NOT NULL,
-	action           TEXT NOT NULL,
-	outcome          TEXT NOT NULL,
-	operator_id      TEXT NOT NULL,
-	operator_name    TEXT NOT NULL,
-	target_id        TEXT NOT NULL,
-	target_upn       TEXT NOT NULL,
-	target_name      TEXT NOT NULL,
-	tap_id           TEXT NOT NULL,
-	lifetime_minutes INTEGER NOT NULL,
-	one_time         INTEGER NOT NULL,
-	start            TEXT NOT NULL,
-	reason           TEXT NOT NULL,
-	ticket           TEXT NOT NULL,
-	detail           TEXT NOT NULL,
-	refusal_code     TEXT NOT NULL,
-	graph_request_id TEXT NOT NULL,
-	request_id       TEXT NOT NULL,
-	intent_id        INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_target ON events (target_id, id);
-CREATE INDEX IF NOT EXISTS events_operator ON events (operator_id, id);`)
+func openSQLite(ctx context.Context, path string) (*Store, error) {
+	// The path goes to the driver as a plain file name followed by its
+	// query parameters, so a "?" in it would be misread, and ":memory:"
+	// would give every connection its own empty database.
+	if path == "" || path == ":memory:" || strings.Contains(path, "?") || strings.HasPrefix(path, "file:") {
+		return nil, portal.Errorf(portal.EInvalid, "The SQLite database URL sqlite:%s must name a file, as in sqlite:data/portal.db.", path)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, &portal.Error{Code: portal.EUnavailable, Message: fmt.Sprintf("The directory for the SQLite database %s cannot be created.", path), Err: err}
+	}
+	// synchronous(FULL) makes every commit durable before Record returns:
+	// the portal records an intent before it calls Graph, and a power cut
+	// must not lose it. Appends are rare enough that the fsync costs
+	// nothing noticeable.
+	writer, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)"+
+		"&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_txlock=immediate")
 	if err != nil {
-		return fmt.Errorf("store: schema: %w", err)
+		return nil, sqliteOpenError(path, err)
+	}
+	writer.SetMaxOpenConns(1)
+	// The single writer connection is opened first: it switches the file to
+	// WAL, which is persistent, before any reader opens it.
+	if err := writer.PingContext(ctx); err != nil {
+		writer.Close()
+		return nil, sqliteOpenError(path, err)
+	}
+	reader, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=query_only(1)")
+	if err != nil {
+		writer.Close()
+		return nil, sqliteOpenError(path, err)
+	}
+	reader.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
+	reader.SetMaxIdleConns(max(4, runtime.GOMAXPROCS(0)))
+	return &Store{write: writer, read: reader}, nil
+}
+
+func sqliteOpenError(path string, err error) error {
+	return &portal.Error{Code: portal.EUnavailable, Message: fmt.Sprintf("The SQLite database %s cannot be opened.", path), Err: err}
+}
+
+func openPostgres(ctx context.Context, databaseURL string) (*Store, error) {
+	cfg, err := pgx.ParseConfig(databaseURL)
+	if err != nil {
+		// pgx's parse errors redact passwords only on a best-effort basis
+		// and keep the whole connection string, so none of it is wrapped.
+		return nil, portal.Errorf(portal.EInvalid, "The PostgreSQL URL %s is malformed: expected postgres://user@host:port/db?options.", redact(databaseURL))
+	}
+	if cfg.ConnectTimeout == 0 {
+		// Without a bound, a host that drops packets would hold start-up
+		// and every query until the kernel gives up on the connection.
+		cfg.ConnectTimeout = 10 * time.Second
+	}
+	if _, ok := cfg.RuntimeParams["plan_cache_mode"]; !ok {
+		// pgx prepares statements, and PostgreSQL switches a prepared
+		// statement to a generic plan after a few runs: one made for an
+		// average operator or target, which for a rare one can walk the
+		// whole history. Custom plans see the actual values.
+		cfg.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
+	}
+	db := stdlib.OpenDB(*cfg)
+	db.SetMaxOpenConns(20)
+	db.SetMaxIdleConns(10)
+	// Recycled connections spread load again after a failover.
+	db.SetConnMaxLifetime(30 * time.Minute)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, &portal.Error{Code: portal.EUnavailable, Message: fmt.Sprintf("PostgreSQL at %s cannot be reached.", redact(databaseURL)), Err: err}
+	}
+	return &Store{write: db, read: db, postgres: true}, nil
+}
+
+// migrate applies the embedded migrations that the database lacks.
+func (s *Store) migrate(ctx context.Context) error {
+	dialect, dir := goose.DialectSQLite3, "migrations/sqlite"
+	opts := []goose.ProviderOption{
+		goose.WithDisableGlobalRegistry(true),
+		goose.WithLogger(goose.NopLogger()),
+	}
+	if s.postgres {
+		dialect, dir = goose.DialectPostgres, "migrations/postgres"
+		// Replicas that start together queue on a session advisory lock,
+		// polling each second for up to five minutes, so that exactly one
+		// applies each migration. SQLite needs no lock: one machine, and
+		// its migrations run under the writer's BEGIN IMMEDIATE.
+		locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(migrateLockKey), lock.WithLockTimeout(1, 300))
+		if err != nil {
+			return err
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	fsys, err := fs.Sub(migrations, dir)
+	if err != nil {
+		return err
+	}
+	p, err := goose.NewProvider(dialect, s.write, fsys, opts...)
+	if err != nil {
+		return err
+	}
+	_, err = p.Up(ctx)
+	return err
+}
+
+// optimize refreshes SQLite's planner statistics when they are missing or
+// stale, as SQLite advises at start-up and from time to time (DeleteBefore,
+// the periodic retention job, calls it too). Without them SQLite cannot
+// tell that an operator's index is far more selective than an outcome's.
+// The analysis is not sampled (analysis_limit stays 0): a sample of the
+// first entries of a low-cardinality index such as outcome's sees one
+// value and misleads the planner. It runs only when the table is new to
+// the statistics or has changed size many times over, about a second and
+// a half for a million records. PostgreSQL's autovacuum does this itself.
+func (s *Store) optimize(ctx context.Context) error {
+	if s.postgres {
+		return nil
+	}
+	if _, err := s.write.ExecContext(ctx, "PRAGMA optimize = 0x10002"); err != nil {
+		return unavailable(err)
 	}
 	return nil
 }
 
-const timeFormat = "2006-01-02T15:04:05.000000000Z07:00"
-
-func formatTime(t time.Time) string {
-	if t.IsZero() {
-		return ""
+// Close closes the database. Calls after Close return EUnavailable.
+func (s *Store) Close() error {
+	err := s.write.Close()
+	if s.read != s.write {
+		err = errors.Join(err, s.read.Close())
 	}
-	return t.UTC().Format(timeFormat)
+	return err
 }
 
-func parseTime(s string) time.Time {
-	if s == "" {
-		return time.Time{}
+// Ping reports whether the database answers, for readiness checks.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.read.PingContext(ctx); err != nil {
+		return unavailable(err)
 	}
-	t, _ := time.Parse(timeFormat, s)
-	return t
+	return nil
 }
 
+// q adapts a query written with ? placeholders to the database:
+// PostgreSQL numbers its placeholders. The store's queries hold no string
+// literal with a question mark, so a plain scan is enough.
+func (s *Store) q(query string) string {
+	if !s.postgres {
+		return query
+	}
+	var b strings.Builder
+	b.Grow(len(query) + 16)
+	n := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] != '?' {
+			b.WriteByte(query[i])
+			continue
+		}
+		n++
+		b.WriteByte('$')
+		b.WriteString(strconv.Itoa(n))
+	}
+	return b.String()
+}
+
+// readTx runs fn in a read-only transaction, so that the queries fn runs
+// see one snapshot of the history.
+func (s *Store) readTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	opts := &sql.TxOptions{ReadOnly: true}
+	if s.postgres {
+		// READ COMMITTED would give each statement its own snapshot.
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	tx, err := s.read.BeginTx(ctx, opts)
+	if err != nil {
+		return unavailable(err)
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+// unavailable wraps a database error: whatever went wrong, the history
+// cannot be trusted to have recorded or returned anything.
 func unavailable(err error) error {
+	if _, ok := errors.AsType[*portal.Error](err); ok {
+		return err
+	}
 	return &portal.Error{Code: portal.EUnavailable, Message: "The history store is unavailable, so the portal will not act: nothing may happen unrecorded.", Err: err}
 }
 
-// Record implements portal.History.
-func (s *Store) Record(ctx context.Context, e portal.Event) (portal.Event, error) {
-	if e.Time.IsZero() {
-		e.Time = time.Now()
+// isUniqueViolation reports whether err is a unique constraint failure.
+func isUniqueViolation(err error) bool {
+	if pe, ok := errors.AsType[*pgconn.PgError](err); ok {
+		return pe.Code == "23505"
 	}
-	res, err := s.db.ExecContext(ctx, `INSERT INTO events (time, action, outcome, operator_id, operator_name, target_id, target_upn, target_name,
-		tap_id, lifetime_minutes, one_time, start, reason, ticket, detail, refusal_code, graph_request_id, request_id, intent_id)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-		formatTime(e.Time), e.Action, e.Outcome, e.OperatorID, e.OperatorName, e.TargetID, e.TargetUPN, e.TargetName,
-		e.TAPID, e.LifetimeMinutes, e.OneTime, formatTime(e.Start), e.Reason, e.Ticket, e.Detail, e.RefusalCode,
-		e.GraphRequestID, e.RequestID, e.IntentID)
-	if err != nil {
-		return e, unavailable(err)
+	if se, ok := errors.AsType[*sqlite.Error](err); ok {
+		return se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 	}
-	e.ID, err = res.LastInsertId()
-	if err != nil {
-		return e, unavailable(err)
-	}
-	return e, nil
+	return false
 }
 
-// List implements portal.History.
-func (s *Store) List(ctx context.Context, f portal.EventFilter) ([]portal.Event, error) {
-	var where []string
-	var args []any
-	add := func(cond string, v any) {
-		where = append(where, cond)
-		args = append(args, v)
+// redact returns databaseURL fit for a message: without its password,
+// whether in the user info or in a password parameter, and without
+// anything at all when it does not parse.
+func redact(databaseURL string) string {
+	u, err := url.Parse(databaseURL)
+	if err != nil || u.Scheme == "" {
+		return "(unparsable URL)"
 	}
-	if f.OperatorID != "" {
-		add("operator_id = ?", f.OperatorID)
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
 	}
-	if f.TargetID != "" {
-		add("target_id = ?", f.TargetID)
-	}
-	if f.Action != "" {
-		add("action = ?", f.Action)
-	}
-	if f.Outcome != "" {
-		add("outcome = ?", f.Outcome)
-	}
-	if !f.From.IsZero() {
-		add("time >= ?", formatTime(f.From))
-	}
-	if !f.To.IsZero() {
-		add("time < ?", formatTime(f.To))
-	}
-	if f.Before > 0 {
-		add("id < ?", f.Before)
-	}
-	if f.Limit <= 0 || f.Limit > 1000 {
-		f.Limit = 50
-	}
-	q := `SELECT id, time, action, outcome, operator_id, operator_name, target_id, target_upn, target_name, tap_id,
-		lifetime_minutes, one_time, start, reason, ticket, detail, refusal_code, graph_request_id, request_id, intent_id FROM events`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += " ORDER BY id DESC LIMIT ?"
-	args = append(args, f.Limit)
-	rows, err := s.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, unavailable(err)
-	}
-	defer rows.Close()
-	var out []portal.Event
-	for rows.Next() {
-		var e portal.Event
-		var t, start string
-		if err := rows.Scan(&e.ID, &t, &e.Action, &e.Outcome, &e.OperatorID, &e.OperatorName, &e.TargetID, &e.TargetUPN,
-			&e.TargetName, &e.TAPID, &e.LifetimeMinutes, &e.OneTime, &start, &e.Reason, &e.Ticket, &e.Detail,
-			&e.RefusalCode, &e.GraphRequestID, &e.RequestID, &e.IntentID); err != nil {
-			return nil, unavailable(err)
-		}
-		e.Time, e.Start = parseTime(t), parseTime(start)
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, unavailable(err)
-	}
-	return out, nil
+	return u.Redacted()
 }

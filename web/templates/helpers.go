@@ -113,3 +113,48 @@ func zone(p Page) string {
 	}
 	return p.Location.String()
 }
+
+func historyBase(mine bool) string {
+	if mine {
+		return "/my-history"
+	}
+	return "/history"
+}
+
+func eventURL(mine bool, id int64) string {
+	return fmt.Sprintf("%s/%d", historyBase(mine), id)
+}
+
+func historyPage(v HistoryView, before int64) string {
+	q := v.Query
+	if q != "" {
+		q += "&"
+	}
+	return fmt.Sprintf("%s?%sbefore=%d", historyBase(v.Mine), q, before)
+}
+
+// filterURL narrows the current filter to one operator or user.
+func filterURL(v HistoryView, key, value string) string {
+	q, _ := url.ParseQuery(v.Query)
+	q.Set(key, value)
+	return historyBase(v.Mine) + "?" + q.Encode()
+}
+
+func actionTitle(e portal.Event) string {
+	switch e.Action {
+	case portal.ActionIssue:
+		return "Issue a Temporary Access Pass"
+	case portal.ActionRevoke:
+		return "Revoke a Temporary Access Pass"
+	case portal.ActionRetention:
+		return "Retention"
+	}
+	return string(e.Action)
+}
+
+func labelClass(b Bar) string {
+	if b.Value != "" {
+		return "chart-label chart-label-left"
+	}
+	return "chart-label chart-label-axis"
+}

@@ -114,3 +114,74 @@ type ErrorView struct {
 	// SignIn offers a sign-in link.
 	SignIn bool
 }
+
+// HistoryFilter is the history page's filter form, as typed.
+type HistoryFilter struct {
+	Operator string
+	Target   string
+	Action   string
+	Outcome  string
+	From     string // YYYY-MM-DD in the viewer's zone
+	To       string
+}
+
+// HistoryView is a page of history records.
+type HistoryView struct {
+	// Mine is the operator's own history; otherwise the supervisors'.
+	Mine   bool
+	Filter HistoryFilter
+	Errors map[string]string
+	Events []portal.Event
+	// Query is the filter as a query string, for paging and export links.
+	Query string
+	// Next is the keyset cursor of the next (older) page, or 0.
+	Next   int64
+	Paged  bool
+	Export string
+}
+
+// EventView is one history record in full.
+type EventView struct {
+	Event portal.Event
+	// Intent is the intent an outcome settles, when there is one.
+	Intent *portal.Event
+}
+
+// DashboardView is the supervisors' dashboard.
+type DashboardView struct {
+	Filter   HistoryFilter
+	Errors   map[string]string
+	Stats    portal.Stats
+	PerDay   Chart
+	Operator Chart
+	Refusals Chart
+}
+
+// Chart is a server-rendered SVG bar chart.
+type Chart struct {
+	Title  string
+	Width  int
+	Height int
+	Bars   []Bar
+	// Legend names the series by CSS class.
+	Legend []LegendItem
+	Empty  bool
+}
+
+// Bar is one rectangle (or a stack segment) with its label.
+type Bar struct {
+	X, Y, W, H int
+	Class      string
+	Label      string // for the axis, empty for stacked segments
+	LabelX     int
+	LabelY     int
+	Title      string // tooltip and accessible text
+	Value      string
+	ValueX     int
+	ValueY     int
+}
+
+// LegendItem names a chart series.
+type LegendItem struct {
+	Class, Label string
+}

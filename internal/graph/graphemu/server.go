@@ -26,6 +26,7 @@ import (
 	"net/http"
 	"path"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -253,8 +254,8 @@ type Fault struct {
 	// Method matches the HTTP method; empty matches any.
 	Method string
 	// Path is a path.Match pattern on the unescaped path, for example
-	// "/v1.0/users/*/authentication/temporaryAccessPassMethods"; empty
-	// matches every path.
+	// "/v1.0/users/*/authentication/temporaryAccessPassMethods", or a
+	// prefix ending in "/**" ("/v1.0/**"); empty matches every path.
 	Path string
 	// Latency delays the reply.
 	Latency time.Duration
@@ -325,7 +326,12 @@ func (s *Server) matchFaults(r *http.Request) (time.Duration, *Fault) {
 	return latency, action
 }
 
+// pathMatch is path.Match, plus a trailing "/**" that matches everything
+// below a prefix ("/v1.0/**" is every Graph call).
 func pathMatch(pattern, p string) bool {
+	if prefix, ok := strings.CutSuffix(pattern, "/**"); ok {
+		return strings.HasPrefix(p, prefix+"/")
+	}
 	ok, err := path.Match(pattern, p)
 	return err == nil && ok
 }

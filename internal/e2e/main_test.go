@@ -1,0 +1,28 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"sync/atomic"
+	"testing"
+)
+
+// tally counts what the package run checked, for the summary line that
+// TestMain prints. It is the package's only mutable state: the journeys
+// run in parallel and each adds to it.
+var tally struct {
+	journeys   atomic.Int64 // journeys that ran in a browser
+	axeChecks  atomic.Int64 // pages axe-core checked
+	violations atomic.Int64 // serious or critical axe-core violations
+	skipped    atomic.Int64 // journeys skipped for want of Chromium
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	fmt.Printf("e2e: %d journeys, %d axe checks, %d serious or critical violations\n",
+		tally.journeys.Load(), tally.axeChecks.Load(), tally.violations.Load())
+	if n := tally.skipped.Load(); n > 0 {
+		fmt.Printf("e2e: %d journeys skipped: %s\n", n, noChromium)
+	}
+	os.Exit(code)
+}

@@ -1,0 +1,210 @@
+// Package metrics defines the portal's Prometheus metrics and the small
+// adapters that feed them: HTTP requests, Graph calls (with retries and
+// throttling), pass actions and refusals, and history store latency.
+package metrics
+
+import (
+	"context"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tapportal/portal/internal/portal"
+)
+
+// Metrics holds every collector, registered on its own registry so that
+// tests and several portals in one process never collide.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	httpRequests  *prometheus.CounterVec
+	httpDuration  *prometheus.HistogramVec
+	graphCalls    *prometheus.CounterVec
+	graphDuration *prometheus.HistogramVec
+	graphRetries  *prometheus.CounterVec
+	graphThrottle *prometheus.CounterVec
+	actions       *prometheus.CounterVec
+	storeDuration *prometheus.HistogramVec
+}
+
+// New creates and registers the collectors, with the Go and process
+// collectors beside them.
+func New() *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tap_portal_http_requests_total", Help: "HTTP requests by route, method and status.",
+		}, []string{"route", "method", "status"}),
+		httpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "tap_portal_http_request_duration_seconds", Help: "HTTP request latency by route.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"route", "method"}),
+		graphCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tap_portal_graph_requests_total", Help: "Microsoft Graph HTTP requests (each attempt) by operation and status.",
+		}, []string{"operation", "status"}),
+		graphDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "tap_portal_graph_request_duration_seconds", Help: "Microsoft Graph request latency by operation (each attempt).",
+			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}, []string{"operation"}),
+		graphRetries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tap_portal_graph_retries_total", Help: "Microsoft Graph requests that were retries, by operation.",
+		}, []string{"operation"}),
+		graphThrottle: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tap_portal_graph_throttled_total", Help: "Microsoft Graph replies with status 429, by operation.",
+		}, []string{"operation"}),
+		actions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tap_portal_tap_actions_total", Help: "Pass actions by action (issue, revoke), outcome (success, refused, failed) and refusal reason.",
+		}, []string{"action", "outcome", "reason"}),
+		storeDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "tap_portal_store_operation_duration_seconds", Help: "History store latency by operation and result.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
+		}, []string{"operation", "result"}),
+	}
+	m.Registry.MustRegister(m.httpRequests, m.httpDuration, m.graphCalls, m.graphDuration, m.graphRetries,
+		m.graphThrottle, m.actions, m.storeDuration,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves the metrics in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+}
+
+// ObserveHTTP records one HTTP request. route is the route pattern, never
+// the raw path, so label values stay few.
+func (m *Metrics) ObserveHTTP(route, method string, status int, d time.Duration) {
+	if route == "" {
+		route = "unmatched"
+	}
+	m.httpRequests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+	m.httpDuration.WithLabelValues(route, method).Observe(d.Seconds())
+}
+
+// ObserveAction records the outcome of an issue or revoke; reason is the
+// refusal code, empty otherwise.
+func (m *Metrics) ObserveAction(action portal.Action, outcome portal.Outcome, reason string) {
+	m.actions.WithLabelValues(string(action), string(outcome), reason).Inc()
+}
+
+var graphOps = []struct {
+	re *regexp.Regexp
+	op string
+}{
+	{regexp.MustCompile(`/users/[^/]+/authentication/temporaryAccessPassMethods(/[^/]+)?$`), "tap"},
+	{regexp.MustCompile(`/users/[^/]+/authentication/methods$`), "methods"},
+	{regexp.MustCompile(`/users/[^/]+/transitiveMemberOf/`), "roles"},
+	{regexp.MustCompile(`/users/[^/]+/checkMemberGroups$`), "groups"},
+	{regexp.MustCompile(`/users/[^/]+$`), "user"},
+	{regexp.MustCompile(`/users$`), "search"},
+	{regexp.MustCompile(`/policies/`), "policy"},
+	{regexp.MustCompile(`/auditLogs/`), "audit"},
+	{regexp.MustCompile(`/oauth2/v2.0/token$`), "token"},
+}
+
+// GraphOperation names the Graph operation a request path belongs to.
+func GraphOperation(method, path string) string {
+	for _, o := range graphOps {
+		if o.re.MatchString(path) {
+			if o.op == "tap" {
+				return "tap_" + strings.ToLower(method)
+			}
+			return o.op
+		}
+	}
+	return "other"
+}
+
+// GraphTransport wraps an HTTP transport to observe every Graph attempt.
+// The SDK's retry handler marks retries with a Retry-Attempt header.
+func (m *Metrics) GraphTransport(next http.RoundTripper) http.RoundTripper {
+	return roundTripper(func(req *http.Request) (*http.Response, error) {
+		op := GraphOperation(req.Method, req.URL.Path)
+		if req.Header.Get("Retry-Attempt") != "" {
+			m.graphRetries.WithLabelValues(op).Inc()
+		}
+		start := time.Now()
+		resp, err := next.RoundTrip(req)
+		m.graphDuration.WithLabelValues(op).Observe(time.Since(start).Seconds())
+		status := "error"
+		if err == nil {
+			status = strconv.Itoa(resp.StatusCode)
+			if resp.StatusCode == http.StatusTooManyRequests {
+				m.graphThrottle.WithLabelValues(op).Inc()
+			}
+		}
+		m.graphCalls.WithLabelValues(op, status).Inc()
+		return resp, err
+	})
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// History wraps a history store to time each call.
+func (m *Metrics) History(h portal.History) portal.History { return timedHistory{h, m} }
+
+type timedHistory struct {
+	h portal.History
+	m *Metrics
+}
+
+func (t timedHistory) observe(op string, start time.Time, err error) {
+	result := "ok"
+	if err != nil {
+		result = portal.ErrorCode(err)
+	}
+	t.m.storeDuration.WithLabelValues(op, result).Observe(time.Since(start).Seconds())
+}
+
+func (t timedHistory) Record(ctx context.Context, e portal.Event) (out portal.Event, err error) {
+	defer func(start time.Time) { t.observe("record", start, err) }(time.Now())
+	return t.h.Record(ctx, e)
+}
+
+func (t timedHistory) RecordLimited(ctx context.Context, e portal.Event, l portal.Limit) (out portal.Event, err error) {
+	defer func(start time.Time) { t.observe("record_limited", start, err) }(time.Now())
+	return t.h.RecordLimited(ctx, e, l)
+}
+
+func (t timedHistory) List(ctx context.Context, f portal.EventFilter) (out []portal.Event, err error) {
+	defer func(start time.Time) { t.observe("list", start, err) }(time.Now())
+	return t.h.List(ctx, f)
+}
+
+func (t timedHistory) Get(ctx context.Context, id int64) (out portal.Event, err error) {
+	defer func(start time.Time) { t.observe("get", start, err) }(time.Now())
+	return t.h.Get(ctx, id)
+}
+
+func (t timedHistory) Export(ctx context.Context, f portal.EventFilter, fn func(portal.Event) error) (err error) {
+	defer func(start time.Time) { t.observe("export", start, err) }(time.Now())
+	return t.h.Export(ctx, f, fn)
+}
+
+func (t timedHistory) Stats(ctx context.Context, f portal.EventFilter) (out portal.Stats, err error) {
+	defer func(start time.Time) { t.observe("stats", start, err) }(time.Now())
+	return t.h.Stats(ctx, f)
+}
+
+func (t timedHistory) Unsettled(ctx context.Context, olderThan time.Time) (out []portal.Event, err error) {
+	defer func(start time.Time) { t.observe("unsettled", start, err) }(time.Now())
+	return t.h.Unsettled(ctx, olderThan)
+}
+
+func (t timedHistory) DeleteBefore(ctx context.Context, before time.Time, by portal.Event) (n int64, err error) {
+	defer func(start time.Time) { t.observe("delete_before", start, err) }(time.Now())
+	return t.h.DeleteBefore(ctx, before, by)
+}
+
+func (t timedHistory) Verify(ctx context.Context) (out portal.Verification, err error) {
+	defer func(start time.Time) { t.observe("verify", start, err) }(time.Now())
+	return t.h.Verify(ctx)
+}

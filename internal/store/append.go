@@ -1,0 +1,299 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tapportal/portal/internal/portal"
+)
+
+// head is the newest record of the chain: the one the next append links to.
+type head struct {
+	id     int64
+	timeUS int64
+	hash   string
+}
+
+// chainTx runs fn in a transaction that holds the chain lock, with the
+// chain's head as it stands under that lock. Everything that appends goes
+// through here, so ids, times and hashes follow one another without gaps
+// or forks, whichever replica appends.
+func (s *Store) chainTx(ctx context.Context, fn func(tx *sql.Tx, h *head) error) error {
+	// The default isolation, READ COMMITTED, matters on PostgreSQL: each
+	// statement sees every commit made before it started, so the head read
+	// after the lock is granted is the real head. REPEATABLE READ would
+	// have taken its snapshot before the wait for the lock.
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return unavailable(err)
+	}
+	defer tx.Rollback()
+	if s.postgres {
+		// Released by commit or rollback, so a replica that dies mid-append
+		// cannot leave the chain locked.
+		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", chainLockKey); err != nil {
+			return unavailable(err)
+		}
+	}
+	h := head{hash: genesis}
+	err = tx.QueryRowContext(ctx, "SELECT id, time_us, hash FROM events ORDER BY id DESC LIMIT 1").Scan(&h.id, &h.timeUS, &h.hash)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return unavailable(err)
+	}
+	if err := fn(tx, &h); err != nil {
+		return unavailable(err)
+	}
+	if err := tx.Commit(); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+// stamp sets the time e will be stored with: its own (now if zero),
+// truncated to microseconds, and never before the head's, so that time
+// never goes backwards along the chain even when replicas' clocks differ.
+// Date-range queries rely on that order.
+func stamp(e *portal.Event, h *head) {
+	t := e.Time
+	if t.IsZero() {
+		t = time.Now()
+	}
+	e.Time = fromMicros(max(t.UnixMicro(), h.timeUS))
+	e.Start = fromMicros(micros(e.Start))
+}
+
+// insert appends e after the head and advances the head. It fills e's id,
+// time and hash.
+func (s *Store) insert(ctx context.Context, tx *sql.Tx, h *head, e *portal.Event, anchor string) error {
+	stamp(e, h)
+	e.ID = h.id + 1
+	r := record{Event: *e, PrevHash: h.hash, Anchor: anchor}
+	e.Hash = r.chainHash()
+	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO events (`+chainColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		e.ID, micros(e.Time), string(e.Action), string(e.Outcome), e.OperatorID, e.OperatorName,
+		e.TargetID, e.TargetUPN, e.TargetName, e.TAPID, e.LifetimeMinutes, e.OneTime, micros(e.Start),
+		e.Reason, e.Ticket, e.Detail, e.RefusalCode, e.GraphRequestID, e.RequestID, e.IntentID,
+		e.Reconciled, e.Hash, r.Anchor, r.PrevHash)
+	if err != nil {
+		if e.IntentID != 0 && isUniqueViolation(err) {
+			return conflict(e.IntentID, 0)
+		}
+		return err
+	}
+	h.id, h.timeUS, h.hash = e.ID, micros(e.Time), e.Hash
+	return nil
+}
+
+// checkOutcome returns EConflict when e is an outcome whose intent already
+// has one. The unique index on intent_id is the backstop; this check under
+// the chain lock gives the better message.
+func (s *Store) checkOutcome(ctx context.Context, tx *sql.Tx, e *portal.Event) error {
+	if e.IntentID == 0 {
+		return nil
+	}
+	var id int64
+	err := tx.QueryRowContext(ctx, s.q("SELECT id FROM events WHERE intent_id = ?"), e.IntentID).Scan(&id)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
+		return err
+	}
+	return conflict(e.IntentID, id)
+}
+
+func conflict(intent, outcome int64) error {
+	msg := fmt.Sprintf("History record %d already has an outcome", intent)
+	if outcome != 0 {
+		msg += fmt.Sprintf(" (record %d)", outcome)
+	}
+	return &portal.Error{Code: portal.EConflict, Message: msg + "."}
+}
+
+func validate(e *portal.Event) error {
+	if e.Action == "" || e.Outcome == "" {
+		return portal.Errorf(portal.EInvalid, "A history record needs an action and an outcome.")
+	}
+	return nil
+}
+
+// Record appends e and returns it with its id, time and hash. A zero
+// Time means now; a time before the newest record's becomes that
+// record's time. The id in e is ignored. An outcome (IntentID set) whose
+// intent already has one returns EConflict, which makes reconciling
+// unsettled intents safe on several replicas at once.
+func (s *Store) Record(ctx context.Context, e portal.Event) (portal.Event, error) {
+	if err := validate(&e); err != nil {
+		return portal.Event{}, err
+	}
+	err := s.chainTx(ctx, func(tx *sql.Tx, h *head) error {
+		if err := s.checkOutcome(ctx, tx, &e); err != nil {
+			return err
+		}
+		return s.insert(ctx, tx, h, &e, "")
+	})
+	if err != nil {
+		return portal.Event{}, err
+	}
+	return e, nil
+}
+
+// RecordLimited appends e like Record unless e's operator already has
+// l.Max issue intents (action issue, outcome pending) in the l.Window
+// before e's time, in which case it returns ELimited and appends nothing.
+// The count and the append share the chain lock, so replicas cannot
+// overshoot the limit together. A Max or Window of zero or less means no
+// limit.
+func (s *Store) RecordLimited(ctx context.Context, e portal.Event, l portal.Limit) (portal.Event, error) {
+	if err := validate(&e); err != nil {
+		return portal.Event{}, err
+	}
+	if l.Max <= 0 || l.Window <= 0 {
+		return s.Record(ctx, e)
+	}
+	err := s.chainTx(ctx, func(tx *sql.Tx, h *head) error {
+		stamp(&e, h)
+		if err := s.checkLimit(ctx, tx, &e, l); err != nil {
+			return err
+		}
+		if err := s.checkOutcome(ctx, tx, &e); err != nil {
+			return err
+		}
+		return s.insert(ctx, tx, h, &e, "")
+	})
+	if err != nil {
+		return portal.Event{}, err
+	}
+	return e, nil
+}
+
+// checkLimit returns ELimited when e's operator is at the limit.
+func (s *Store) checkLimit(ctx context.Context, tx *sql.Tx, e *portal.Event, l portal.Limit) error {
+	// The window's start becomes an id bound (see firstAtOrAfter), so the
+	// count walks the operator's index over the window only.
+	from, ok, err := s.idAtOrAfter(ctx, tx, e.Time.Add(time.Microsecond-l.Window))
+	if err != nil || !ok {
+		return err
+	}
+	filter := "operator_id = ? AND action = ? AND outcome = ? AND id >= ?"
+	args := []any{e.OperatorID, string(portal.ActionIssue), string(portal.OutcomePending), from}
+	var n int
+	if err := tx.QueryRowContext(ctx, s.q("SELECT COUNT(*) FROM events WHERE "+filter), args...).Scan(&n); err != nil {
+		return err
+	}
+	if n < l.Max {
+		return nil
+	}
+	// A slot frees when the intent that put the operator at the limit
+	// leaves the window.
+	var oldest int64
+	err = tx.QueryRowContext(ctx, s.q("SELECT time_us FROM events WHERE "+filter+" ORDER BY id LIMIT 1 OFFSET ?"),
+		append(args, n-l.Max)...).Scan(&oldest)
+	if err != nil {
+		return err
+	}
+	wait := fromMicros(oldest).Add(l.Window).Sub(e.Time)
+	passes := "passes"
+	if n == 1 {
+		passes = "pass"
+	}
+	return &portal.Error{Code: portal.ELimited, Message: fmt.Sprintf(
+		"You have issued %d %s in the last %s: the limit is %d. Try again %s, or ask a supervisor.",
+		n, passes, window(l.Window), l.Max, after(wait))}
+}
+
+// window says d as the end of "in the last …".
+func window(d time.Duration) string {
+	switch {
+	case d == time.Hour:
+		return "hour"
+	case d == 24*time.Hour:
+		return "day"
+	case d%(24*time.Hour) == 0:
+		return fmt.Sprintf("%d days", d/(24*time.Hour))
+	case d%time.Hour == 0:
+		return fmt.Sprintf("%d hours", d/time.Hour)
+	case d%time.Minute == 0:
+		return fmt.Sprintf("%d minutes", d/time.Minute)
+	}
+	return d.String()
+}
+
+// after says when a wait of d ends, rounded up so that trying at that
+// time works.
+func after(d time.Duration) string {
+	switch {
+	case d <= time.Minute:
+		return "in a minute"
+	case d <= 90*time.Minute:
+		return fmt.Sprintf("in %d minutes", (d+time.Minute-1)/time.Minute)
+	}
+	return fmt.Sprintf("in %d hours", (d+time.Hour-1)/time.Hour)
+}
+
+// DeleteBefore deletes the records older than t and appends a retention
+// record built from by (its operator, request id, reason and ticket are
+// kept), all in one transaction under the chain lock. The retention
+// record states the hash of the last deleted record: the anchor the
+// oldest remaining record links to, which Verify checks, so the shortened
+// chain stays verifiable and a deletion outside retention does not pass
+// for one. It returns the number of records deleted.
+func (s *Store) DeleteBefore(ctx context.Context, t time.Time, by portal.Event) (int64, error) {
+	var n int64
+	err := s.chainTx(ctx, func(tx *sql.Tx, h *head) error {
+		// Time grows with id, so the records older than t are exactly those
+		// before the first record at or after t: deleting by id keeps the
+		// deletion a prefix of the chain.
+		cut, ok, err := s.idAtOrAfter(ctx, tx, t)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			cut = h.id + 1
+		}
+		anchor, err := s.anchorAt(ctx, tx, cut)
+		if err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, s.q("DELETE FROM events WHERE id < ?"), cut)
+		if err != nil {
+			return err
+		}
+		if n, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		e := by
+		e.Action, e.Outcome = portal.ActionRetention, portal.OutcomeSuccess
+		e.IntentID = 0
+		e.Time = time.Time{}
+		e.Detail = fmt.Sprintf("Retention deleted %d records older than %s. The remaining history links to anchor hash %s.",
+			n, t.UTC().Format(time.RFC3339Nano), anchor)
+		return s.insert(ctx, tx, h, &e, anchor)
+	})
+	if err != nil {
+		return 0, err
+	}
+	// The deletion is done; fresher statistics are only a bonus.
+	_ = s.optimize(ctx)
+	return n, nil
+}
+
+// anchorAt returns the hash the record cut will link to once every
+// record before it is deleted: that of the newest record before cut, or,
+// when there is none, the chain's current start.
+func (s *Store) anchorAt(ctx context.Context, tx *sql.Tx, cut int64) (string, error) {
+	var anchor string
+	err := tx.QueryRowContext(ctx, s.q("SELECT hash FROM events WHERE id < ? ORDER BY id DESC LIMIT 1"), cut).Scan(&anchor)
+	if !errors.Is(err, sql.ErrNoRows) {
+		return anchor, err
+	}
+	err = tx.QueryRowContext(ctx, "SELECT prev_hash FROM events ORDER BY id LIMIT 1").Scan(&anchor)
+	if errors.Is(err, sql.ErrNoRows) {
+		return genesis, nil
+	}
+	return anchor, err
+}

@@ -1,0 +1,352 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/tapportal/portal/internal/portal"
+)
+
+// eventColumns are the columns of a portal.Event, in eventScanner's order.
+const eventColumns = `id, time_us, action, outcome, operator_id, operator_name, target_id, target_upn,
+	target_name, tap_id, lifetime_minutes, one_time, start_us, reason, ticket, detail, refusal_code,
+	graph_request_id, request_id, intent_id, reconciled, hash`
+
+// chainColumns add the chain columns that portal.Event does not carry.
+const chainColumns = eventColumns + `, anchor, prev_hash`
+
+// firstAtOrAfter finds the first record at or after a time. Time never
+// decreases along ids (see stamp), so the records from a time on are
+// exactly those from this id on. Queries filter on the id found instead
+// of on time: every query then walks its (column, id) index over just the
+// range, whatever else it filters on, after one lookup in the time index.
+// The id is looked up first and passed as a value, rather than as a
+// subquery, so that PostgreSQL's planner sees the real bound.
+const firstAtOrAfter = "SELECT id FROM events WHERE time_us >= ? ORDER BY time_us, id LIMIT 1"
+
+// queryer is a *sql.DB or a *sql.Tx.
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// idAtOrAfter returns the id of the first record at or after t, and false
+// when every record is older.
+func (s *Store) idAtOrAfter(ctx context.Context, q queryer, t time.Time) (int64, bool, error) {
+	var id int64
+	err := q.QueryRowContext(ctx, s.q(firstAtOrAfter), micros(t)).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	return id, err == nil, err
+}
+
+const (
+	defaultLimit = 50
+	maxLimit     = 500
+)
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface {
+	Scan(dest ...any) error
+}
+
+// eventScanner scans rows of eventColumns, then of any extra columns,
+// into one set of destinations: a long export then allocates nothing per
+// row beyond the values themselves.
+type eventScanner struct {
+	e               portal.Event
+	action, outcome string
+	timeUS, startUS int64
+	dest            []any
+}
+
+func newEventScanner(extra ...any) *eventScanner {
+	s := &eventScanner{}
+	e := &s.e
+	s.dest = append([]any{&e.ID, &s.timeUS, &s.action, &s.outcome, &e.OperatorID, &e.OperatorName, &e.TargetID,
+		&e.TargetUPN, &e.TargetName, &e.TAPID, &e.LifetimeMinutes, &e.OneTime, &s.startUS, &e.Reason,
+		&e.Ticket, &e.Detail, &e.RefusalCode, &e.GraphRequestID, &e.RequestID, &e.IntentID,
+		&e.Reconciled, &e.Hash}, extra...)
+	return s
+}
+
+// scan scans the current row of sc.
+func (s *eventScanner) scan(sc scanner) (portal.Event, error) {
+	if err := sc.Scan(s.dest...); err != nil {
+		return portal.Event{}, err
+	}
+	e := s.e
+	e.Action, e.Outcome = portal.Action(s.action), portal.Outcome(s.outcome)
+	e.Time, e.Start = fromMicros(s.timeUS), fromMicros(s.startUS)
+	return e, nil
+}
+
+// selection is an EventFilter in SQL: " WHERE …" (or "") and its
+// arguments, with the time range turned into an id range.
+type selection struct {
+	where string
+	args  []any
+	// none is true when the time range holds no record, so there is
+	// nothing to query.
+	none bool
+}
+
+// selectEvents resolves f; Before counts only when keyset is true.
+func (s *Store) selectEvents(ctx context.Context, q queryer, f portal.EventFilter, keyset bool) (selection, error) {
+	var sel selection
+	var conds []string
+	add := func(cond string, arg any) {
+		conds = append(conds, cond)
+		sel.args = append(sel.args, arg)
+	}
+	if f.OperatorID != "" {
+		add("operator_id = ?", f.OperatorID)
+	}
+	if f.TargetID != "" {
+		add("target_id = ?", f.TargetID)
+	}
+	if f.Action != "" {
+		add("action = ?", string(f.Action))
+	}
+	if f.Outcome != "" {
+		add("outcome = ?", string(f.Outcome))
+	}
+	if !f.From.IsZero() {
+		from, ok, err := s.idAtOrAfter(ctx, q, f.From)
+		if err != nil {
+			return sel, err
+		}
+		if !ok {
+			sel.none = true
+			return sel, nil
+		}
+		add("id >= ?", from)
+	}
+	var before int64
+	if keyset {
+		before = f.Before
+	}
+	if !f.To.IsZero() {
+		// With no record at or after To, every record is before it.
+		to, ok, err := s.idAtOrAfter(ctx, q, f.To)
+		if err != nil {
+			return sel, err
+		}
+		if ok && (before <= 0 || to < before) {
+			before = to
+		}
+	}
+	if before > 0 {
+		add("id < ?", before)
+	}
+	if len(conds) > 0 {
+		sel.where = " WHERE " + strings.Join(conds, " AND ")
+	}
+	return sel, nil
+}
+
+// List returns the records matching f, newest first: at most f.Limit
+// (50 when zero, never more than 500), older than f.Before when set.
+// Paging with Before set to the last id of a page is stable while records
+// are appended: new records always have larger ids.
+func (s *Store) List(ctx context.Context, f portal.EventFilter) ([]portal.Event, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = defaultLimit
+	}
+	limit = min(limit, maxLimit)
+	sel, err := s.selectEvents(ctx, s.read, f, true)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	if sel.none {
+		return nil, nil
+	}
+	rows, err := s.read.QueryContext(ctx, s.q("SELECT "+eventColumns+" FROM events"+sel.where+" ORDER BY id DESC LIMIT ?"),
+		append(sel.args, limit)...)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	defer rows.Close()
+	events := make([]portal.Event, 0, limit)
+	sc := newEventScanner()
+	for rows.Next() {
+		e, err := sc.scan(rows)
+		if err != nil {
+			return nil, unavailable(err)
+		}
+		events = append(events, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, unavailable(err)
+	}
+	return events, nil
+}
+
+// Get returns the record with id, or ENotFound.
+func (s *Store) Get(ctx context.Context, id int64) (portal.Event, error) {
+	row := s.read.QueryRowContext(ctx, s.q("SELECT "+eventColumns+" FROM events WHERE id = ?"), id)
+	e, err := newEventScanner().scan(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return portal.Event{}, portal.Errorf(portal.ENotFound, "History record %d does not exist.", id)
+	}
+	if err != nil {
+		return portal.Event{}, unavailable(err)
+	}
+	return e, nil
+}
+
+// Export calls fn for every record matching f (Limit ignored), newest
+// first, reading rows from the database as fn consumes them, so memory
+// stays flat however many there are. It stops at fn's first error and
+// returns it unchanged.
+func (s *Store) Export(ctx context.Context, f portal.EventFilter, fn func(portal.Event) error) error {
+	sel, err := s.selectEvents(ctx, s.read, f, true)
+	if err != nil {
+		return unavailable(err)
+	}
+	if sel.none {
+		return nil
+	}
+	rows, err := s.read.QueryContext(ctx, s.q("SELECT "+eventColumns+" FROM events"+sel.where+" ORDER BY id DESC"), sel.args...)
+	if err != nil {
+		return unavailable(err)
+	}
+	defer rows.Close()
+	sc := newEventScanner()
+	for rows.Next() {
+		e, err := sc.scan(rows)
+		if err != nil {
+			return unavailable(err)
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+// topOperators bounds Stats.PerOperator.
+const topOperators = 10
+
+// usPerDay is a day in microseconds: a stored time divided by it is the
+// UTC day, since unix time has no leap seconds.
+const usPerDay = "86400000000"
+
+// Stats summarises the records matching f (Before and Limit ignored), with
+// GROUP BY in the database, from one snapshot: per UTC day the successful
+// issues, refusals and failures, oldest day first; the ten operators with
+// the most successful issues, labelled with their name; and refusals by
+// RefusalCode. Counts that tie are ordered by label.
+func (s *Store) Stats(ctx context.Context, f portal.EventFilter) (portal.Stats, error) {
+	var st portal.Stats
+	err := s.readTx(ctx, func(tx *sql.Tx) error {
+		sel, err := s.selectEvents(ctx, tx, f, false)
+		if err != nil || sel.none {
+			return err
+		}
+		cond, args := sel.where, sel.args
+		and := " WHERE "
+		if cond != "" {
+			and = cond + " AND "
+		}
+		rows, err := tx.QueryContext(ctx, s.q(`SELECT time_us / `+usPerDay+` AS day,
+			SUM(CASE WHEN action = 'issue' AND outcome = 'success' THEN 1 ELSE 0 END),
+			SUM(CASE WHEN outcome = 'refused' THEN 1 ELSE 0 END),
+			SUM(CASE WHEN outcome = 'failed' THEN 1 ELSE 0 END)
+			FROM events`+cond+` GROUP BY day ORDER BY day`), args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var day int64
+			var d portal.DayCount
+			if err := rows.Scan(&day, &d.Issued, &d.Refused, &d.Failed); err != nil {
+				return err
+			}
+			d.Day = time.Unix(day*86400, 0).UTC()
+			st.PerDay = append(st.PerDay, d)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		// Operators are counted by id, since names change and repeat; MAX
+		// picks one of an operator's names, which is enough for a label.
+		st.PerOperator, err = s.counts(ctx, tx, `SELECT COALESCE(NULLIF(MAX(operator_name), ''), operator_id) AS label,
+			COUNT(*) FROM events`+and+`action = 'issue' AND outcome = 'success'
+			GROUP BY operator_id ORDER BY COUNT(*) DESC, label LIMIT ?`,
+			append(args, topOperators)...)
+		if err != nil {
+			return err
+		}
+		st.RefusalsByReason, err = s.counts(ctx, tx, `SELECT refusal_code, COUNT(*) FROM events`+and+
+			`outcome = 'refused' GROUP BY refusal_code ORDER BY COUNT(*) DESC, refusal_code`, args...)
+		return err
+	})
+	if err != nil {
+		return portal.Stats{}, unavailable(err)
+	}
+	return st, nil
+}
+
+// counts runs a query returning (label, count) rows.
+func (s *Store) counts(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]portal.Count, error) {
+	rows, err := tx.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var counts []portal.Count
+	for rows.Next() {
+		var c portal.Count
+		if err := rows.Scan(&c.Label, &c.N); err != nil {
+			return nil, err
+		}
+		counts = append(counts, c)
+	}
+	return counts, rows.Err()
+}
+
+// Unsettled returns the pending intents recorded before olderThan that no
+// outcome refers to, oldest first: those whose Graph call may or may not
+// have happened, for start-up reconciliation.
+func (s *Store) Unsettled(ctx context.Context, olderThan time.Time) ([]portal.Event, error) {
+	before, ok, err := s.idAtOrAfter(ctx, s.read, olderThan)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	if !ok {
+		before = math.MaxInt64
+	}
+	// intent_id <> 0 repeats the partial index's predicate so that the
+	// planner may use it for the NOT EXISTS probe.
+	rows, err := s.read.QueryContext(ctx, s.q(`SELECT `+eventColumns+` FROM events i
+		WHERE outcome = ? AND id < ?
+		AND NOT EXISTS (SELECT 1 FROM events o WHERE o.intent_id = i.id AND o.intent_id <> 0)
+		ORDER BY id`), string(portal.OutcomePending), before)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	defer rows.Close()
+	var events []portal.Event
+	sc := newEventScanner()
+	for rows.Next() {
+		e, err := sc.scan(rows)
+		if err != nil {
+			return nil, unavailable(err)
+		}
+		events = append(events, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, unavailable(err)
+	}
+	return events, nil
+}
