@@ -85,6 +85,10 @@ func truncate(s string, n int) string {
 // logout ends the local session and, when the provider has one, its
 // session too.
 func (s *Server) logout(c echo.Context) error {
+	sess := sessionOf(c)
+	if err := s.cfg.Revoked.RevokeSession(c.Request().Context(), sess.ID, s.cfg.Sessions.Expiry(sess)); err != nil {
+		return err
+	}
 	s.cfg.Sessions.Clear(c.Response())
 	back := s.cfg.PublicURL.String() + "/signed-out"
 	if target := s.cfg.Auth.EndSessionURL("", back); target != "" {

@@ -140,6 +140,14 @@ func (s *Server) requireSession(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 			return &portal.Error{Code: portal.EUnauthorized, Message: "Your session has ended. Sign in again; nothing was changed."}
 		}
+		revoked, err := s.cfg.Revoked.SessionRevoked(c.Request().Context(), sess.ID)
+		if err != nil {
+			return err
+		}
+		if revoked {
+			s.cfg.Sessions.Clear(c.Response())
+			return c.Redirect(http.StatusFound, "/auth/login?return_to="+url.QueryEscape(c.Request().URL.RequestURI()))
+		}
 		c.Set(ctxSession, sess)
 		if err := s.cfg.Sessions.Touch(c.Response(), sess); err != nil {
 			return err

@@ -28,12 +28,20 @@ type Check struct {
 	Check func(context.Context) error
 }
 
+// Revocations remembers sessions ended by signing out, for every replica:
+// a session cookie is otherwise valid until it expires.
+type Revocations interface {
+	RevokeSession(ctx context.Context, id string, until time.Time) error
+	SessionRevoked(ctx context.Context, id string) (bool, error)
+}
+
 // Config holds the web layer's dependencies.
 type Config struct {
 	Service   *issuance.Service
 	Directory portal.Directory
 	History   portal.History
 	Sessions  *session.Manager
+	Revoked   Revocations
 	Auth      *auth.Authenticator
 	Assets    *static.Assets
 	Logger    *slog.Logger

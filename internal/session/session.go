@@ -150,6 +150,9 @@ func (m *Manager) Get(r *http.Request) (*Session, error) {
 	return &s, nil
 }
 
+// Expiry is the latest time s can be valid: its absolute lifetime's end.
+func (m *Manager) Expiry(s *Session) time.Time { return s.Created.Add(m.maxAge) }
+
 // Touch records activity. It rewrites the cookie at most once a minute so
 // that most responses carry no Set-Cookie.
 func (m *Manager) Touch(w http.ResponseWriter, s *Session) error {
