@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"iter"
 	"net/http"
 	"net/url"
 	"os"
@@ -439,9 +440,38 @@ func (b *browser) wantText(texts ...string) {
 func (b *browser) signIn(persona string) int {
 	b.t.Helper()
 	b.open("/")
+	return b.pickPersona(persona)
+}
+
+// pickPersona picks the persona on the provider's picker, which the tab
+// must show, and returns the HTTP status of the page the sign-in lands on.
+func (b *browser) pickPersona(persona string) int {
+	b.t.Helper()
+	b.wantPicker()
 	button := `button.persona[value="` + persona + `"]`
 	b.waitVisible(button)
 	return b.click(button)
+}
+
+// wantPicker fails the test unless the tab shows the demo provider's
+// persona picker: a page of the provider, not of the portal.
+func (b *browser) wantPicker() {
+	b.t.Helper()
+	origin := evaluate[string](b, `location.origin`)
+	if want := b.j.portal.demo.Provider.Issuer(); origin != want {
+		b.t.Fatalf("%s: the tab shows %s%s, want the provider's persona picker at %s", b.j.name, origin, b.path(), want)
+	}
+	b.waitVisible(`button.persona`)
+}
+
+// signOut signs out with the button of the top bar, and waits for the
+// portal's Signed out page.
+func (b *browser) signOut() {
+	b.t.Helper()
+	if status := b.click(`header .usermenu form[action="/auth/logout"] button[type="submit"]`); status != http.StatusOK {
+		b.t.Fatalf("%s: signing out ended with %d on %s", b.j.name, status, b.path())
+	}
+	b.wantHeading("Signed out")
 }
 
 // signInAsOperator signs in as the operator persona, who lands on the
@@ -606,4 +636,56 @@ func (b *browser) keyPage(step string) {
 	b.screenshot(step)
 	b.checkAccessibility(step)
 	b.checkClean(step)
+}
+
+// download clicks an element that starts a download, such as a link with
+// the download attribute, and returns the file's suggested name and its
+// content once the browser has saved it. Downloads go to a temporary
+// directory of the test.
+func (b *browser) download(sel string) (name string, content []byte) {
+	b.t.Helper()
+	dir := b.t.TempDir()
+	b.call("download with "+sel, func(ctx context.Context) error {
+		events := true
+		if _, err := chromedp.CallBrowser(ctx, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
+			Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: dir, EventsEnabled: &events,
+		}); err != nil {
+			return fmt.Errorf("allow downloads: %w", err)
+		}
+		begun := chromedp.BrowserEvents(ctx, cdpbrowser.DownloadWillBegin)
+		progress := chromedp.BrowserEvents(ctx, cdpbrowser.DownloadProgress)
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible)); err != nil {
+			return err
+		}
+		next, stop := iter.Pull2(begun)
+		defer stop()
+		ev, err, ok := next()
+		if !ok {
+			return fmt.Errorf("clicking %s began no download", sel)
+		}
+		if err != nil {
+			return fmt.Errorf("waiting for the download to begin: %w", err)
+		}
+		guid := ev.GUID
+		name = ev.SuggestedFilename
+		for ev, err := range progress {
+			if err != nil {
+				return fmt.Errorf("waiting for the download of %s: %w", name, err)
+			}
+			if ev.GUID != guid {
+				continue
+			}
+			switch ev.State {
+			case cdpbrowser.DownloadProgressStateCompleted:
+				// allowAndName saves the file under its GUID.
+				var rerr error
+				content, rerr = os.ReadFile(filepath.Join(dir, guid))
+				return rerr
+			case cdpbrowser.DownloadProgressStateCanceled:
+				return fmt.Errorf("the browser cancelled the download of %s", name)
+			}
+		}
+		return fmt.Errorf("the download of %s never completed", name)
+	})
+	return name, content
 }

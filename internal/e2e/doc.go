@@ -3,6 +3,7 @@
 // a person uses it (links, buttons, the keyboard), with an accessibility
 // check (axe-core) and a full-page screenshot of every key page, and no
 // tolerance for a Content-Security-Policy violation or a JavaScript error.
+// One pass runs at a phone's width, where no page may scroll sideways.
 //
 // The package has no code outside its tests. Run it with
 //

@@ -10,11 +10,13 @@ import (
 	"regexp"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/tapportal/portal/internal/app"
 	"github.com/tapportal/portal/internal/config"
+	"github.com/tapportal/portal/internal/devoidc"
 	"github.com/tapportal/portal/internal/graph/graphemu"
 )
 
@@ -25,6 +27,22 @@ type portalOptions struct {
 	// Now is the portal's clock; default time.Now. A journey about stale
 	// sign-ins can move it on.
 	Now func() time.Time
+}
+
+// clock is a portal clock a journey can move on, for what only time
+// changes: a sign-in growing too old to issue, say.
+type clock struct {
+	ahead atomic.Int64 // nanoseconds ahead of the real time
+}
+
+// now is the clock's time: the real time, moved on.
+func (c *clock) now() time.Time {
+	return time.Now().Add(time.Duration(c.ahead.Load()))
+}
+
+// moveOn moves the clock on by d.
+func (c *clock) moveOn(d time.Duration) {
+	c.ahead.Add(int64(d))
 }
 
 // portal is the real portal wired by internal/app on the demo tenant (the
@@ -147,12 +165,13 @@ var typeable = regexp.MustCompile(`^[A-Za-z][A-Za-z ]*$`)
 // enabled member, not a persona, holding no directory role, outside every
 // group the tenant's pass policy excludes and outside the demo's group to
 // protect (so that configuring it does not break the journey), with no
-// pass yet.
-func (p *portal) eligibleWithoutPass(t *testing.T) seededUser {
+// pass yet. The users whose ids are in except are passed over, so that a
+// journey can find several.
+func (p *portal) eligibleWithoutPass(t *testing.T, except ...string) seededUser {
 	t.Helper()
 	personas := []string{graphemu.OperatorUserID, graphemu.SupervisorUserID, graphemu.NoRoleUserID, graphemu.OtherOperatorUserID}
 	return p.findUser(t, "eligible user without a pass", func(u *graphemu.User, tn *graphemu.Tenant) bool {
-		if u.UserType != "Member" || !u.AccountEnabled || u.TAP != nil || slices.Contains(personas, u.ID) ||
+		if u.UserType != "Member" || !u.AccountEnabled || u.TAP != nil || slices.Contains(personas, u.ID) || slices.Contains(except, u.ID) ||
 			!typeable.MatchString(u.DisplayName) || len(rolesOf(tn, u.ID)) > 0 || inGroup(tn, u.ID, graphemu.ExecutiveGroupID, 0) {
 			return false
 		}
@@ -197,4 +216,35 @@ func inGroup(tn *graphemu.Tenant, userID, groupID string, depth int) bool {
 		}
 	}
 	return false
+}
+
+// persona returns the demo provider's persona with this key.
+func persona(t *testing.T, key string) devoidc.Persona {
+	t.Helper()
+	for _, p := range devoidc.DemoPersonas() {
+		if p.Key == key {
+			return p
+		}
+	}
+	t.Fatalf("the demo provider has no persona %q", key)
+	return devoidc.Persona{}
+}
+
+// makeGlobalAdministrator gives the user the Global Administrator role in
+// the emulated directory, as an administrator would in Entra.
+func (p *portal) makeGlobalAdministrator(t *testing.T, userID string) {
+	t.Helper()
+	done := false
+	p.demo.Graph.Update(func(tn *graphemu.Tenant) {
+		for _, r := range tn.Roles {
+			if r.TemplateID == graphemu.RoleGlobalAdministrator {
+				r.Members = append(r.Members, userID)
+				done = true
+				return
+			}
+		}
+	})
+	if !done {
+		t.Fatal("the demo tenant has no active Global Administrator role")
+	}
 }

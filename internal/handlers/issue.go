@@ -15,14 +15,18 @@ import (
 	"github.com/tapportal/portal/web/templates"
 )
 
+func issuePath(c echo.Context) string { return "/users/" + url.PathEscape(c.Param("id")) + "/issue" }
+
 // reauthenticate sends the operator through the provider with
-// prompt=login and back to the issue form, with what they typed.
-func reauthenticate(c echo.Context, vals url.Values) error {
-	back := "/users/" + url.PathEscape(c.Param("id")) + "/issue"
-	if len(vals) > 0 {
-		back += "?" + vals.Encode()
+// prompt=login and back to the issue form; what they typed waits in an
+// encrypted cookie, not in a URL.
+func (s *Server) reauthenticate(c echo.Context, draft url.Values) error {
+	if len(draft) > 0 {
+		if err := s.cfg.Sessions.SaveDraft(c.Response(), issuePath(c), draft); err != nil {
+			return err
+		}
 	}
-	return c.Redirect(http.StatusSeeOther, "/auth/login?reauth=1&return_to="+url.QueryEscape(back))
+	return c.Redirect(http.StatusSeeOther, "/auth/login?reauth=1&return_to="+url.QueryEscape(issuePath(c)))
 }
 
 // draftFields are the issue form's fields that survive a fresh sign-in;
@@ -34,7 +38,7 @@ var draftFields = []string{"start", "start_at", "lifetime", "one_time", "reason"
 func (s *Server) issueForm(c echo.Context) error {
 	op := operator(c)
 	if !s.cfg.Service.FreshSignIn(op) {
-		return reauthenticate(c, c.QueryParams())
+		return s.reauthenticate(c, nil)
 	}
 	uv, err := s.cfg.Service.View(c.Request().Context(), op, c.Param("id"))
 	if err != nil {
@@ -47,8 +51,9 @@ func (s *Server) issueForm(c echo.Context) error {
 		User: uv.User, Policy: uv.Policy,
 		Values: templates.IssueValues{StartMode: "now", Lifetime: uv.Policy.DefaultLifetimeMinutes, OneTime: uv.Policy.OneTimeForced},
 	}
-	if q := c.QueryParams(); len(q) > 0 {
-		// A draft carried through a fresh sign-in.
+	if d := s.cfg.Sessions.TakeDraft(c.Response(), c.Request(), issuePath(c)); d != nil {
+		// What was typed before a fresh sign-in.
+		c.Request().Form = d
 		_, draft, _ := parseIssue(c, location(c))
 		if draft.StartMode == "" {
 			draft.StartMode = "now"
@@ -86,8 +91,6 @@ func (s *Server) withCurrent(v *templates.IssueForm, tap *portal.TAP) {
 // parseIssue reads the form. Each field's problem is reported next to it.
 func parseIssue(c echo.Context, loc *time.Location) (issuance.IssueRequest, templates.IssueValues, issuance.FieldErrors) {
 	fe := issuance.FieldErrors{}
-	// FormValue reads the query too, which is where a draft carried
-	// through a fresh sign-in arrives.
 	vals := templates.IssueValues{
 		StartMode: c.FormValue("start"),
 		StartAt:   c.FormValue("start_at"),
@@ -143,7 +146,7 @@ func (s *Server) issue(c echo.Context) error {
 				draft.Set(k, v)
 			}
 		}
-		return reauthenticate(c, draft)
+		return s.reauthenticate(c, draft)
 	}
 	if err == nil {
 		c.Response().Header().Set("Cache-Control", "no-store")

@@ -409,7 +409,11 @@ type Issued struct {
 // every reason, and is recorded too; invalid input returns FieldErrors.
 func (s *Service) Issue(ctx context.Context, op portal.Operator, userID string, req IssueRequest) (Issued, error) {
 	if !s.FreshSignIn(op) {
-		s.refuse(ctx, op, portal.User{ID: userID}, req, Refusal{RefuseStaleSignIn, "The operator's sign-in was too old; they were sent to sign in again."}, "")
+		u, err := s.dir.User(ctx, userID)
+		if err != nil {
+			u = portal.User{ID: userID}
+		}
+		s.refuse(ctx, op, u, req, Refusal{RefuseStaleSignIn, "The operator's sign-in was too old; they were sent to sign in again before issuing."}, "")
 		return Issued{}, ErrStaleSignIn
 	}
 	f, err := s.facts(ctx, userID)

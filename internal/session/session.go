@@ -77,6 +77,7 @@ type Manager struct {
 	now         func() time.Time
 	sessionName string
 	loginName   string
+	draftName   string
 }
 
 // ErrNoSession means the request carries no valid, unexpired session.
@@ -115,9 +116,9 @@ func New(o Options) (*Manager, error) {
 		sc.MaxLength(8192)
 	}
 	m := &Manager{codecs: codecs, secure: o.Secure, idle: o.IdleTimeout, maxAge: o.MaxAge, now: o.Now,
-		sessionName: "tap_session", loginName: "tap_login"}
+		sessionName: "tap_session", loginName: "tap_login", draftName: "tap_draft"}
 	if o.Secure {
-		m.sessionName, m.loginName = "__Host-tap_session", "__Host-tap_login"
+		m.sessionName, m.loginName, m.draftName = "__Host-tap_session", "__Host-tap_login", "__Host-tap_draft"
 	}
 	return m, nil
 }
@@ -206,6 +207,40 @@ func (m *Manager) TakeLogin(w http.ResponseWriter, r *http.Request) (Login, erro
 		return Login{}, errors.New("the sign-in took too long")
 	}
 	return l, nil
+}
+
+// draft is a form's fields kept across a fresh sign-in.
+type draft struct {
+	Path    string              `json:"path"`
+	Values  map[string][]string `json:"values"`
+	Expires time.Time           `json:"exp"`
+}
+
+// SaveDraft keeps a form's fields in an encrypted cookie while the
+// operator signs in again, so they come back without passing through a
+// URL (and the browser's history). It is for path alone.
+func (m *Manager) SaveDraft(w http.ResponseWriter, path string, values map[string][]string) error {
+	d := draft{Path: path, Values: values, Expires: m.now().Add(LoginTTL)}
+	v, err := securecookie.EncodeMulti(m.draftName, d, m.codecs...)
+	if err != nil {
+		return fmt.Errorf("session: encode draft: %w", err)
+	}
+	http.SetCookie(w, m.cookie(m.draftName, v, LoginTTL))
+	return nil
+}
+
+// TakeDraft returns and removes the draft kept for path, if any.
+func (m *Manager) TakeDraft(w http.ResponseWriter, r *http.Request, path string) map[string][]string {
+	c, err := r.Cookie(m.draftName)
+	if err != nil {
+		return nil
+	}
+	var d draft
+	if securecookie.DecodeMulti(m.draftName, c.Value, &d, m.codecs...) != nil || d.Path != path || m.now().After(d.Expires) {
+		return nil
+	}
+	http.SetCookie(w, m.cookie(m.draftName, "", -1))
+	return d.Values
 }
 
 func (m *Manager) cookie(name, value string, maxAge time.Duration) *http.Cookie {

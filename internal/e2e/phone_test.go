@@ -1,0 +1,99 @@
+package e2e
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+// The viewport of a common phone held upright, in CSS pixels.
+const (
+	phoneWidth  = 390
+	phoneHeight = 844
+)
+
+// TestPhoneLayout: an operator on a phone finds a user and issues a pass.
+// No page of the way is wider than the phone's screen.
+func TestPhoneLayout(t *testing.T) {
+	t.Parallel()
+	j := newJourney(t, "phone", portalOptions{})
+	target := j.portal.eligibleWithoutPass(t)
+	userPath := "/users/" + target.ID
+
+	b := j.newBrowser()
+	b.do("emulate a phone", chromedp.EmulateViewport(phoneWidth, phoneHeight,
+		chromedp.EmulatePortrait, chromedp.EmulateMobile, chromedp.EmulateTouch))
+	b.signInAsOperator()
+
+	b.search(target.DisplayName)
+	b.phonePage("search-results")
+
+	if status := b.openUser(target); status != http.StatusOK {
+		t.Fatalf("the user page answered %d", status)
+	}
+	b.wantHeading(target.DisplayName)
+	b.phonePage("user")
+
+	if status := b.click(`a[href="` + userPath + `/issue"]`); status != http.StatusOK {
+		t.Fatalf("the issue form answered %d", status)
+	}
+	b.wantHeading("Issue a Temporary Access Pass")
+	b.phonePage("issue-form")
+
+	b.typeInto("#reason", "New phone, re-registering Authenticator")
+	b.submitIssueForm()
+	b.phonePage("passcode")
+}
+
+// layoutWidth is how wide a page is laid out, and what sticks out of it.
+type layoutWidth struct {
+	InnerWidth  int `json:"innerWidth"`
+	ClientWidth int `json:"clientWidth"`
+	ScrollWidth int `json:"scrollWidth"`
+	// Wide describes the elements that reach past the right edge of the
+	// window outside a scrolling box, the likely culprits of an overflow.
+	Wide []string `json:"wide"`
+}
+
+// measureLayout measures the page's width, with the elements that stick
+// out past the window's right edge.
+const measureLayout = `(function () {
+  var w = window.innerWidth, wide = [];
+  var scrolls = function (e) {
+    for (var p = e.parentElement; p && p !== document.body; p = p.parentElement) {
+      var o = getComputedStyle(p).overflowX;
+      if (o === "auto" || o === "scroll" || o === "hidden" || o === "clip") { return true; }
+    }
+    return false;
+  };
+  document.querySelectorAll("body *").forEach(function (e) {
+    var r = e.getBoundingClientRect();
+    if (r.width > 0 && r.right > w + 0.5 && !scrolls(e) && wide.length < 10) {
+      var name = e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") +
+        (typeof e.className === "string" && e.className ? "." + e.className.trim().split(/\s+/).join(".") : "");
+      wide.push(name + " reaches " + Math.round(r.right) + "px: " + (e.textContent || "").replace(/\s+/g, " ").trim().slice(0, 60));
+    }
+  });
+  return {innerWidth: w, clientWidth: document.documentElement.clientWidth,
+    scrollWidth: document.documentElement.scrollWidth, wide: wide};
+})()`
+
+// phonePage records a key page seen on a phone: laid out for the phone's
+// width, with no horizontal scrolling, then as keyPage.
+func (b *browser) phonePage(step string) {
+	b.t.Helper()
+	m := evaluate[layoutWidth](b, measureLayout)
+	// A page wider than the phone makes the browser zoom out, and the
+	// window wider than the phone.
+	if m.InnerWidth != phoneWidth || m.ClientWidth != phoneWidth {
+		b.t.Errorf("%s: %s on a phone %d px wide is laid out %d px wide (window %d px)",
+			b.j.name, b.path(), phoneWidth, m.ClientWidth, m.InnerWidth)
+	}
+	if m.ScrollWidth > m.InnerWidth {
+		b.t.Errorf("%s: %s scrolls sideways on a phone: it is %d px wide in a window of %d px; sticking out:\n  %s",
+			b.j.name, b.path(), m.ScrollWidth, m.InnerWidth, strings.Join(m.Wide, "\n  "))
+	}
+	b.keyPage(step)
+}
