@@ -2,7 +2,6 @@ package main
 
 import (
 	"crypto/rand"
-	"database/sql"
 	"html"
 	"io"
 	"net"
@@ -24,16 +23,10 @@ import (
 	"testing"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, for the test's schema
-
 	"github.com/tapportal/portal/internal/app"
 	"github.com/tapportal/portal/internal/devoidc"
 	"github.com/tapportal/portal/internal/graph/graphemu"
-)
-
-const (
-	postgresEnv  = "PORTAL_TEST_POSTGRES_DSN"
-	postgresSkip = "set PORTAL_TEST_POSTGRES_DSN=postgres://user@host:5432/db to run the two-replica test"
+	"github.com/tapportal/portal/internal/testutil"
 )
 
 // TestReplicasShareOnePostgreSQL runs the portal as a platform admin
@@ -43,15 +36,13 @@ const (
 // tenant is the Graph emulator and the demo OpenID provider, started here
 // and reached over the network like Entra ID.
 func TestReplicasShareOnePostgreSQL(t *testing.T) {
-	dsn := os.Getenv(postgresEnv)
-	if dsn == "" {
-		t.Skip(postgresSkip)
-	}
+	testutil.SkipWithoutPostgres(t)
 	if runtime.GOOS == "windows" {
 		t.Skip("the graceful stop needs SIGTERM")
 	}
 	bin := buildPortal(t)
-	databaseURL := freshSchema(t, dsn)
+	// Made before the replicas start, so it is dropped after they stop.
+	databaseURL := testutil.PostgresURL(t, "r")
 
 	// The load balancer's address comes first: it is the portal's public
 	// URL and the provider's registered redirect URI.
@@ -316,48 +307,18 @@ func buildPortal(t *testing.T) string {
 	return bin
 }
 
-// freshSchema creates an empty schema for the test, dropped when it ends,
-// and returns dsn with its search_path set to it.
-func freshSchema(t *testing.T, dsn string) string {
-	t.Helper()
-	db, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatalf("sql.Open(%s) = %v", postgresEnv, err)
-	}
-	schema := "r_" + strings.ToLower(rand.Text())
-	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
-		db.Close()
-		t.Fatalf("CREATE SCHEMA %s = %v", schema, err)
-	}
-	// Registered before the replicas start, so it runs after they stop.
-	t.Cleanup(func() {
-		if _, err := db.Exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
-			t.Errorf("DROP SCHEMA %s = %v", schema, err)
-		}
-		db.Close()
-	})
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatalf("url.Parse(%s) = %v", postgresEnv, err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
 // replica is one `portal serve` process.
 type replica struct {
 	name   string
 	cmd    *exec.Cmd
-	out    *lockedBuffer
+	out    *testutil.Buffer
 	url    string
 	exited chan error
 }
 
 func startReplica(t *testing.T, bin, name string, env map[string]string) *replica {
 	t.Helper()
-	r := &replica{name: name, out: &lockedBuffer{}, exited: make(chan error, 1)}
+	r := &replica{name: name, out: &testutil.Buffer{}, exited: make(chan error, 1)}
 	r.cmd = exec.Command(bin, "serve")
 	// Only the portal's settings: nothing from the developer's environment
 	// leaks into the configuration under test.

@@ -8,11 +8,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/tapportal/portal/internal/config"
+	"github.com/tapportal/portal/internal/testutil"
 )
 
 func TestHelpListsCommandsAndSettings(t *testing.T) {
@@ -55,24 +55,6 @@ func TestServeNamesMissingSettings(t *testing.T) {
 	}
 }
 
-// lockedBuffer is written by the server while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 var listening = regexp.MustCompile(`"msg":"listening","addr":"([^"]+)"`)
 
 // TestDevServesAndStops runs `portal dev` as a user would, checks it is
@@ -81,7 +63,7 @@ func TestDevServesAndStops(t *testing.T) {
 	dir := t.TempDir()
 	vars := map[string]string{"PORTAL_ADDR": "127.0.0.1:0", "PORTAL_DATABASE_URL": "sqlite:" + filepath.Join(dir, "portal.db")}
 	ctx, cancel := context.WithCancel(context.Background())
-	out := &lockedBuffer{}
+	out := &testutil.Buffer{}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"dev"}, func(k string) string { return vars[k] }, out, io.Discard) }()
 

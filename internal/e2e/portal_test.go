@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -9,7 +8,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,6 +16,7 @@ import (
 	"github.com/tapportal/portal/internal/config"
 	"github.com/tapportal/portal/internal/devoidc"
 	"github.com/tapportal/portal/internal/graph/graphemu"
+	"github.com/tapportal/portal/internal/testutil"
 )
 
 // portalOptions change the portal a journey runs against.
@@ -51,7 +50,7 @@ func (c *clock) moveOn(d time.Duration) {
 type portal struct {
 	url  string
 	demo *app.Demo
-	logs *logBuffer
+	logs *testutil.Buffer
 }
 
 // startPortal starts a portal that stops when the test ends. Its logs are
@@ -76,7 +75,7 @@ func startPortal(t *testing.T, opts portalOptions) *portal {
 		ln.Close()
 		t.Fatalf("configuration: %v", err)
 	}
-	logs := &logBuffer{}
+	logs := &testutil.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	demo, err := app.StartDemo(&cfg, dir, logger)
 	if err != nil {
@@ -103,24 +102,6 @@ func startPortal(t *testing.T, opts portalOptions) *portal {
 		}
 	})
 	return &portal{url: base, demo: demo, logs: logs}
-}
-
-// logBuffer collects the logs of concurrent requests.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // seededUser is what a journey needs to know about a user of the demo

@@ -1,7 +1,6 @@
 package handlers_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/x509"
 	"database/sql"
@@ -15,7 +14,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
 	_ "modernc.org/sqlite"
@@ -24,25 +22,8 @@ import (
 	"github.com/tapportal/portal/internal/config"
 	"github.com/tapportal/portal/internal/graph"
 	"github.com/tapportal/portal/internal/graph/graphemu"
+	"github.com/tapportal/portal/internal/testutil"
 )
-
-// syncBuffer collects log output from concurrent requests.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // harness is a portal on the demo tenant, served on a loopback port, with
 // the real Graph SDK against the emulator and real OpenID sign-in against
@@ -52,7 +33,7 @@ type harness struct {
 	demo *app.Demo
 	app  *app.App
 	db   string
-	logs *syncBuffer
+	logs *testutil.Buffer
 	cert string
 	cfg  config.Config
 }
@@ -74,7 +55,7 @@ func newHarness(t *testing.T, env map[string]string) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testutil.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	demo, err := app.StartDemo(&cfg, dir, logger)
 	if err != nil {
