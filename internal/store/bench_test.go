@@ -3,13 +3,10 @@ package store_test
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"database/sql"
 	"encoding/csv"
 	"fmt"
 	"io"
 	mathrand "math/rand/v2"
-	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -25,6 +22,7 @@ import (
 
 	"github.com/tapportal/portal/internal/portal"
 	"github.com/tapportal/portal/internal/store"
+	"github.com/tapportal/portal/internal/testutil"
 )
 
 const (
@@ -325,34 +323,15 @@ func bulkInsertSQLite(ctx context.Context, s *store.Store) error {
 // records by COPY, dropped when the benchmark ends.
 func loadPostgres(b *testing.B) *store.Store {
 	skipWithoutPostgres(b)
-	dsn := os.Getenv(postgresEnv)
 	ctx := b.Context()
-	admin, err := sql.Open("pgx", dsn)
-	if err != nil {
-		b.Fatal(err)
-	}
-	schema := "bench_" + strings.ToLower(rand.Text())
-	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		admin.Exec("DROP SCHEMA " + schema + " CASCADE")
-		admin.Close()
-	})
-	u, err := url.Parse(dsn)
-	if err != nil {
-		b.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	s, err := store.Open(ctx, u.String())
+	u := testutil.PostgresURL(b, "bench")
+	s, err := store.Open(ctx, u)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { s.Close() })
 
-	conn, err := pgx.Connect(ctx, u.String())
+	conn, err := pgx.Connect(ctx, u)
 	if err != nil {
 		b.Fatal(err)
 	}

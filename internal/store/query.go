@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"math"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tapportal/portal/internal/portal"
@@ -85,22 +87,41 @@ func (s *eventScanner) scan(sc scanner) (portal.Event, error) {
 	return e, nil
 }
 
-// selection is an EventFilter in SQL: " WHERE …" (or "") and its
-// arguments, with the time range turned into an id range.
+// selection is an EventFilter in SQL, with its time range turned into an
+// id range.
 type selection struct {
-	where string
+	// conds and args select on columns other than id.
+	conds []string
 	args  []any
+	// lo and hi bound the ids: lo <= id < hi, 0 for no bound.
+	lo, hi int64
 	// none is true when the time range holds no record, so there is
 	// nothing to query.
 	none bool
 }
 
+// where returns " WHERE …" (or "") selecting sel's records with ids in
+// [lo, hi) (0 for no bound), and its arguments.
+func (sel *selection) where(lo, hi int64) (string, []any) {
+	conds := slices.Clip(sel.conds)
+	args := slices.Clip(sel.args)
+	if lo > 0 {
+		conds, args = append(conds, "id >= ?"), append(args, lo)
+	}
+	if hi > 0 {
+		conds, args = append(conds, "id < ?"), append(args, hi)
+	}
+	if len(conds) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(conds, " AND "), args
+}
+
 // selectEvents resolves f; Before counts only when keyset is true.
 func (s *Store) selectEvents(ctx context.Context, q queryer, f portal.EventFilter, keyset bool) (selection, error) {
 	var sel selection
-	var conds []string
 	add := func(cond string, arg any) {
-		conds = append(conds, cond)
+		sel.conds = append(sel.conds, cond)
 		sel.args = append(sel.args, arg)
 	}
 	if f.OperatorID != "" {
@@ -124,11 +145,10 @@ func (s *Store) selectEvents(ctx context.Context, q queryer, f portal.EventFilte
 			sel.none = true
 			return sel, nil
 		}
-		add("id >= ?", from)
+		sel.lo = from
 	}
-	var before int64
-	if keyset {
-		before = f.Before
+	if keyset && f.Before > 0 {
+		sel.hi = f.Before
 	}
 	if !f.To.IsZero() {
 		// With no record at or after To, every record is before it.
@@ -136,15 +156,9 @@ func (s *Store) selectEvents(ctx context.Context, q queryer, f portal.EventFilte
 		if err != nil {
 			return sel, err
 		}
-		if ok && (before <= 0 || to < before) {
-			before = to
+		if ok && (sel.hi == 0 || to < sel.hi) {
+			sel.hi = to
 		}
-	}
-	if before > 0 {
-		add("id < ?", before)
-	}
-	if len(conds) > 0 {
-		sel.where = " WHERE " + strings.Join(conds, " AND ")
 	}
 	return sel, nil
 }
@@ -166,8 +180,9 @@ func (s *Store) List(ctx context.Context, f portal.EventFilter) ([]portal.Event,
 	if sel.none {
 		return nil, nil
 	}
-	rows, err := s.read.QueryContext(ctx, s.q("SELECT "+eventColumns+" FROM events"+sel.where+" ORDER BY id DESC LIMIT ?"),
-		append(sel.args, limit)...)
+	where, args := sel.where(sel.lo, sel.hi)
+	rows, err := s.read.QueryContext(ctx, s.q("SELECT "+eventColumns+" FROM events"+where+" ORDER BY id DESC LIMIT ?"),
+		append(args, limit)...)
 	if err != nil {
 		return nil, unavailable(err)
 	}
@@ -201,9 +216,16 @@ func (s *Store) Get(ctx context.Context, id int64) (portal.Event, error) {
 }
 
 // Export calls fn for every record matching f (Limit ignored), newest
-// first, reading rows from the database as fn consumes them, so memory
-// stays flat however many there are. It stops at fn's first error and
-// returns it unchanged.
+// first, and stops at fn's first error, which it returns unchanged.
+//
+// It reads in chunks of exportChunk ids, newest first, on separate
+// connections, up to exportAhead chunks ahead of fn, and hands them to fn
+// in order. Reading rows is most of an export's cost (with SQLite, the
+// driver's calls for each column), so reading ahead lets other cores and
+// connections share it while fn writes, and memory stays bounded by the
+// chunks in flight however long the history is. Records appended during
+// the export are left out; a retention run during it may take old records
+// away before they are read, as if the export had started after it.
 func (s *Store) Export(ctx context.Context, f portal.EventFilter, fn func(portal.Event) error) error {
 	sel, err := s.selectEvents(ctx, s.read, f, true)
 	if err != nil {
@@ -212,25 +234,101 @@ func (s *Store) Export(ctx context.Context, f portal.EventFilter, fn func(portal
 	if sel.none {
 		return nil
 	}
-	rows, err := s.read.QueryContext(ctx, s.q("SELECT "+eventColumns+" FROM events"+sel.where+" ORDER BY id DESC"), sel.args...)
+	first, last, ok, err := s.idRange(ctx)
 	if err != nil {
 		return unavailable(err)
 	}
+	if !ok {
+		return nil
+	}
+	lo, hi := max(sel.lo, first), last+1
+	if sel.hi > 0 {
+		hi = min(hi, sel.hi)
+	}
+
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // runs before wg.Wait: readers still running stop
+	// Each chunk gets a channel for its result, queued in order; the
+	// queue's capacity bounds how many chunks are read ahead of fn.
+	queue := make(chan chan chunk, exportAhead)
+	wg.Go(func() {
+		defer close(queue)
+		for top := hi; top > lo; top -= exportChunk {
+			bottom := max(top-exportChunk, lo)
+			result := make(chan chunk, 1)
+			select {
+			case queue <- result:
+			case <-ctx.Done():
+				return
+			}
+			wg.Go(func() { result <- s.readChunk(ctx, &sel, bottom, top) })
+		}
+	})
+	for result := range queue {
+		c := <-result
+		if c.err == nil {
+			c.err = ctx.Err()
+		}
+		if c.err != nil {
+			return unavailable(c.err)
+		}
+		for _, e := range c.events {
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+// Export's chunks: big enough that a query's overhead is small next to
+// its rows, small enough that the few in memory weigh a few MB each.
+const (
+	exportChunk = 4096
+	exportAhead = 2
+)
+
+// chunk is the records of one range of ids, newest first.
+type chunk struct {
+	events []portal.Event
+	err    error
+}
+
+// readChunk reads sel's records with ids in [lo, hi).
+func (s *Store) readChunk(ctx context.Context, sel *selection, lo, hi int64) chunk {
+	where, args := sel.where(lo, hi)
+	rows, err := s.read.QueryContext(ctx, s.q("SELECT "+eventColumns+" FROM events"+where+" ORDER BY id DESC"), args...)
+	if err != nil {
+		return chunk{err: err}
+	}
 	defer rows.Close()
+	var c chunk
 	sc := newEventScanner()
 	for rows.Next() {
 		e, err := sc.scan(rows)
 		if err != nil {
-			return unavailable(err)
+			return chunk{err: err}
 		}
-		if err := fn(e); err != nil {
-			return err
-		}
+		c.events = append(c.events, e)
 	}
-	if err := rows.Err(); err != nil {
-		return unavailable(err)
-	}
-	return nil
+	c.err = rows.Err()
+	return c
+}
+
+// idRange returns the oldest and newest ids, and false when there are no
+// records.
+func (s *Store) idRange(ctx context.Context) (first, last int64, ok bool, err error) {
+	// Two subqueries, each one step along the primary key: SQLite scans
+	// the table for MIN and MAX together.
+	var f, l sql.NullInt64
+	err = s.read.QueryRowContext(ctx, `SELECT (SELECT id FROM events ORDER BY id LIMIT 1),
+		(SELECT id FROM events ORDER BY id DESC LIMIT 1)`).Scan(&f, &l)
+	return f.Int64, l.Int64, f.Valid && l.Valid, err
 }
 
 // topOperators bounds Stats.PerOperator.
@@ -252,7 +350,7 @@ func (s *Store) Stats(ctx context.Context, f portal.EventFilter) (portal.Stats, 
 		if err != nil || sel.none {
 			return err
 		}
-		cond, args := sel.where, sel.args
+		cond, args := sel.where(sel.lo, sel.hi)
 		and := " WHERE "
 		if cond != "" {
 			and = cond + " AND "

@@ -2,15 +2,12 @@ package store_test
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	mathrand "math/rand/v2"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -20,16 +17,13 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, for schema set-up
 
 	"github.com/tapportal/portal/internal/portal"
 	"github.com/tapportal/portal/internal/store"
+	"github.com/tapportal/portal/internal/testutil"
 )
 
-const (
-	postgresEnv  = "PORTAL_TEST_POSTGRES_DSN"
-	postgresSkip = "set PORTAL_TEST_POSTGRES_DSN=postgres://user@host:5432/db to run the PostgreSQL store tests"
-)
+const postgresSkip = "set " + testutil.PostgresEnv + "=postgres://user@host:5432/db to run the PostgreSQL store tests"
 
 // t0 is the start of the test data: a Monday, midnight UTC.
 var t0 = time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
@@ -49,7 +43,8 @@ var backends = []backend{
 }
 
 func skipWithoutPostgres(tb testing.TB) {
-	if os.Getenv(postgresEnv) == "" {
+	tb.Helper()
+	if os.Getenv(testutil.PostgresEnv) == "" {
 		tb.Skip(postgresSkip)
 	}
 }
@@ -58,36 +53,13 @@ func sqliteURL(tb testing.TB) string {
 	return "sqlite:" + filepath.Join(tb.TempDir(), "data", "portal.db")
 }
 
-// postgresURL returns a URL whose search_path is a new schema, dropped
-// when tb ends, so that every test starts empty and none sees another's
-// data.
+// postgresURL returns the URL of a new, empty schema on the test
+// PostgreSQL, dropped when tb ends, so that every test starts empty and
+// none sees another's data.
 func postgresURL(tb testing.TB) string {
 	tb.Helper()
 	skipWithoutPostgres(tb)
-	dsn := os.Getenv(postgresEnv)
-	db, err := sql.Open("pgx", dsn)
-	if err != nil {
-		tb.Fatalf("sql.Open(%s) = %v", postgresEnv, err)
-	}
-	schema := "t_" + strings.ToLower(rand.Text())
-	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
-		db.Close()
-		tb.Fatalf("CREATE SCHEMA %s = %v", schema, err)
-	}
-	tb.Cleanup(func() {
-		if _, err := db.Exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
-			tb.Errorf("DROP SCHEMA %s = %v", schema, err)
-		}
-		db.Close()
-	})
-	u, err := url.Parse(dsn)
-	if err != nil {
-		tb.Fatalf("url.Parse(%s) = %v", postgresEnv, err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	return testutil.PostgresURL(tb, "t")
 }
 
 // eachBackend runs test once per database, as a subtest named after it.
@@ -822,6 +794,63 @@ func TestExport(t *testing.T) {
 		})
 		if !errors.Is(err, stop) || calls != 3 {
 			t.Errorf("Export(fn failing on call 3) = %v after %d calls, want %v after 3", err, calls, stop)
+		}
+	})
+}
+
+// TestExportChunks exports more records than one chunk read holds, so
+// order across chunk boundaries and stopping mid-way both count.
+func TestExportChunks(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		s := open(t, b)
+		const n = 10_000
+		loadRaw(t, s, n)
+		tests := []struct {
+			f    portal.EventFilter
+			from int64 // the newest id wanted; the oldest is 1
+		}{
+			{portal.EventFilter{}, n},
+			{portal.EventFilter{Before: 9000}, 8999},
+			{portal.EventFilter{To: t0.Add(5000 * time.Minute)}, 5000},
+		}
+		for _, tt := range tests {
+			next := tt.from
+			err := s.Export(t.Context(), tt.f, func(e portal.Event) error {
+				if e.ID != next {
+					return fmt.Errorf("got record %d, want %d", e.ID, next)
+				}
+				next--
+				return nil
+			})
+			if err != nil || next != 0 {
+				t.Errorf("Export(%+v) = %v, stopping before record %d; want every record from %d down to 1", tt.f, err, next, tt.from)
+			}
+		}
+
+		stop := errors.New("client went away")
+		calls := 0
+		err := s.Export(t.Context(), portal.EventFilter{}, func(portal.Event) error {
+			calls++
+			if calls == 6000 {
+				return stop
+			}
+			return nil
+		})
+		if !errors.Is(err, stop) || calls != 6000 {
+			t.Errorf("Export(fn failing on call 6000) = %v after %d calls, want %v after 6000", err, calls, stop)
+		}
+
+		ctx, cancel := context.WithCancel(t.Context())
+		calls = 0
+		err = s.Export(ctx, portal.EventFilter{}, func(portal.Event) error {
+			if calls++; calls == 10 {
+				cancel()
+			}
+			return nil
+		})
+		if code(err) != portal.EUnavailable || !errors.Is(err, context.Canceled) {
+			t.Errorf("Export(cancelled after 10 records) = %v after %d calls, want code %q wrapping %v",
+				err, calls, portal.EUnavailable, context.Canceled)
 		}
 	})
 }
