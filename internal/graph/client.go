@@ -245,13 +245,22 @@ func New(cfg Config) (*Client, error) {
 	v1 := graphRoot + "/v1.0"
 	adapter.SetBaseUrl(v1)
 	return &Client{
-		sdk:       msgraphsdk.NewGraphServiceClient(adapter),
+		sdk:       newServiceClient(adapter),
 		v1:        v1,
 		timeout:   cfg.Timeout,
 		policyTTL: cfg.PolicyTTL,
 		now:       cfg.Now,
 		tokens:    tokenScope{cred, scope},
 	}, nil
+}
+
+// newServiceClient is msgraphsdk.NewGraphServiceClient without its write
+// of the SDK's global backing-store factory: that write races with
+// replies being decoded by clients made earlier in the same process (two
+// portals in one test binary). Passing nil keeps the default factory,
+// which is the value the SDK would have written back.
+func newServiceClient(adapter *msgraphsdk.GraphRequestAdapter) *msgraphsdk.GraphServiceClient {
+	return &msgraphsdk.GraphServiceClient{GraphBaseServiceClient: *msgraphsdk.NewGraphBaseServiceClient(adapter, nil)}
 }
 
 type tokenScope struct {
