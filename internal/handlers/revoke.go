@@ -51,7 +51,7 @@ func (s *Server) revoke(c echo.Context) error {
 		form.Error = "The user's pass changed since this form was shown. Check the pass below before revoking."
 		return render(c, http.StatusConflict, templates.RevokePage(s.page(c, "Revoke the pass", "search"), form))
 	}
-	err = s.cfg.Service.Revoke(c.Request().Context(), operator(c), u.ID, tap.ID, reason, requestID(c))
+	err = s.cfg.Service.Revoke(c.Request().Context(), operator(c), u, tap.ID, reason, requestID(c))
 	var invalid issuance.FieldErrors
 	switch {
 	case err == nil:

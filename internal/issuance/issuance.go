@@ -166,6 +166,8 @@ type facts struct {
 	policy portal.Policy
 	roles  []portal.DirectoryRole
 	groups []string // of the groups the guardrails and the policy name, those the user is in
+	// current is the user's pass, if any: issuing asks before replacing it.
+	current *portal.TAP
 }
 
 func (s *Service) groupsToCheck(p portal.Policy) []string {
@@ -186,11 +188,10 @@ func (s *Service) View(ctx context.Context, op portal.Operator, userID string) (
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() (err error) { f, err = s.facts(gctx, userID); return err })
 	g.Go(func() (err error) { v.Methods, err = s.dir.Methods(gctx, userID); return err })
-	g.Go(func() (err error) { v.TAP, err = s.dir.CurrentTAP(gctx, userID); return err })
 	if err := g.Wait(); err != nil {
 		return UserView{}, err
 	}
-	v.User, v.Policy, v.Roles = f.user, f.policy, f.roles
+	v.User, v.Policy, v.Roles, v.TAP = f.user, f.policy, f.roles, f.current
 	v.Verdict = s.verdict(op, f)
 	hist, err := s.history.List(ctx, portal.EventFilter{TargetID: f.user.ID, Limit: 20})
 	if err != nil {
@@ -222,12 +223,14 @@ func Settled(events []portal.Event) []portal.Event {
 	return out
 }
 
-// facts fetches the user, the policy, the roles and the memberships; the
-// membership check needs the policy's groups, so it waits for the policy.
+// facts fetches, concurrently, the user, the current pass, the policy, the
+// roles and the memberships; the membership check needs the policy's
+// groups, so it waits for the policy.
 func (s *Service) facts(ctx context.Context, userID string) (facts, error) {
 	var f facts
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() (err error) { f.user, err = s.dir.User(gctx, userID); return err })
+	g.Go(func() (err error) { f.current, err = s.dir.CurrentTAP(gctx, userID); return err })
 	g.Go(func() (err error) { f.roles, err = s.dir.DirectoryRoles(gctx, userID); return err })
 	g.Go(func() error {
 		p, err := s.dir.Policy(gctx)
@@ -445,12 +448,8 @@ func (s *Service) Issue(ctx context.Context, op portal.Operator, userID string, 
 		s.refuse(ctx, op, f.user, req, v.Refusals[0], "", v.Refusals[1:]...)
 		return Issued{}, &portal.Error{Code: portal.EPolicy, Message: strings.Join(msgs, " ")}
 	}
-	current, err := s.dir.CurrentTAP(ctx, userID)
-	if err != nil {
-		return Issued{}, err
-	}
-	if current != nil && !req.ConfirmReplace {
-		if st := current.State(s.now()); st == portal.TAPUsable || st == portal.TAPNotYetValid {
+	if f.current != nil && !req.ConfirmReplace {
+		if st := f.current.State(s.now()); st == portal.TAPUsable || st == portal.TAPNotYetValid {
 			return Issued{}, ErrNeedsConfirmation
 		}
 	}
@@ -497,16 +496,13 @@ func (s *Service) recordIntent(ctx context.Context, e portal.Event) (portal.Even
 	return s.history.Record(ctx, e)
 }
 
-// Revoke deletes the user's pass tapID, recording intent and outcome.
-func (s *Service) Revoke(ctx context.Context, op portal.Operator, userID, tapID, reason, requestID string) error {
+// Revoke deletes the pass tapID of u (as the caller has just read them),
+// recording intent and outcome.
+func (s *Service) Revoke(ctx context.Context, op portal.Operator, u portal.User, tapID, reason, requestID string) error {
 	fe := FieldErrors{}
 	CheckReason(fe, reason)
 	if len(fe) > 0 {
 		return fe
-	}
-	u, err := s.dir.User(ctx, userID)
-	if err != nil {
-		return err
 	}
 	base := portal.Event{
 		Action: portal.ActionRevoke, OperatorID: op.ID, OperatorName: op.Name,
@@ -515,7 +511,7 @@ func (s *Service) Revoke(ctx context.Context, op portal.Operator, userID, tapID,
 	}
 	intent := base
 	intent.Outcome = portal.OutcomePending
-	intent, err = s.history.Record(ctx, intent)
+	intent, err := s.history.Record(ctx, intent)
 	if err != nil {
 		return err
 	}
