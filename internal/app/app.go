@@ -102,7 +102,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	})
 	issuer, _ := url.Parse(cfg.OIDCIssuer)
 	h := handlers.New(handlers.Config{
-		Service: svc, Directory: gc, History: history, Sessions: sessions, Revoked: st, Auth: authn, Assets: assets, Logger: logger,
+		Service: svc, History: history, Sessions: sessions, Revoked: st, Auth: authn, Assets: assets, Logger: logger,
 		PublicURL: cfg.PublicURL, ProviderOrigin: issuer.Scheme + "://" + issuer.Host,
 		Metrics: m, MetricsRoute: cfg.MetricsAddr == "",
 		Ready: []handlers.Check{

@@ -6,13 +6,11 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
 	abstractions "github.com/microsoft/kiota-abstractions-go"
 	khttp "github.com/microsoft/kiota-http-go"
-	"github.com/microsoftgraph/msgraph-sdk-go/auditlogs"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
 	"github.com/microsoftgraph/msgraph-sdk-go/users"
 
@@ -459,63 +457,4 @@ func (c *Client) MemberOf(ctx context.Context, userID string, groupIDs []string)
 		out = append(out, resp.GetValue()...)
 	}
 	return out, nil
-}
-
-// TAPAudits implements portal.Directory.
-func (c *Client) TAPAudits(ctx context.Context, since time.Time) ([]portal.DirectoryAudit, error) {
-	ctx, cancel := c.call(ctx)
-	defer cancel()
-	filter := fmt.Sprintf("activityDateTime ge %s and loggedByService eq 'Authentication Methods'", since.UTC().Format(time.RFC3339))
-	cfg := &auditlogs.DirectoryAuditsRequestBuilderGetRequestConfiguration{
-		QueryParameters: &auditlogs.DirectoryAuditsRequestBuilderGetQueryParameters{Filter: &filter},
-	}
-	builder := c.sdk.AuditLogs().DirectoryAudits()
-	var out []portal.DirectoryAudit
-	for range maxPages {
-		resp, err := builder.Get(ctx, cfg)
-		if err != nil {
-			return nil, translate(opAudits, err)
-		}
-		for _, a := range resp.GetValue() {
-			if !strings.Contains(strings.ToLower(deref(a.GetResultReason())), "temporary access pass") {
-				continue
-			}
-			out = append(out, toAudit(a))
-		}
-		next := deref(resp.GetOdataNextLink())
-		if next == "" {
-			return out, nil
-		}
-		if err := c.sameOrigin(next); err != nil {
-			return nil, err
-		}
-		builder, cfg = builder.WithUrl(next), nil
-	}
-	return nil, &portal.Error{Code: portal.EInternal, Message: "Microsoft Graph returned too many pages of audit entries."}
-}
-
-func toAudit(a models.DirectoryAuditable) portal.DirectoryAudit {
-	out := portal.DirectoryAudit{
-		ID:           deref(a.GetId()),
-		Time:         deref(a.GetActivityDateTime()),
-		Activity:     deref(a.GetActivityDisplayName()),
-		ResultReason: deref(a.GetResultReason()),
-	}
-	if r := a.GetResult(); r != nil {
-		out.Result = r.String()
-	}
-	if by := a.GetInitiatedBy(); by != nil {
-		if u := by.GetUser(); u != nil {
-			out.InitiatedBy = deref(u.GetUserPrincipalName())
-		} else if app := by.GetApp(); app != nil {
-			out.InitiatedBy = joinNonEmpty(deref(app.GetDisplayName()), deref(app.GetAppId()))
-		}
-	}
-	for _, t := range a.GetTargetResources() {
-		if strings.EqualFold(deref(t.GetTypeEscaped()), "User") || out.TargetID == "" {
-			out.TargetID = deref(t.GetId())
-			out.TargetUPN = deref(t.GetUserPrincipalName())
-		}
-	}
-	return out
 }

@@ -33,7 +33,6 @@ var (
 	opPolicy    = op{"read the tenant's Temporary Access Pass policy", "Policy.Read.All", "The tenant has no Temporary Access Pass policy."}
 	opRoles     = op{"read the user's directory roles", "RoleManagement.Read.Directory", "The user was not found in the directory."}
 	opGroups    = op{"check the user's group memberships", "GroupMember.Read.All", "The user was not found in the directory."}
-	opAudits    = op{"read the directory audit log", "AuditLog.Read.All", "The audit log was not found."}
 )
 
 var lifetimeBounds = regexp.MustCompile(`(?i)valid range between (\d+) and (\d+)`)

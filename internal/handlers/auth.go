@@ -56,7 +56,7 @@ func (s *Server) callback(c echo.Context) error {
 	if !ok {
 		s.cfg.Sessions.Clear(c.Response())
 		s.cfg.Logger.InfoContext(c.Request().Context(), "sign-in without a portal role", "request_id", requestID(c), "subject", id.Subject)
-		return render(c, http.StatusForbidden, templates.NoAccess(s.page(c, "No access", ""), nameOr(id.Name, id.Username)))
+		return s.render(c, http.StatusForbidden, templates.NoAccess(s.page(c, "No access", ""), nameOr(id.Name, id.Username)))
 	}
 	sess := s.cfg.Sessions.Start(session.Session{
 		Subject: id.Subject, Name: nameOr(id.Name, id.Username), Username: id.Username, Role: role, AuthTime: id.AuthTime,
@@ -98,5 +98,5 @@ func (s *Server) logout(c echo.Context) error {
 }
 
 func (s *Server) signedOut(c echo.Context) error {
-	return render(c, http.StatusOK, templates.SignedOut(s.page(c, "Signed out", "")))
+	return s.render(c, http.StatusOK, templates.SignedOut(s.page(c, "Signed out", "")))
 }

@@ -99,7 +99,14 @@ func (s *Server) handleError(err error, c echo.Context) {
 		c.NoContent(v.Status)
 		return
 	}
-	if rerr := render(c, v.Status, templates.ErrorPage(s.page(c, v.Heading, ""), v)); rerr != nil {
-		s.cfg.Logger.Error("rendering the error page", "err", rerr)
+	if rerr := s.render(c, v.Status, templates.ErrorPage(s.page(c, v.Heading, ""), v)); rerr != nil {
+		// The error page itself failed: a plain page still says what
+		// happened, and the log says why.
+		s.cfg.Logger.ErrorContext(c.Request().Context(), "rendering the error page", slog.String("request_id", requestID(c)), slog.String("err", rerr.Error()))
+		c.HTMLBlob(v.Status, []byte(fallbackPage))
 	}
 }
+
+// fallbackPage is the page shown when the error page cannot be rendered.
+const fallbackPage = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Something went wrong</title></head>` +
+	`<body><h1>Something went wrong</h1><p>The portal hit an unexpected error. Nothing more was changed. If it happens again, tell the portal's administrators the time it happened.</p></body></html>`

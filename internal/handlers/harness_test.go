@@ -1,103 +1,40 @@
 package handlers_test
 
 import (
-	"context"
 	"crypto/x509"
 	"database/sql"
 	"html"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
 	_ "modernc.org/sqlite"
 
-	"github.com/tapportal/portal/internal/app"
-	"github.com/tapportal/portal/internal/config"
+	"github.com/tapportal/portal/internal/demotest"
 	"github.com/tapportal/portal/internal/graph"
 	"github.com/tapportal/portal/internal/graph/graphemu"
-	"github.com/tapportal/portal/internal/testutil"
 )
 
 // harness is a portal on the demo tenant, served on a loopback port, with
 // the real Graph SDK against the emulator and real OpenID sign-in against
 // the embedded provider.
 type harness struct {
-	url  string
-	demo *app.Demo
-	app  *app.App
-	db   string
-	logs *testutil.Buffer
-	cert string
-	cfg  config.Config
+	*demotest.Portal
 }
 
 func newHarness(t *testing.T, env map[string]string) *harness {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := "http://" + ln.Addr().String()
-	dir := t.TempDir()
-	db := filepath.Join(dir, "portal.db")
-	vars := map[string]string{"PORTAL_PUBLIC_URL": base, "PORTAL_DATABASE_URL": "sqlite:" + db}
-	for k, v := range env {
-		vars[k] = v
-	}
-	cfg, err := config.Load(func(k string) string { return vars[k] }, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &testutil.Buffer{}
-	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	demo, err := app.StartDemo(&cfg, dir, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(demo.Close)
-	h := &harness{url: base, demo: demo, db: db, logs: logs, cert: cfg.GraphCertFile, cfg: cfg}
-	h.app = h.serve(t, ln)
-	return h
-}
-
-// serve runs a portal with the harness's configuration on ln.
-func (h *harness) serve(t *testing.T, ln net.Listener) *app.App {
-	logger := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a, err := app.New(context.Background(), h.cfg, logger, app.Options{RootCAs: h.demo.Graph.CertPool()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		a.Close()
-	})
-	return a
+	return &harness{demotest.Start(t, demotest.Options{Env: env})}
 }
 
 // sibling starts a second portal on the same database, demo tenant and
-// session keys, as a second replica behind a load balancer would be. Its
-// browsers sign in through the first (the provider knows one redirect
-// URI) and share their cookies, which carry no port.
+// session keys (see demotest.Portal.Replica).
 func (h *harness) sibling(t *testing.T) *harness {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := *h
-	s.url = "http://" + ln.Addr().String()
-	s.app = s.serve(t, ln)
-	return &s
+	return &harness{h.Replica(t)}
 }
 
 // via returns a browser with b's cookies that talks to h.
@@ -107,7 +44,7 @@ func (h *harness) via(b *browser) *browser {
 
 // appCert returns the certificate the demo registered for the portal.
 func (h *harness) appCert(t *testing.T) *x509.Certificate {
-	certs, _, err := graph.LoadCertificate(h.cert, "")
+	certs, _, err := graph.LoadCertificate(h.Config.GraphCertFile, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +117,7 @@ func (b *browser) abs(path string) string {
 	if strings.HasPrefix(path, "http") {
 		return path
 	}
-	return b.h.url + path
+	return b.h.URL + path
 }
 
 var (
@@ -226,7 +163,7 @@ func (b *browser) callbackURL(persona string) string {
 		if err != nil || resp.Header.Get("Location") == "" {
 			b.t.Fatalf("the flow stopped at %s with %d", req.URL, resp.StatusCode)
 		}
-		if strings.HasPrefix(next.String(), b.h.url+"/auth/callback") {
+		if strings.HasPrefix(next.String(), b.h.URL+"/auth/callback") {
 			return next.String()
 		}
 		req, _ = http.NewRequest(http.MethodGet, next.String(), nil)
@@ -257,76 +194,22 @@ func (h *harness) signedIn(t *testing.T, persona string) *browser {
 // user returns a copy of the first seeded user that match accepts.
 func (h *harness) user(t *testing.T, what string, match func(*graphemu.User, *graphemu.Tenant) bool) graphemu.User {
 	t.Helper()
-	var found *graphemu.User
-	h.demo.Graph.View(func(tn *graphemu.Tenant) {
-		for _, u := range tn.Users {
-			if found == nil && match(u, tn) {
-				c := *u
-				found = &c
-			}
-		}
-	})
-	if found == nil {
-		t.Fatalf("the demo tenant has no %s", what)
-	}
-	return *found
+	return demotest.Find(t, h.Demo.Graph, what, match)
 }
 
-func memberOf(tn *graphemu.Tenant, userID string, groupIDs ...string) bool {
-	for _, g := range tn.Groups {
-		for _, id := range groupIDs {
-			if g.ID == id {
-				for _, m := range g.Members {
-					if m == userID {
-						return true
-					}
-				}
-			}
-		}
-	}
-	return false
-}
-
-func holdsRole(tn *graphemu.Tenant, userID string) bool {
-	for _, r := range tn.Roles {
-		for _, m := range r.Members {
-			if m == userID || memberOf(tn, userID, m) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-func excluded(tn *graphemu.Tenant, userID string) bool {
-	for _, x := range tn.Policy.ExcludeTargets {
-		if memberOf(tn, userID, x.ID) {
-			return true
-		}
-	}
-	return false
-}
-
-// eligible finds an eligible user: enabled member, no role, inside the
-// policy, not a persona, plain name.
+// eligible finds a user the portal will issue a pass to, with a usable
+// pass or with none.
 func (h *harness) eligible(t *testing.T, withTAP bool) graphemu.User {
-	now := h.demo.Graph.Clock().Now()
-	return h.user(t, "eligible user", func(u *graphemu.User, tn *graphemu.Tenant) bool {
-		hasUsable := u.TAP != nil && !u.TAP.Used && !now.Before(u.TAP.Start) && now.Before(u.TAP.Start.Add(minutes(u.TAP.LifetimeMinutes)))
-		for _, g := range h.cfg.ProtectedGroupIDs {
-			if tn.IsMemberOf(u.ID, g) {
-				return false
-			}
-		}
-		return u.UserType == "Member" && u.AccountEnabled && !holdsRole(tn, u.ID) && !excluded(tn, u.ID) &&
-			!strings.ContainsAny(u.DisplayName, "<>&'\"") && u.ID != graphemu.OperatorUserID && u.ID != graphemu.SupervisorUserID &&
-			u.ID != graphemu.OtherOperatorUserID && u.ID != graphemu.NoRoleUserID && hasUsable == withTAP && (withTAP || u.TAP == nil)
-	})
+	w := demotest.Want{Pass: demotest.NoPass}
+	if withTAP {
+		w.Pass = demotest.UsablePass
+	}
+	return h.EligibleUser(t, w)
 }
 
 // dbDump returns every text value of every table, to search for secrets.
 func (h *harness) dbDump(t *testing.T) string {
-	db, err := sql.Open("sqlite", "file:"+h.db+"?mode=ro")
+	db, err := sql.Open("sqlite", "file:"+h.DBPath+"?mode=ro")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,56 +40,42 @@ func (s *Server) issueForm(c echo.Context) error {
 	if !s.cfg.Service.FreshSignIn(op) {
 		return s.reauthenticate(c, nil)
 	}
-	uv, err := s.cfg.Service.View(c.Request().Context(), op, c.Param("id"))
+	f, err := s.cfg.Service.IssueForm(c.Request().Context(), op, c.Param("id"))
 	if err != nil {
 		return err
 	}
-	if !uv.Verdict.Eligible() {
-		return refusalError(uv.Verdict)
+	if !f.Verdict.Eligible() {
+		return &portal.Error{Code: portal.EPolicy, Message: "The portal will not issue a pass to this user. " + f.Verdict.Message()}
 	}
-	v := templates.IssueForm{
-		User: uv.User, Policy: uv.Policy,
-		Values: templates.IssueValues{StartMode: "now", Lifetime: uv.Policy.DefaultLifetimeMinutes, OneTime: uv.Policy.OneTimeForced},
-	}
+	vals := templates.IssueValues{StartMode: "now", Lifetime: f.Policy.DefaultLifetimeMinutes, OneTime: f.Policy.OneTimeForced}
 	if d := s.cfg.Sessions.TakeDraft(c.Response(), c.Request(), issuePath(c)); d != nil {
 		// What was typed before a fresh sign-in.
 		c.Request().Form = d
-		_, draft, _ := parseIssue(c, location(c))
+		_, draft := parseIssue(c, location(c))
 		if draft.StartMode == "" {
 			draft.StartMode = "now"
 		}
 		if draft.Lifetime == 0 {
-			draft.Lifetime = v.Values.Lifetime
+			draft.Lifetime = vals.Lifetime
 		}
-		draft.OneTime = draft.OneTime || uv.Policy.OneTimeForced
-		v.Values = draft
+		draft.OneTime = draft.OneTime || f.Policy.OneTimeForced
+		vals = draft
 	}
-	s.withCurrent(&v, uv.TAP)
-	return render(c, http.StatusOK, templates.IssuePage(s.page(c, "Issue a pass", "search"), v))
+	return s.render(c, http.StatusOK, templates.IssuePage(s.page(c, "Issue a pass", "search"), issueView(f, vals)))
 }
 
-func refusalError(v issuance.Verdict) error {
-	msgs := make([]string, len(v.Refusals))
-	for i, r := range v.Refusals {
-		msgs[i] = r.Message
+// issueView is the form's view model: what was decided, and what was typed.
+func issueView(f issuance.IssueForm, vals templates.IssueValues) templates.IssueForm {
+	v := templates.IssueForm{User: f.User, Policy: f.Policy, Values: vals, Errors: map[string]string{}}
+	if f.Replaces != nil {
+		v.Current, v.CurrentState = f.Replaces, f.ReplacesState
 	}
-	return &portal.Error{Code: portal.EPolicy, Message: "The portal will not issue a pass to this user. " + strings.Join(msgs, " ")}
+	return v
 }
 
-// withCurrent shows an existing pass the new one would replace, if it is
-// still usable or yet to start.
-func (s *Server) withCurrent(v *templates.IssueForm, tap *portal.TAP) {
-	if tap == nil {
-		return
-	}
-	st := tap.State(s.cfg.Service.Now())
-	if st == portal.TAPUsable || st == portal.TAPNotYetValid {
-		v.Current, v.CurrentState = tap, st
-	}
-}
-
-// parseIssue reads the form. Each field's problem is reported next to it.
-func parseIssue(c echo.Context, loc *time.Location) (issuance.IssueRequest, templates.IssueValues, issuance.FieldErrors) {
+// parseIssue reads the form. What it cannot read is reported next to
+// each field, in the request's Malformed.
+func parseIssue(c echo.Context, loc *time.Location) (issuance.IssueRequest, templates.IssueValues) {
 	fe := issuance.FieldErrors{}
 	vals := templates.IssueValues{
 		StartMode: c.FormValue("start"),
@@ -99,7 +85,7 @@ func parseIssue(c echo.Context, loc *time.Location) (issuance.IssueRequest, temp
 		Ticket:    strings.TrimSpace(c.FormValue("ticket")),
 	}
 	req := issuance.IssueRequest{OneTime: vals.OneTime, Reason: strings.TrimSpace(vals.Reason), Ticket: vals.Ticket,
-		ConfirmReplace: c.FormValue("confirm_replace") == "yes", RequestID: requestID(c)}
+		ConfirmReplace: c.FormValue("confirm_replace") == "yes", RequestID: requestID(c), Malformed: fe}
 
 	raw := strings.TrimSpace(c.FormValue("lifetime"))
 	if n, err := strconv.Atoi(raw); err != nil || n <= 0 {
@@ -124,21 +110,16 @@ func parseIssue(c echo.Context, loc *time.Location) (issuance.IssueRequest, temp
 	default:
 		fe["start"] = "Choose when the pass becomes valid."
 	}
-	return req, vals, fe
+	return req, vals
 }
 
 // issue issues the pass and shows the passcode, once. The response is the
 // only place the passcode ever appears: it is not stored, logged or put in
-// a URL, and the page is not cached.
+// a URL, and the page is not cached. Anything else shows the form again,
+// from the facts the service read.
 func (s *Server) issue(c echo.Context) error {
-	ctx := c.Request().Context()
-	op := operator(c)
-	req, vals, fe := parseIssue(c, location(c))
-	var issued issuance.Issued
-	err := error(fe)
-	if len(fe) == 0 {
-		issued, err = s.cfg.Service.Issue(ctx, op, c.Param("id"), req)
-	}
+	req, vals := parseIssue(c, location(c))
+	res, err := s.cfg.Service.Issue(c.Request().Context(), operator(c), c.Param("id"), req)
 	if errors.Is(err, issuance.ErrStaleSignIn) {
 		draft := url.Values{}
 		for _, k := range draftFields {
@@ -150,39 +131,26 @@ func (s *Server) issue(c echo.Context) error {
 	}
 	if err == nil {
 		c.Response().Header().Set("Cache-Control", "no-store")
-		return render(c, http.StatusOK, templates.PasscodePage(s.page(c, "Pass issued", "search"), templates.PasscodeView{
-			User: issued.User, TAP: issued.TAP, Passcode: issued.Passcode.Reveal(),
+		return s.render(c, http.StatusOK, templates.PasscodePage(s.page(c, "Pass issued", "search"), templates.PasscodeView{
+			User: res.Form.User, TAP: res.Issued.TAP, Passcode: res.Issued.Passcode.Reveal(),
 		}))
 	}
 
-	// Show the form again, with what was typed and what is wrong.
+	form := issueView(res.Form, vals)
+	form.Confirm = req.ConfirmReplace
 	var invalid issuance.FieldErrors
-	if !errors.Is(err, issuance.ErrNeedsConfirmation) && !errors.As(err, &invalid) && portal.ErrorCode(err) != portal.EPolicy {
-		return err
-	}
-	uv, verr := s.cfg.Service.View(ctx, op, c.Param("id"))
-	if verr != nil {
-		return verr
-	}
-	form := templates.IssueForm{User: uv.User, Policy: uv.Policy, Values: vals, Errors: map[string]string{}, Confirm: req.ConfirmReplace}
-	s.withCurrent(&form, uv.TAP)
 	status := http.StatusBadRequest
 	switch {
 	case errors.Is(err, issuance.ErrNeedsConfirmation):
 		form.Errors["confirm_replace"] = "Confirm that the new pass replaces the current one."
 		status = http.StatusConflict
-	case invalid != nil:
+	case errors.As(err, &invalid):
 		form.Errors = invalid
-		// A malformed form never reached the policy check: show its
-		// verdict on the other fields too.
-		for k, msg := range req.Validate(uv.Policy, s.cfg.Service.Now()) {
-			if _, seen := form.Errors[k]; !seen {
-				form.Errors[k] = msg
-			}
-		}
-	default:
+	case portal.ErrorCode(err) == portal.EPolicy:
 		form.Error = "Nothing was issued. " + portal.ErrorMessage(err)
 		status = http.StatusForbidden
+	default:
+		return err
 	}
-	return render(c, status, templates.IssuePage(s.page(c, "Issue a pass", "search"), form))
+	return s.render(c, status, templates.IssuePage(s.page(c, "Issue a pass", "search"), form))
 }

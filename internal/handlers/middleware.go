@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -43,45 +44,55 @@ func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// logRequests writes one JSON line per request. It logs the route, not
-// the raw URL, and never a form body.
+// logRequests writes one JSON line per request and observes it in the
+// metrics, whatever way it ends: an error, a panic (recovered into a 500
+// page), or an aborted response. It logs the route, not the raw URL, and
+// never a form body.
 func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
-		err := next(c)
+		aborted := false
+		defer func() {
+			status := c.Response().Status
+			if aborted && !c.Response().Committed {
+				status = 0
+			}
+			attrs := []slog.Attr{
+				slog.String("request_id", requestID(c)),
+				slog.String("method", c.Request().Method),
+				slog.String("route", c.Path()),
+				slog.Int("status", status),
+				slog.Duration("duration", time.Since(start)),
+			}
+			if aborted {
+				attrs = append(attrs, slog.Bool("aborted", true))
+			}
+			if sess := sessionOf(c); sess != nil {
+				attrs = append(attrs, slog.String("operator", sess.Subject))
+			}
+			if s.cfg.Metrics != nil {
+				s.cfg.Metrics.ObserveHTTP(c.Path(), c.Request().Method, status, time.Since(start))
+			}
+			s.cfg.Logger.LogAttrs(c.Request().Context(), slog.LevelInfo, "request", attrs...)
+		}()
+		err := func() (err error) {
+			defer func() {
+				if r := recover(); r != nil {
+					if r == http.ErrAbortHandler {
+						// The handler cut a streamed response short on
+						// purpose; net/http closes the connection.
+						aborted = true
+						panic(r)
+					}
+					err = fmt.Errorf("panic: %v\n%s", r, debug.Stack())
+				}
+			}()
+			return next(c)
+		}()
 		if err != nil {
 			c.Error(err)
 		}
-		attrs := []slog.Attr{
-			slog.String("request_id", requestID(c)),
-			slog.String("method", c.Request().Method),
-			slog.String("route", c.Path()),
-			slog.Int("status", c.Response().Status),
-			slog.Duration("duration", time.Since(start)),
-		}
-		if sess := sessionOf(c); sess != nil {
-			attrs = append(attrs, slog.String("operator", sess.Subject))
-		}
-		if s.cfg.Metrics != nil {
-			s.cfg.Metrics.ObserveHTTP(c.Path(), c.Request().Method, c.Response().Status, time.Since(start))
-		}
-		s.cfg.Logger.LogAttrs(c.Request().Context(), slog.LevelInfo, "request", attrs...)
 		return nil
-	}
-}
-
-// recoverPanics turns a panic into a 500 page, logged with its request id.
-func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) (err error) {
-		defer func() {
-			if r := recover(); r != nil {
-				if r == http.ErrAbortHandler {
-					panic(r)
-				}
-				err = fmt.Errorf("panic: %v", r)
-			}
-		}()
-		return next(c)
 	}
 }
 

@@ -27,13 +27,13 @@ func TestHealthAndReadiness(t *testing.T) {
 		t.Fatalf("/readyz = %d %s, want ready with each check named", p.status, p.body)
 	}
 
-	h.app.Store.Close() // the database goes away
+	h.App.Store.Close() // the database goes away
 	p = b.get("/readyz")
 	if err := json.Unmarshal([]byte(p.body), &ready); err != nil || p.status != http.StatusServiceUnavailable ||
 		ready.Checks["database"] != "failed" || ready.Status != "not ready" {
 		t.Fatalf("/readyz with the database down = %d %s, want 503 naming the database", p.status, p.body)
 	}
-	if strings.Contains(p.body, "sqlite") || strings.Contains(p.body, h.db) {
+	if strings.Contains(p.body, "sqlite") || strings.Contains(p.body, h.DBPath) {
 		t.Fatal("/readyz leaks database details")
 	}
 	if p := b.get("/healthz"); p.status != http.StatusOK {
@@ -72,7 +72,7 @@ func TestMetricsAfterIssueAndRefusal(t *testing.T) {
 func TestGraphRetriesAndThrottlingCounted(t *testing.T) {
 	h := newHarness(t, nil)
 	op := h.signedIn(t, "operator")
-	remove := h.demo.Graph.Inject(graphemu.Fault{Path: "/v1.0/users/" + graphemu.TAPExpiredUserID, Status: 429, RetryAfter: time.Second, Times: 1})
+	remove := h.Demo.Graph.Inject(graphemu.Fault{Path: "/v1.0/users/" + graphemu.TAPExpiredUserID, Status: 429, RetryAfter: time.Second, Times: 1})
 	defer remove()
 	if p := op.get("/users/" + graphemu.TAPExpiredUserID); p.status != http.StatusOK {
 		t.Fatalf("user page after one 429 = %d", p.status)

@@ -32,8 +32,8 @@ func FuzzParseIssue(f *testing.F) {
 		req := httptest.NewRequest(http.MethodPost, "/users/x/issue", strings.NewReader(form.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		c := e.NewContext(req, httptest.NewRecorder())
-		r, _, fe := parseIssue(c, time.UTC)
-		if len(fe) > 0 {
+		r, _ := parseIssue(c, time.UTC)
+		if len(r.Malformed) > 0 {
 			return
 		}
 		if errs := r.Validate(policy, now); len(errs) > 0 {

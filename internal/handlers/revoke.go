@@ -7,58 +7,36 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/tapportal/portal/internal/issuance"
-	"github.com/tapportal/portal/internal/portal"
 	"github.com/tapportal/portal/web/templates"
 )
 
-// revokeTarget loads the user and their current pass.
-func (s *Server) revokeTarget(c echo.Context) (portal.User, *portal.TAP, error) {
-	var u portal.User
-	var tap *portal.TAP
-	g, ctx := errgroup.WithContext(c.Request().Context())
-	g.Go(func() (err error) { u, err = s.cfg.Directory.User(ctx, c.Param("id")); return err })
-	g.Go(func() (err error) { tap, err = s.cfg.Directory.CurrentTAP(ctx, c.Param("id")); return err })
-	if err := g.Wait(); err != nil {
-		return u, nil, err
-	}
-	if tap == nil {
-		return u, nil, &portal.Error{Code: portal.ENotFound, Message: "The user has no Temporary Access Pass to revoke."}
-	}
-	return u, tap, nil
-}
-
 func (s *Server) revokeForm(c echo.Context) error {
-	u, tap, err := s.revokeTarget(c)
+	t, err := s.cfg.Service.RevokeForm(c.Request().Context(), operator(c), c.Param("id"))
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, templates.RevokePage(s.page(c, "Revoke the pass", "search"), templates.RevokeForm{User: u, TAP: *tap}))
+	return s.render(c, http.StatusOK, templates.RevokePage(s.page(c, "Revoke the pass", "search"), templates.RevokeForm{User: t.User, TAP: t.TAP}))
 }
 
 // revoke deletes the pass the form names: if it has been replaced since
 // the form was shown, nothing is deleted and the operator is told.
 func (s *Server) revoke(c echo.Context) error {
-	u, tap, err := s.revokeTarget(c)
-	if err != nil {
-		return err
-	}
-	reason := strings.TrimSpace(c.FormValue("reason"))
-	form := templates.RevokeForm{User: u, TAP: *tap, Reason: c.FormValue("reason"), Errors: map[string]string{}}
-	if c.FormValue("tap_id") != tap.ID {
-		form.Error = "The user's pass changed since this form was shown. Check the pass below before revoking."
-		return render(c, http.StatusConflict, templates.RevokePage(s.page(c, "Revoke the pass", "search"), form))
-	}
-	err = s.cfg.Service.Revoke(c.Request().Context(), operator(c), u, tap.ID, reason, requestID(c))
+	t, err := s.cfg.Service.Revoke(c.Request().Context(), operator(c), c.Param("id"), issuance.RevokeRequest{
+		TAPID: c.FormValue("tap_id"), Reason: strings.TrimSpace(c.FormValue("reason")), RequestID: requestID(c),
+	})
+	form := templates.RevokeForm{User: t.User, TAP: t.TAP, Reason: c.FormValue("reason"), Errors: map[string]string{}}
 	var invalid issuance.FieldErrors
 	switch {
 	case err == nil:
-		return c.Redirect(http.StatusSeeOther, "/users/"+url.PathEscape(u.ID)+"?done=revoked")
+		return c.Redirect(http.StatusSeeOther, "/users/"+url.PathEscape(t.User.ID)+"?done=revoked")
+	case errors.Is(err, issuance.ErrPassChanged):
+		form.Error = "The user's pass changed since this form was shown. Check the pass below before revoking."
+		return s.render(c, http.StatusConflict, templates.RevokePage(s.page(c, "Revoke the pass", "search"), form))
 	case errors.As(err, &invalid):
 		form.Errors = invalid
-		return render(c, http.StatusBadRequest, templates.RevokePage(s.page(c, "Revoke the pass", "search"), form))
+		return s.render(c, http.StatusBadRequest, templates.RevokePage(s.page(c, "Revoke the pass", "search"), form))
 	}
 	return err
 }

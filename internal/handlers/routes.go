@@ -14,7 +14,7 @@ const MaxBody = "64K"
 func (s *Server) routes() {
 	e := s.echo
 	e.Pre(middleware.RemoveTrailingSlash())
-	e.Use(s.requestID, s.logRequests, s.recoverPanics, securityHeaders(s.cfg), middleware.BodyLimit(MaxBody))
+	e.Use(s.requestID, s.logRequests, securityHeaders(s.cfg), middleware.BodyLimit(MaxBody))
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -46,7 +45,7 @@ func newSecurityEnv(t *testing.T) *securityEnv {
 // writes counts the Graph writes (pass create or delete) so far.
 func (s *securityEnv) writes() int {
 	n := 0
-	for _, r := range s.h.demo.Graph.Requests() {
+	for _, r := range s.h.Demo.Graph.Requests() {
 		if strings.Contains(r.Path, "temporaryAccessPassMethods") && (r.Method == http.MethodPost || r.Method == http.MethodDelete) {
 			n++
 		}
@@ -122,13 +121,16 @@ var attacks = []attack{
 	}},
 	{"GET sign-out", func(t *testing.T, s *securityEnv) {
 		p := s.op.getNoFollow("/auth/logout")
-		if p.status != http.StatusMethodNotAllowed {
-			t.Fatalf("GET /auth/logout = %d, want 405", p.status)
+		if p.status != http.StatusMethodNotAllowed || p.header.Get("Allow") != http.MethodPost {
+			t.Fatalf("GET /auth/logout = %d, Allow %q; want 405 naming POST", p.status, p.header.Get("Allow"))
+		}
+		if p := s.op.get("/search"); p.status != http.StatusOK || !strings.Contains(p.body, "Sign out") {
+			t.Fatal("the session ended anyway")
 		}
 	}},
 	{"DELETE and PUT", func(t *testing.T, s *securityEnv) {
 		for _, m := range []string{http.MethodDelete, http.MethodPut, http.MethodPatch} {
-			req, _ := http.NewRequest(m, s.h.url+"/users/"+graphemu.TAPUsableUserID+"/revoke", nil)
+			req, _ := http.NewRequest(m, s.h.URL+"/users/"+graphemu.TAPUsableUserID+"/revoke", nil)
 			before := s.writes()
 			s.refused(t, s.op.do(req, false), before, http.StatusMethodNotAllowed, "")
 		}
@@ -146,9 +148,7 @@ var attacks = []attack{
 			t.Fatalf("no-role sign-in = %d", p.status)
 		}
 		for _, path := range []string{"/search", "/users/" + s.eligible.ID, "/my-history", "/history"} {
-			if p := b.getNoFollow(path); p.status != http.StatusFound || !strings.HasPrefix(p.header.Get("Location"), "/auth/login") {
-				t.Fatalf("no-role GET %s = %d, want a redirect to sign in", path, p.status)
-			}
+			toSignIn(t, b.getNoFollow(path), path)
 		}
 		before := s.writes()
 		s.refused(t, b.post("/users/"+s.eligible.ID+"/issue", s.issueForm(s.eligible.ID)), before, http.StatusUnauthorized, "session has ended")
@@ -156,12 +156,10 @@ var attacks = []attack{
 	{"forged session cookie", func(t *testing.T, s *securityEnv) {
 		other, _ := session.New(session.Options{Keys: []string{strings.Repeat("z", 40)}, IdleTimeout: time.Hour, MaxAge: time.Hour})
 		p := s.withCookie(t, other, session.Session{Subject: graphemu.SupervisorUserID, Name: "Mallory", Role: session.RoleSupervisor}, "/history")
-		if p.status != http.StatusFound {
-			t.Fatalf("forged supervisor cookie = %d, want a redirect to sign in", p.status)
-		}
+		toSignIn(t, p, "/history")
 	}},
 	{"tampered session cookie", func(t *testing.T, s *securityEnv) {
-		u, _ := url.Parse(s.h.url)
+		u, _ := url.Parse(s.h.URL)
 		var value string
 		for _, c := range s.op.client.Jar.Cookies(u) {
 			if c.Name == "tap_session" {
@@ -173,23 +171,19 @@ var attacks = []attack{
 		}
 		b := []byte(value)
 		b[len(b)/3] ^= 0x01
-		req, _ := http.NewRequest(http.MethodGet, s.h.url+"/search", nil)
+		req, _ := http.NewRequest(http.MethodGet, s.h.URL+"/search", nil)
 		req.AddCookie(&http.Cookie{Name: "tap_session", Value: string(b)})
-		if p := s.h.browser(t).do(req, false); p.status != http.StatusFound {
-			t.Fatalf("tampered cookie = %d, want a redirect to sign in", p.status)
-		}
+		toSignIn(t, s.h.browser(t).do(req, false), "/search")
 	}},
 	{"expired session cookie", func(t *testing.T, s *securityEnv) {
 		old := time.Now().Add(-9 * time.Hour)
 		m, _ := session.New(session.Options{Keys: []string{sessionKey}, IdleTimeout: 30 * time.Minute, MaxAge: 8 * time.Hour, Now: func() time.Time { return old }})
 		p := s.withCookie(t, m, session.Session{Subject: graphemu.OperatorUserID, Name: "Priya", Role: session.RoleOperator}, "/search")
-		if p.status != http.StatusFound {
-			t.Fatalf("a session from 9 hours ago = %d, want a redirect to sign in", p.status)
-		}
+		toSignIn(t, p, "/search")
 	}},
 	{"session cookie replayed after sign-out", func(t *testing.T, s *securityEnv) {
 		b := s.h.signedIn(t, "operator")
-		u, _ := url.Parse(s.h.url)
+		u, _ := url.Parse(s.h.URL)
 		var saved *http.Cookie
 		for _, c := range b.client.Jar.Cookies(u) {
 			if c.Name == "tap_session" {
@@ -200,28 +194,26 @@ var attacks = []attack{
 		if out.status != http.StatusOK {
 			t.Fatalf("sign-out = %d", out.status)
 		}
-		req, _ := http.NewRequest(http.MethodGet, s.h.url+"/search", nil)
+		req, _ := http.NewRequest(http.MethodGet, s.h.URL+"/search", nil)
 		req.AddCookie(saved)
-		if p := s.h.browser(t).do(req, false); p.status != http.StatusFound {
-			t.Fatalf("the cookie replayed after sign-out = %d, want a redirect to sign in", p.status)
-		}
+		toSignIn(t, s.h.browser(t).do(req, false), "/search")
 	}},
 	{"open redirect after sign-in", func(t *testing.T, s *securityEnv) {
 		for _, target := range []string{"https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)", "/%2F%2Fevil.example", "http:evil.example"} {
 			p := s.h.browser(t).signIn("operator", target)
-			if p.url.Host != strings.TrimPrefix(s.h.url, "http://") {
+			if p.url.Host != strings.TrimPrefix(s.h.URL, "http://") {
 				t.Fatalf("return_to %q left the portal for %s", target, p.url)
 			}
 		}
 	}},
 	{"OData injection in search", func(t *testing.T, s *securityEnv) {
 		for _, q := range []string{"'", "')", "x' or 1 eq 1 or displayName eq 'y", "a) or (accountEnabled eq true", "' or startswith(displayName,'"} {
-			s.h.demo.Graph.ResetRequests()
+			s.h.Demo.Graph.ResetRequests()
 			p := s.op.get("/search?q=" + url.QueryEscape(q))
 			if p.status != http.StatusOK || !strings.Contains(p.body, "No user starts with") {
 				t.Fatalf("search %q = %d, want no match", q, p.status)
 			}
-			for _, r := range s.h.demo.Graph.Requests() {
+			for _, r := range s.h.Demo.Graph.Requests() {
 				if r.Path == "/v1.0/users" {
 					f, _ := url.ParseQuery(r.Query)
 					want := "'" + strings.ReplaceAll(q, "'", "''") + "'"
@@ -234,7 +226,7 @@ var attacks = []attack{
 	}},
 	{"markup in every Graph field", func(t *testing.T, s *securityEnv) {
 		var fields []string
-		s.h.demo.Graph.View(func(tn *graphemu.Tenant) {
+		s.h.Demo.Graph.View(func(tn *graphemu.Tenant) {
 			u := tn.LookupUser(graphemu.MarkupUserID)
 			for _, f := range []string{u.DisplayName, u.JobTitle, u.Department, u.OfficeLocation, u.EmployeeID} {
 				if strings.ContainsAny(f, "<>") {
@@ -272,9 +264,9 @@ var attacks = []attack{
 		s.refused(t, s.op.post("/users/"+s.eligible.ID+"/issue", f), before, http.StatusRequestEntityTooLarge, "more data than the portal accepts")
 	}},
 	{"stale sign-in", func(t *testing.T, s *securityEnv) {
-		s.h.demo.Provider.SetAuthTimeOffset(-time.Hour)
+		s.h.Demo.Provider.SetAuthTimeOffset(-time.Hour)
 		b := s.h.signedIn(t, "operator")
-		s.h.demo.Provider.SetAuthTimeOffset(0)
+		s.h.Demo.Provider.SetAuthTimeOffset(0)
 		before := s.writes()
 		p := b.getNoFollow("/users/" + s.eligible.ID + "/issue")
 		if p.status != http.StatusSeeOther || !strings.Contains(p.header.Get("Location"), "reauth=1") {
@@ -312,7 +304,7 @@ func (s *securityEnv) withCookie(t *testing.T, m *session.Manager, sess session.
 	if err := m.Save(rec, &sess); err != nil {
 		t.Fatal(err)
 	}
-	req, _ := http.NewRequest(http.MethodGet, s.h.url+path, nil)
+	req, _ := http.NewRequest(http.MethodGet, s.h.URL+path, nil)
 	req.Header.Set("Cookie", strings.SplitN(rec.h.Get("Set-Cookie"), ";", 2)[0])
 	return s.h.browser(t).do(req, false)
 }
@@ -323,17 +315,26 @@ func (r *headerRecorder) Header() http.Header         { return r.h }
 func (r *headerRecorder) Write(b []byte) (int, error) { return len(b), nil }
 func (r *headerRecorder) WriteHeader(int)             {}
 
+// toSignIn asserts p sends the browser to sign in and back to path.
+func toSignIn(t *testing.T, p page, path string) {
+	t.Helper()
+	want := "/auth/login?return_to=" + url.QueryEscape(path)
+	if p.status != http.StatusFound || p.header.Get("Location") != want {
+		t.Fatalf("status %d, Location %q; want 302 to %s", p.status, p.header.Get("Location"), want)
+	}
+}
+
 func TestSecuritySuite(t *testing.T) {
 	s := newSecurityEnv(t)
-	var cases, refused atomic.Int32
+	// Each case fails its subtest unless it was refused as it must be: the
+	// count printed is of the cases that ran and passed every assertion.
+	passed := 0
 	for _, a := range attacks {
-		cases.Add(1)
 		if t.Run(a.name, func(t *testing.T) { a.run(t, s) }) {
-			refused.Add(1)
+			passed++
 		}
 	}
 	for _, pt := range protectedTargets {
-		cases.Add(1)
 		ok := t.Run("pass for "+pt.name, func(t *testing.T) {
 			form := s.op.get("/users/" + pt.id)
 			if !strings.Contains(form.body, "Not eligible") || !strings.Contains(form.body, pt.message) {
@@ -348,10 +349,13 @@ func TestSecuritySuite(t *testing.T) {
 			}
 		})
 		if ok {
-			refused.Add(1)
+			passed++
 		}
 	}
-	fmt.Printf("security: %d attack cases, %d refused as required\n", cases.Load(), refused.Load())
+	if total := len(attacks) + len(protectedTargets); passed != total {
+		t.Fatalf("security: %d of %d attack cases refused as required", passed, total)
+	}
+	fmt.Printf("security: %d attack cases, each refused as required\n", passed)
 }
 
 // TestRateLimitAcrossInstances runs two portals on one database: the

@@ -4,10 +4,13 @@
 package handlers
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/a-h/templ"
@@ -37,14 +40,13 @@ type Revocations interface {
 
 // Config holds the web layer's dependencies.
 type Config struct {
-	Service   *issuance.Service
-	Directory portal.Directory
-	History   portal.History
-	Sessions  *session.Manager
-	Revoked   Revocations
-	Auth      *auth.Authenticator
-	Assets    *static.Assets
-	Logger    *slog.Logger
+	Service  *issuance.Service
+	History  portal.History
+	Sessions *session.Manager
+	Revoked  Revocations
+	Auth     *auth.Authenticator
+	Assets   *static.Assets
+	Logger   *slog.Logger
 	// PublicURL is the portal's external base URL.
 	PublicURL *url.URL
 	// ProviderOrigin is the OpenID provider's origin, allowed as a form
@@ -61,6 +63,8 @@ type Config struct {
 type Server struct {
 	cfg  Config
 	echo *echo.Echo
+	// buffers hold pages while they render.
+	buffers sync.Pool
 }
 
 // New builds the Echo instance with every route and middleware.
@@ -76,11 +80,25 @@ func New(cfg Config) *Server {
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
 
-// render writes a page with status.
-func render(c echo.Context, status int, page templ.Component) error {
-	c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
-	c.Response().WriteHeader(status)
-	return page.Render(c.Request().Context(), c.Response())
+// render renders a page into a buffer and only then writes it with
+// status: a template that fails returns its error before anything is
+// sent, so the error handler can answer with a logged 500 instead of a
+// truncated page.
+func (s *Server) render(c echo.Context, status int, page templ.Component) error {
+	buf, _ := s.buffers.Get().(*bytes.Buffer)
+	if buf == nil {
+		buf = new(bytes.Buffer)
+	}
+	defer func() {
+		if buf.Cap() <= 1<<20 {
+			buf.Reset()
+			s.buffers.Put(buf)
+		}
+	}()
+	if err := page.Render(c.Request().Context(), buf); err != nil {
+		return fmt.Errorf("rendering the page: %w", err)
+	}
+	return c.HTMLBlob(status, buf.Bytes())
 }
 
 // page returns the layout's view model for this request.

@@ -15,7 +15,7 @@ func (s *Server) search(c echo.Context) error {
 	status := http.StatusOK
 	if v.Query != "" || v.Cursor != "" {
 		v.Searched = true
-		page, err := s.cfg.Directory.SearchUsers(c.Request().Context(), v.Query, v.Cursor)
+		page, err := s.cfg.Service.Search(c.Request().Context(), v.Query, v.Cursor)
 		switch portal.ErrorCode(err) {
 		case "":
 			v.Users, v.Next = page.Users, page.Next
@@ -27,9 +27,9 @@ func (s *Server) search(c echo.Context) error {
 	}
 	if c.Request().Header.Get("HX-Request") == "true" {
 		c.Response().Header().Set("Vary", "HX-Request")
-		return render(c, status, templates.SearchResults(v))
+		return s.render(c, status, templates.SearchResults(v))
 	}
-	return render(c, status, templates.SearchPage(s.page(c, "Find a user", "search"), v))
+	return s.render(c, status, templates.SearchPage(s.page(c, "Find a user", "search"), v))
 }
 
 // userPage shows one user; its Graph calls run concurrently.
@@ -39,10 +39,7 @@ func (s *Server) userPage(c echo.Context) error {
 		return err
 	}
 	v := templates.UserView{
-		User: uv.User, Methods: uv.Methods, TAP: uv.TAP, Policy: uv.Policy, Roles: uv.Roles, History: uv.History,
-	}
-	if uv.TAP != nil {
-		v.TAPState = uv.TAP.State(s.cfg.Service.Now())
+		User: uv.User, Methods: uv.Methods, TAP: uv.TAP, TAPState: uv.TAPState, Policy: uv.Policy, Roles: uv.Roles, History: uv.History,
 	}
 	for _, r := range uv.Verdict.Refusals {
 		v.Refusals = append(v.Refusals, r.Message)
@@ -51,5 +48,5 @@ func (s *Server) userPage(c echo.Context) error {
 	case "revoked":
 		v.Notice = "The Temporary Access Pass was revoked."
 	}
-	return render(c, http.StatusOK, templates.UserPage(s.page(c, uv.User.DisplayName, "search"), v))
+	return s.render(c, http.StatusOK, templates.UserPage(s.page(c, uv.User.DisplayName, "search"), v))
 }

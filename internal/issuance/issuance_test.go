@@ -121,8 +121,8 @@ func TestStoreDownAfterTheCallIsReconciled(t *testing.T) {
 	e := newEnv(t)
 	e.history.failing.Store(true)
 	e.history.okRecords.Store(1) // the intent is written, the outcome is not
-	issued, err := e.svc.Issue(context.Background(), operator, graphemu.TAPExpiredUserID, request)
-	if err != nil || issued.Passcode.IsZero() {
+	res, err := e.svc.Issue(context.Background(), operator, graphemu.TAPExpiredUserID, request)
+	if err != nil || res.Issued.Passcode.IsZero() {
 		t.Fatalf("Issue = %v; the pass exists, so the operator must still see its passcode", err)
 	}
 	evs := e.events(t, graphemu.TAPExpiredUserID)
@@ -135,7 +135,7 @@ func TestStoreDownAfterTheCallIsReconciled(t *testing.T) {
 		t.Fatalf("Reconcile = %d, %v; want 1 settled", n, err)
 	}
 	evs = e.events(t, graphemu.TAPExpiredUserID)
-	if len(evs) != 2 || evs[0].Outcome != portal.OutcomeSuccess || !evs[0].Reconciled || evs[0].TAPID != issued.ID || evs[0].IntentID != evs[1].ID {
+	if len(evs) != 2 || evs[0].Outcome != portal.OutcomeSuccess || !evs[0].Reconciled || evs[0].TAPID != res.Issued.ID || evs[0].IntentID != evs[1].ID {
 		t.Fatalf("history after reconciling = %+v, want a reconciled success naming the pass", evs)
 	}
 }

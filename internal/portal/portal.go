@@ -34,9 +34,6 @@ type Directory interface {
 	DirectoryRoles(ctx context.Context, userID string) ([]DirectoryRole, error)
 	// MemberOf returns those of groupIDs the user is a transitive member of.
 	MemberOf(ctx context.Context, userID string, groupIDs []string) ([]string, error)
-	// TAPAudits lists directory audit entries about passes since a time,
-	// newest first.
-	TAPAudits(ctx context.Context, since time.Time) ([]DirectoryAudit, error)
 }
 
 // User is a directory user as the portal shows it.
@@ -111,4 +108,11 @@ func (k MethodKind) Label() string {
 		return "Temporary Access Pass"
 	}
 	return "Other method"
+}
+
+// DirectoryRole is an active directory role a user holds.
+type DirectoryRole struct {
+	ID          string
+	DisplayName string
+	TemplateID  string
 }

@@ -3,6 +3,25 @@
 // certificate authority, faithfully enough that the real Graph SDK and
 // azidentity cannot tell it from the cloud. It is the engine of the demo
 // tenant (`portal dev`) and of the contract tests.
+//
+// What each part serves:
+//
+//   - token.go, auth.go: the certificate credential's token flow and the
+//     application permissions each route needs, for every Graph call.
+//   - users.go, search.go, odata.go, query.go: user lookup and search
+//     ($filter, $search with ConsistencyLevel, $select, $top, $count,
+//     $orderby, skip-token paging). The portal's search uses the prefix
+//     $filter; $search and $count are there for a search by any word.
+//   - tap.go, methods.go, policy.go: Temporary Access Pass create, list,
+//     get and delete, the sign-in methods, and the tenant's pass policy.
+//   - roles.go: transitive memberships (groups and directory roles) and
+//     checkMemberGroups, for the guardrails.
+//   - audit.go: the directory audit log that creates and deletes write,
+//     with its own throttle, for reconciling passes made outside the
+//     portal.
+//   - batch.go: JSON $batch with per-item faults, for bulk issuance.
+//   - server.go, tenant.go, seed.go: the server, its faults, its request
+//     log and clock, the tenant model and the demo tenant's seed.
 package graphemu
 
 import (

@@ -1,0 +1,218 @@
+// Package fake holds in-memory implementations of the portal's interfaces
+// for table tests of domain rules: a Directory whose tenant is a few maps,
+// and a History that keeps its records in a slice. They run in
+// microseconds and say nothing about the wire: the tests through the
+// Graph SDK, the emulator and the real stores do that.
+package fake
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tapportal/portal/internal/portal"
+)
+
+// Operation names a Directory method, for Fail and Calls.
+type Operation string
+
+// The Directory's operations.
+const (
+	OpSearch     Operation = "SearchUsers"
+	OpUser       Operation = "User"
+	OpMethods    Operation = "Methods"
+	OpCurrentTAP Operation = "CurrentTAP"
+	OpCreateTAP  Operation = "CreateTAP"
+	OpDeleteTAP  Operation = "DeleteTAP"
+	OpPolicy     Operation = "Policy"
+	OpRoles      Operation = "DirectoryRoles"
+	OpMemberOf   Operation = "MemberOf"
+)
+
+// Directory is a portal.Directory over an in-memory tenant. Set its
+// fields before use; the methods are safe for concurrent use.
+type Directory struct {
+	Users map[string]portal.User // by object id
+	// Roles are the roles each user holds, by user id.
+	Roles map[string][]portal.DirectoryRole
+	// Groups are the groups each user is a transitive member of.
+	Groups map[string][]string
+	// Passes are the users' passes, by user id.
+	Passes map[string]*portal.TAP
+	// SignInMethods are the users' registered methods, by user id.
+	SignInMethods map[string][]portal.Method
+	TAPPolicy     portal.Policy
+	// Now is the clock that stamps new passes; default time.Now.
+	Now func() time.Time
+
+	mu     sync.Mutex
+	fail   map[Operation]error
+	calls  map[Operation]int
+	serial int
+}
+
+var _ portal.Directory = (*Directory)(nil)
+
+// Fail makes every later call of op return err; a nil err heals it.
+func (d *Directory) Fail(op Operation, err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.fail == nil {
+		d.fail = map[Operation]error{}
+	}
+	d.fail[op] = err
+}
+
+// Calls returns how many times op was called.
+func (d *Directory) Calls(op Operation) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.calls[op]
+}
+
+// call counts a call of op and, unless op was made to fail, runs f under
+// the lock with the user's object id. userID may be an object id or a
+// user principal name; an unknown one is ENotFound, as in Graph. An empty
+// userID is for the calls that take none.
+func call[T any](d *Directory, op Operation, userID string, f func(id string) (T, error)) (T, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.calls == nil {
+		d.calls = map[Operation]int{}
+	}
+	d.calls[op]++
+	var zero T
+	if err := d.fail[op]; err != nil {
+		return zero, err
+	}
+	id := ""
+	if op != OpSearch && op != OpPolicy {
+		u, ok := d.lookup(userID)
+		if !ok {
+			return zero, &portal.Error{Code: portal.ENotFound, Message: fmt.Sprintf("The user %s was not found in the directory.", userID)}
+		}
+		id = u.ID
+	}
+	return f(id)
+}
+
+func (d *Directory) now() time.Time {
+	if d.Now != nil {
+		return d.Now()
+	}
+	return time.Now()
+}
+
+// lookup finds a user by object id or user principal name.
+func (d *Directory) lookup(idOrUPN string) (portal.User, bool) {
+	if u, ok := d.Users[idOrUPN]; ok {
+		return u, true
+	}
+	for _, u := range d.Users {
+		if strings.EqualFold(u.UserPrincipalName, idOrUPN) {
+			return u, true
+		}
+	}
+	return portal.User{}, false
+}
+
+// SearchUsers implements portal.Directory: one page, ordered by display
+// name, of users whose display name, UPN or mail starts with query.
+func (d *Directory) SearchUsers(_ context.Context, query, _ string) (portal.UserPage, error) {
+	return call(d, OpSearch, "", func(string) (portal.UserPage, error) {
+		q := strings.ToLower(strings.TrimSpace(query))
+		var page portal.UserPage
+		for _, u := range d.Users {
+			for _, name := range []string{u.DisplayName, u.UserPrincipalName, u.Mail} {
+				if q != "" && strings.HasPrefix(strings.ToLower(name), q) {
+					page.Users = append(page.Users, u)
+					break
+				}
+			}
+		}
+		slices.SortFunc(page.Users, func(a, b portal.User) int { return strings.Compare(a.DisplayName, b.DisplayName) })
+		return page, nil
+	})
+}
+
+// User implements portal.Directory.
+func (d *Directory) User(_ context.Context, idOrUPN string) (portal.User, error) {
+	return call(d, OpUser, idOrUPN, func(id string) (portal.User, error) { return d.Users[id], nil })
+}
+
+// Methods implements portal.Directory.
+func (d *Directory) Methods(_ context.Context, userID string) ([]portal.Method, error) {
+	return call(d, OpMethods, userID, func(id string) ([]portal.Method, error) { return slices.Clone(d.SignInMethods[id]), nil })
+}
+
+// CurrentTAP implements portal.Directory.
+func (d *Directory) CurrentTAP(_ context.Context, userID string) (*portal.TAP, error) {
+	return call(d, OpCurrentTAP, userID, func(id string) (*portal.TAP, error) {
+		if t := d.Passes[id]; t != nil {
+			c := *t
+			return &c, nil
+		}
+		return nil, nil
+	})
+}
+
+// CreateTAP implements portal.Directory: the new pass replaces any other,
+// as Entra's current behaviour is.
+func (d *Directory) CreateTAP(_ context.Context, userID string, req portal.NewTAP) (portal.IssuedTAP, error) {
+	return call(d, OpCreateTAP, userID, func(id string) (portal.IssuedTAP, error) {
+		now := d.now()
+		d.serial++
+		t := portal.TAP{ID: fmt.Sprintf("tap-%d", d.serial), Created: now, Start: req.Start, LifetimeMinutes: req.LifetimeMinutes,
+			OneTime: req.OneTime, Usable: true, Reason: "EnabledByPolicy"}
+		if t.Start.IsZero() {
+			t.Start = now
+		}
+		if t.LifetimeMinutes == 0 {
+			t.LifetimeMinutes = d.TAPPolicy.DefaultLifetimeMinutes
+		}
+		if d.Passes == nil {
+			d.Passes = map[string]*portal.TAP{}
+		}
+		stored := t
+		d.Passes[id] = &stored
+		return portal.IssuedTAP{TAP: t, Passcode: portal.NewSecret(fmt.Sprintf("code-%d", d.serial)), RequestID: fmt.Sprintf("req-create-%d", d.serial)}, nil
+	})
+}
+
+// DeleteTAP implements portal.Directory.
+func (d *Directory) DeleteTAP(_ context.Context, userID, tapID string) (string, error) {
+	return call(d, OpDeleteTAP, userID, func(id string) (string, error) {
+		if t := d.Passes[id]; t == nil || t.ID != tapID {
+			return "", &portal.Error{Code: portal.ENotFound, Message: "The Temporary Access Pass no longer exists."}
+		}
+		delete(d.Passes, id)
+		d.serial++
+		return fmt.Sprintf("req-delete-%d", d.serial), nil
+	})
+}
+
+// Policy implements portal.Directory.
+func (d *Directory) Policy(context.Context) (portal.Policy, error) {
+	return call(d, OpPolicy, "", func(string) (portal.Policy, error) { return d.TAPPolicy, nil })
+}
+
+// DirectoryRoles implements portal.Directory.
+func (d *Directory) DirectoryRoles(_ context.Context, userID string) ([]portal.DirectoryRole, error) {
+	return call(d, OpRoles, userID, func(id string) ([]portal.DirectoryRole, error) { return slices.Clone(d.Roles[id]), nil })
+}
+
+// MemberOf implements portal.Directory.
+func (d *Directory) MemberOf(_ context.Context, userID string, groupIDs []string) ([]string, error) {
+	return call(d, OpMemberOf, userID, func(id string) ([]string, error) {
+		var in []string
+		for _, g := range groupIDs {
+			if slices.Contains(d.Groups[id], g) {
+				in = append(in, g)
+			}
+		}
+		return in, nil
+	})
+}

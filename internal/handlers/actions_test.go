@@ -1,0 +1,115 @@
+package handlers_test
+
+import (
+	"maps"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/tapportal/portal/internal/graph/graphemu"
+	"github.com/tapportal/portal/internal/metrics"
+)
+
+// graphCalls counts the Graph requests the emulator served, by operation,
+// leaving out token requests.
+func graphCalls(reqs []graphemu.RequestRecord) map[string]int {
+	n := map[string]int{}
+	for _, r := range reqs {
+		if op := metrics.GraphOperation(r.Method, r.Path); op != "token" {
+			n[op]++
+		}
+	}
+	return n
+}
+
+// TestOneRoundOfReadsPerAction counts what each action asks of Graph: every
+// fact it decides on is read once, and a page reads only what it shows.
+func TestOneRoundOfReadsPerAction(t *testing.T) {
+	h := newHarness(t, nil)
+	b := h.signedIn(t, "operator")
+	fresh := h.eligible(t, false)
+	withPass := h.eligible(t, true)
+	csrf := issueForm(t, b, fresh.ID)
+	issue := func(id string, set map[string]string) func() page {
+		return func() page {
+			f := url.Values{"csrf": {csrf}, "start": {"now"}, "lifetime": {"60"}, "reason": {"Counting Graph calls"}}
+			for k, v := range set {
+				f.Set(k, v)
+			}
+			return b.post("/users/"+url.PathEscape(id)+"/issue", f)
+		}
+	}
+	var tapID string
+	// The facts of a decision: the user, their pass, their roles, their
+	// groups and the tenant policy (which the client caches for a minute,
+	// so it may not be read at all).
+	decision := map[string]int{"user": 1, "tap_get": 1, "roles": 1, "groups": 1, "policy": 1}
+	for _, tt := range []struct {
+		name   string
+		do     func() page
+		status int
+		// want are the most calls of each operation; writes must match.
+		want map[string]int
+	}{
+		{"user page", func() page { return b.get("/users/" + fresh.ID) }, http.StatusOK,
+			map[string]int{"user": 1, "tap_get": 1, "roles": 1, "groups": 1, "policy": 1, "methods": 1}},
+		{"issue form", func() page { return b.get("/users/" + fresh.ID + "/issue") }, http.StatusOK, decision},
+		{"issue form, refused", func() page { return b.get("/users/" + graphemu.GlobalAdminUserID + "/issue") }, http.StatusForbidden, decision},
+		{"issue submit, invalid", issue(fresh.ID, map[string]string{"reason": ""}), http.StatusBadRequest, decision},
+		{"issue submit, refused", issue(graphemu.GlobalAdminUserID, nil), http.StatusForbidden, decision},
+		{"issue submit, needs confirmation", issue(withPass.ID, nil), http.StatusConflict, decision},
+		{"issue submit, issued", issue(fresh.ID, nil), http.StatusOK, with(decision, "tap_post", 1)},
+		{"revoke form", func() page {
+			p := b.get("/users/" + fresh.ID + "/revoke")
+			tapID = regexpValue(t, p.body, "tap_id")
+			return p
+		}, http.StatusOK, map[string]int{"user": 1, "tap_get": 1}},
+		{"revoke submit", func() page {
+			return b.post("/users/"+fresh.ID+"/revoke", url.Values{"csrf": {csrf}, "tap_id": {tapID}, "reason": {"Counting"}})
+		}, http.StatusOK, map[string]int{"user": 1, "tap_get": 1, "tap_delete": 1}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h.Demo.Graph.ResetRequests()
+			p := tt.do()
+			// The revoke redirects to the user page; count the POST alone.
+			reqs := h.Demo.Graph.Requests()
+			if tt.name == "revoke submit" {
+				reqs = untilDelete(reqs)
+			}
+			got := graphCalls(reqs)
+			if p.status != tt.status {
+				t.Fatalf("status = %d, want %d", p.status, tt.status)
+			}
+			for op, n := range got {
+				if n > tt.want[op] {
+					t.Errorf("%s: %d calls, want at most %d", op, n, tt.want[op])
+				}
+			}
+			for _, write := range []string{"tap_post", "tap_delete"} {
+				if got[write] != tt.want[write] {
+					t.Errorf("%s: %d calls, want %d", write, got[write], tt.want[write])
+				}
+			}
+			t.Logf("%s: %v", tt.name, got)
+		})
+	}
+}
+
+func with(m map[string]int, k string, v int) map[string]int {
+	c := maps.Clone(m)
+	c[k] = v
+	return c
+}
+
+// untilDelete keeps the requests up to and including the pass's delete.
+func untilDelete(reqs []graphemu.RequestRecord) []graphemu.RequestRecord {
+	i := slices.IndexFunc(reqs, func(r graphemu.RequestRecord) bool {
+		return r.Method == http.MethodDelete && strings.Contains(r.Path, "temporaryAccessPassMethods")
+	})
+	if i < 0 {
+		return reqs
+	}
+	return reqs[:i+1]
+}

@@ -1,0 +1,203 @@
+package issuance
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/tapportal/portal/internal/portal"
+)
+
+// IssueRequest is an operator's request for a pass.
+type IssueRequest struct {
+	// Start is zero for "now".
+	Start time.Time
+	// LifetimeMinutes is 0 for the policy's default.
+	LifetimeMinutes int
+	OneTime         bool
+	Reason          string
+	Ticket          string
+	// ConfirmReplace is set once the operator has confirmed replacing an
+	// existing pass.
+	ConfirmReplace bool
+	RequestID      string
+	// Malformed holds the fields the form parser could not read; Issue
+	// reports them with its own findings and issues nothing.
+	Malformed FieldErrors
+}
+
+// IssueForm is what an issue form is decided and shown on, read in one
+// round: the user, the tenant policy, the pass a new one would replace,
+// and the verdict.
+type IssueForm struct {
+	User   portal.User
+	Policy portal.Policy
+	// Replaces is the user's live pass, which a new one would replace, or
+	// nil; ReplacesState is where it stands.
+	Replaces      *portal.TAP
+	ReplacesState portal.TAPState
+	Verdict       Verdict
+}
+
+// IssueResult is what came of an issue request.
+type IssueResult struct {
+	// Form is what the decision was made on. It is set whenever the facts
+	// could be read, on success and on every refusal, so that the form can
+	// be shown again without reading Graph twice.
+	Form IssueForm
+	// Issued is the new pass, on success.
+	Issued portal.IssuedTAP
+}
+
+// ErrNeedsConfirmation means the user already has a pass that the new one
+// would replace, and the operator has not confirmed.
+var ErrNeedsConfirmation = errors.New("issuance: replacing the current pass needs confirmation")
+
+// ErrStaleSignIn means the operator must sign in again before issuing.
+var ErrStaleSignIn = errors.New("issuance: the sign-in is too old to issue a pass")
+
+func (s *Service) form(op portal.Operator, f facts) IssueForm {
+	form := IssueForm{User: f.user, Policy: f.policy, Verdict: s.verdict(op, f)}
+	if now := s.now(); f.current != nil && f.current.Live(now) {
+		form.Replaces, form.ReplacesState = f.current, f.current.State(now)
+	}
+	return form
+}
+
+// IssueForm gathers what the issue form needs, in one round of reads.
+func (s *Service) IssueForm(ctx context.Context, op portal.Operator, userID string) (IssueForm, error) {
+	f, err := s.facts(ctx, userID)
+	if err != nil {
+		return IssueForm{}, err
+	}
+	return s.form(op, f), nil
+}
+
+// Issue issues a pass after the guardrails, recording the intent before
+// and the outcome after the Graph call. Nothing is issued when it returns
+// an error: ErrStaleSignIn, FieldErrors for invalid input,
+// ErrNeedsConfirmation, EPolicy with every reason for a refusal (recorded
+// too), or the error of a read, a write or the store.
+func (s *Service) Issue(ctx context.Context, op portal.Operator, userID string, req IssueRequest) (IssueResult, error) {
+	if !s.FreshSignIn(op) {
+		u, err := s.dir.User(ctx, userID)
+		if err != nil {
+			u = portal.User{ID: userID}
+		}
+		s.refuse(ctx, op, u, req, Refusal{RefuseStaleSignIn, "The operator's sign-in was too old; they were sent to sign in again before issuing."}, "")
+		return IssueResult{}, ErrStaleSignIn
+	}
+	f, err := s.facts(ctx, userID)
+	if err != nil {
+		if code := portal.ErrorCode(err); code == portal.ENotFound || code == portal.EInvalid {
+			return IssueResult{}, err
+		}
+		// The guardrails could not be checked: refuse, and say so.
+		s.refuse(ctx, op, portal.User{ID: userID}, req, Refusal{RefuseCheckFailed, "The eligibility checks could not be completed: " + portal.ErrorMessage(err)}, portal.RequestID(err))
+		return IssueResult{}, err
+	}
+	res := IssueResult{Form: s.form(op, f)}
+	if req.LifetimeMinutes == 0 {
+		req.LifetimeMinutes = f.policy.DefaultLifetimeMinutes
+	}
+	// The verdict comes first: an attempt on an account the portal
+	// protects is recorded as such, whatever else is wrong with it.
+	if v := res.Form.Verdict; !v.Eligible() {
+		s.refuse(ctx, op, f.user, req, v.Refusals[0], "", v.Refusals[1:]...)
+		return res, &portal.Error{Code: portal.EPolicy, Message: v.Message()}
+	}
+	if fe := s.validate(ctx, op, f, req); len(fe) > 0 {
+		return res, fe
+	}
+	if res.Form.Replaces != nil && !req.ConfirmReplace {
+		return res, ErrNeedsConfirmation
+	}
+
+	intent, err := s.recordIntent(ctx, s.event(op, f.user, req, portal.ActionIssue, portal.OutcomePending))
+	if err != nil {
+		if portal.ErrorCode(err) == portal.ELimited {
+			s.refuse(ctx, op, f.user, req, Refusal{RefuseRateLimited, portal.ErrorMessage(err)}, "")
+		}
+		return res, err
+	}
+	issued, err := s.dir.CreateTAP(ctx, f.user.ID, portal.NewTAP{Start: req.Start, LifetimeMinutes: req.LifetimeMinutes, OneTime: req.OneTime})
+	outcome := s.event(op, f.user, req, portal.ActionIssue, portal.OutcomeSuccess)
+	outcome.IntentID = intent.ID
+	if err != nil {
+		outcome.Outcome, outcome.Detail, outcome.GraphRequestID = portal.OutcomeFailed, portal.ErrorMessage(err), portal.RequestID(err)
+		if portal.ErrorCode(err) == portal.EPolicy {
+			outcome.Outcome, outcome.RefusalCode = portal.OutcomeRefused, RefuseGraph
+		}
+		if _, rerr := s.history.Record(ctx, outcome); rerr != nil {
+			s.log.ErrorContext(ctx, "recording a failed issuance", "err", rerr, "intent", intent.ID)
+		}
+		s.observe(portal.ActionIssue, outcome.Outcome, outcome.RefusalCode)
+		return res, err
+	}
+	outcome.TAPID, outcome.GraphRequestID = issued.ID, issued.RequestID
+	outcome.Start, outcome.LifetimeMinutes, outcome.OneTime = issued.Start, issued.LifetimeMinutes, issued.OneTime
+	if _, err := s.history.Record(ctx, outcome); err != nil {
+		// The pass exists and its intent is recorded; start-up
+		// reconciliation completes the record. The operator still needs
+		// the passcode, which nothing else can show again.
+		s.log.ErrorContext(ctx, "recording an issuance outcome", "err", err, "intent", intent.ID, "tap_id", issued.ID)
+	}
+	s.observe(portal.ActionIssue, portal.OutcomeSuccess, "")
+	res.Issued = issued
+	return res, nil
+}
+
+// validate checks the request against the form's rules and the policy,
+// together with what the parser found. A well-formed request that the
+// policy refuses (a lifetime out of bounds, a multi-use pass where the
+// policy forces one-time) is recorded as a refusal.
+func (s *Service) validate(ctx context.Context, op portal.Operator, f facts, req IssueRequest) FieldErrors {
+	fe := req.Validate(f.policy, s.now())
+	var refusals []Refusal
+	for _, rule := range []struct{ field, code string }{{"lifetime", RefuseLifetime}, {"one_time", RefuseOneTime}} {
+		if _, unread := req.Malformed[rule.field]; !unread && fe[rule.field] != "" {
+			refusals = append(refusals, Refusal{rule.code, fe[rule.field]})
+		}
+	}
+	if len(refusals) > 0 {
+		s.refuse(ctx, op, f.user, req, refusals[0], "", refusals[1:]...)
+	}
+	// The parser's reading of a field wins: it saw what was typed.
+	for k, msg := range req.Malformed {
+		fe[k] = msg
+	}
+	return fe
+}
+
+// recordIntent records an issue intent, within the rate limit when one is
+// set: the store counts and appends atomically, so replicas share it.
+func (s *Service) recordIntent(ctx context.Context, e portal.Event) (portal.Event, error) {
+	if s.limit.Max > 0 {
+		return s.history.RecordLimited(ctx, e, s.limit)
+	}
+	return s.history.Record(ctx, e)
+}
+
+func (s *Service) event(op portal.Operator, u portal.User, req IssueRequest, a portal.Action, o portal.Outcome) portal.Event {
+	return portal.Event{
+		Action: a, Outcome: o,
+		OperatorID: op.ID, OperatorName: op.Name,
+		TargetID: u.ID, TargetUPN: u.UserPrincipalName, TargetName: u.DisplayName,
+		LifetimeMinutes: req.LifetimeMinutes, OneTime: req.OneTime, Start: req.Start,
+		Reason: req.Reason, Ticket: req.Ticket, RequestID: req.RequestID,
+	}
+}
+
+// refuse records a guardrail refusal. A store failure here is logged: the
+// refusal stands either way.
+func (s *Service) refuse(ctx context.Context, op portal.Operator, u portal.User, req IssueRequest, r Refusal, graphRequestID string, more ...Refusal) {
+	e := s.event(op, u, req, portal.ActionIssue, portal.OutcomeRefused)
+	e.RefusalCode, e.Detail, e.GraphRequestID = r.Code, r.Message, graphRequestID
+	for _, m := range more {
+		e.Detail += " " + m.Message
+	}
+	if _, err := s.history.Record(ctx, e); err != nil {
+		s.log.ErrorContext(ctx, "recording a refusal", "err", err, "code", r.Code)
+	}
+	s.observe(portal.ActionIssue, portal.OutcomeRefused, r.Code)
+}

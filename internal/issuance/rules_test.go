@@ -1,0 +1,497 @@
+package issuance_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tapportal/portal/internal/fake"
+	"github.com/tapportal/portal/internal/issuance"
+	"github.com/tapportal/portal/internal/portal"
+)
+
+// The table tests below decide every guardrail on an in-memory tenant:
+// one target user, the groups and roles a row gives them, and the tenant
+// policy. The emulator tests in issuance_test.go prove the same service
+// through the Graph SDK.
+
+const (
+	targetID   = "u-target"
+	operatorID = "u-operator"
+	groupExec  = "g-executives"
+	groupElig  = "g-helpdesk-eligible"
+	groupOther = "g-other"
+	roleGA     = "62e90394-69f5-4237-9190-012177145e10"
+	roleHelp   = "729827e3-9c14-49f7-bb1b-9608f156bbb8"
+)
+
+var (
+	fixedNow = time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	tableOp  = portal.Operator{ID: operatorID, Name: "Priya Natarajan", AuthTime: fixedNow.Add(-time.Minute)}
+	errDown  = &portal.Error{Code: portal.EUnavailable, Message: "Microsoft Graph did not answer."}
+)
+
+// scenario is one row's world: the tenant, the history, the guardrails and
+// the request, each changed by the row from an eligible default.
+type scenario struct {
+	dir  *fake.Directory
+	hist *fake.History
+	opts issuance.Options
+	op   portal.Operator
+	req  issuance.IssueRequest
+}
+
+func newScenario() *scenario {
+	return &scenario{
+		dir: &fake.Directory{
+			Users: map[string]portal.User{
+				targetID:   {ID: targetID, DisplayName: "Tomás Herrera", UserPrincipalName: "tomas@northwind.example", AccountEnabled: true},
+				operatorID: {ID: operatorID, DisplayName: "Priya Natarajan", UserPrincipalName: "priya@northwind.example", AccountEnabled: true},
+			},
+			Roles:  map[string][]portal.DirectoryRole{},
+			Groups: map[string][]string{},
+			TAPPolicy: portal.Policy{Enabled: true, DefaultLifetimeMinutes: 60, MinLifetimeMinutes: 15, MaxLifetimeMinutes: 480,
+				Include: []portal.PolicyTarget{{ID: portal.AllUsers}}},
+			Now: func() time.Time { return fixedNow },
+		},
+		hist: &fake.History{Now: func() time.Time { return fixedNow }},
+		opts: issuance.Options{Now: func() time.Time { return fixedNow }, MaxAuthAge: 15 * time.Minute},
+		op:   tableOp,
+		req:  issuance.IssueRequest{LifetimeMinutes: 60, Reason: "New phone", Ticket: "INC0042"},
+	}
+}
+
+func (s *scenario) target(f func(*portal.User)) {
+	u := s.dir.Users[targetID]
+	f(&u)
+	s.dir.Users[targetID] = u
+}
+
+func (s *scenario) in(groups ...string) {
+	s.dir.Groups[targetID] = append(s.dir.Groups[targetID], groups...)
+}
+
+func (s *scenario) role(template, name string) {
+	s.dir.Roles[targetID] = append(s.dir.Roles[targetID], portal.DirectoryRole{ID: "r-" + template[:8], DisplayName: name, TemplateID: template})
+}
+
+func (s *scenario) pass(start time.Time, minutes int) {
+	s.dir.Passes = map[string]*portal.TAP{targetID: {ID: "tap-old", Created: start, Start: start, LifetimeMinutes: minutes, Usable: true, Reason: "EnabledByPolicy"}}
+}
+
+// The outcomes a row expects, in the order they are recorded.
+const (
+	pending = "pending"
+	success = "success"
+	failed  = "failed"
+)
+
+func refused(code string) string { return "refused:" + code }
+
+// recorded renders the history as the rows write it.
+func recorded(events []portal.Event) []string {
+	var out []string
+	for _, e := range events {
+		s := string(e.Outcome)
+		if e.Outcome == portal.OutcomeRefused {
+			s += ":" + e.RefusalCode
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// issueRule is one row: what differs from an eligible request, and what
+// must come of it.
+type issueRule struct {
+	name  string
+	setup func(*scenario)
+	// verdict is the refusal codes the verdict must give, in order.
+	verdict []string
+	// err names the error Issue must return: "" for none, an error code,
+	// or one of the sentinels below.
+	err string
+	// fields are the form fields Issue must report as invalid.
+	fields []string
+	// history is what the request must leave in the history.
+	history []string
+	// detail is text the first recorded refusal must hold.
+	detail string
+}
+
+const (
+	errInvalid = "field errors"
+	errConfirm = "needs confirmation"
+	errStale   = "stale sign-in"
+)
+
+var issueRules = []issueRule{
+	{name: "eligible member", err: "", history: []string{pending, success}},
+
+	// Who the target is.
+	{name: "own account", setup: func(s *scenario) { s.op.ID = targetID },
+		verdict: []string{issuance.RefuseSelf}, err: portal.EPolicy, history: []string{refused(issuance.RefuseSelf)}, detail: "your own account"},
+	{name: "own account, id in another case", setup: func(s *scenario) { s.op.ID = strings.ToUpper(targetID) },
+		verdict: []string{issuance.RefuseSelf}, err: portal.EPolicy, history: []string{refused(issuance.RefuseSelf)}},
+	{name: "guest", setup: func(s *scenario) { s.target(func(u *portal.User) { u.Guest = true }) },
+		verdict: []string{issuance.RefuseGuest}, err: portal.EPolicy, history: []string{refused(issuance.RefuseGuest)}, detail: "Guests cannot"},
+	{name: "disabled account", setup: func(s *scenario) { s.target(func(u *portal.User) { u.AccountEnabled = false }) },
+		verdict: []string{issuance.RefuseDisabled}, err: portal.EPolicy, history: []string{refused(issuance.RefuseDisabled)}, detail: "disabled"},
+
+	// Directory roles.
+	{name: "any role protected by default", setup: func(s *scenario) { s.role(roleHelp, "Helpdesk Administrator") },
+		verdict: []string{issuance.RefuseRole}, err: portal.EPolicy, history: []string{refused(issuance.RefuseRole)}, detail: "Helpdesk Administrator"},
+	{name: "role outside the protected list", setup: func(s *scenario) {
+		s.role(roleHelp, "Helpdesk Administrator")
+		s.opts.Guardrails.ProtectedRoleIDs = []string{roleGA}
+	}, history: []string{pending, success}},
+	{name: "role in the protected list, template id in another case", setup: func(s *scenario) {
+		s.role(roleGA, "Global Administrator")
+		s.opts.Guardrails.ProtectedRoleIDs = []string{strings.ToUpper(roleGA)}
+	}, verdict: []string{issuance.RefuseRole}, err: portal.EPolicy, history: []string{refused(issuance.RefuseRole)}, detail: "Global Administrator"},
+	{name: "two roles named in one refusal", setup: func(s *scenario) {
+		s.role(roleGA, "Global Administrator")
+		s.role(roleHelp, "Helpdesk Administrator")
+	}, verdict: []string{issuance.RefuseRole}, err: portal.EPolicy, history: []string{refused(issuance.RefuseRole)}, detail: "Global Administrator, Helpdesk Administrator"},
+
+	// Groups.
+	{name: "protected group", setup: func(s *scenario) {
+		s.opts.Guardrails.ProtectedGroupIDs = []string{groupExec}
+		s.in(groupExec)
+	}, verdict: []string{issuance.RefuseProtectedGroup}, err: portal.EPolicy, history: []string{refused(issuance.RefuseProtectedGroup)}},
+	{name: "protected group configured, user not in it", setup: func(s *scenario) {
+		s.opts.Guardrails.ProtectedGroupIDs = []string{groupExec}
+		s.in(groupOther)
+	}, history: []string{pending, success}},
+	{name: "eligible groups set, user in none", setup: func(s *scenario) {
+		s.opts.Guardrails.EligibleGroupIDs = []string{groupElig}
+		s.in(groupOther)
+	}, verdict: []string{issuance.RefuseNotEligible}, err: portal.EPolicy, history: []string{refused(issuance.RefuseNotEligible)}},
+	{name: "eligible groups set, user in one", setup: func(s *scenario) {
+		s.opts.Guardrails.EligibleGroupIDs = []string{groupOther, groupElig}
+		s.in(groupElig)
+	}, history: []string{pending, success}},
+	{name: "eligible but also protected", setup: func(s *scenario) {
+		s.opts.Guardrails.EligibleGroupIDs = []string{groupElig}
+		s.opts.Guardrails.ProtectedGroupIDs = []string{groupExec}
+		s.in(groupElig, groupExec)
+	}, verdict: []string{issuance.RefuseProtectedGroup}, err: portal.EPolicy, history: []string{refused(issuance.RefuseProtectedGroup)}},
+
+	// The tenant policy.
+	{name: "policy disabled", setup: func(s *scenario) { s.dir.TAPPolicy.Enabled = false },
+		verdict: []string{issuance.RefusePolicyDisabled}, err: portal.EPolicy, history: []string{refused(issuance.RefusePolicyDisabled)}},
+	{name: "policy disabled and user excluded: one reason", setup: func(s *scenario) {
+		s.dir.TAPPolicy.Enabled = false
+		s.dir.TAPPolicy.Exclude = []portal.PolicyTarget{{ID: groupExec}}
+		s.in(groupExec)
+	}, verdict: []string{issuance.RefusePolicyDisabled}, err: portal.EPolicy, history: []string{refused(issuance.RefusePolicyDisabled)}},
+	{name: "policy includes a group the user is not in", setup: func(s *scenario) {
+		s.dir.TAPPolicy.Include = []portal.PolicyTarget{{ID: groupElig}}
+	}, verdict: []string{issuance.RefuseNotTargeted}, err: portal.EPolicy, history: []string{refused(issuance.RefuseNotTargeted)}, detail: "does not include"},
+	{name: "policy includes a group the user is in", setup: func(s *scenario) {
+		s.dir.TAPPolicy.Include = []portal.PolicyTarget{{ID: groupElig}}
+		s.in(groupElig)
+	}, history: []string{pending, success}},
+	{name: "policy includes everyone but excludes the user's group", setup: func(s *scenario) {
+		s.dir.TAPPolicy.Exclude = []portal.PolicyTarget{{ID: groupExec}}
+		s.in(groupExec)
+	}, verdict: []string{issuance.RefuseNotTargeted}, err: portal.EPolicy, history: []string{refused(issuance.RefuseNotTargeted)}, detail: "excludes"},
+	{name: "included and excluded: exclusion wins", setup: func(s *scenario) {
+		s.dir.TAPPolicy.Include = []portal.PolicyTarget{{ID: groupElig}}
+		s.dir.TAPPolicy.Exclude = []portal.PolicyTarget{{ID: groupExec}}
+		s.in(groupElig, groupExec)
+	}, verdict: []string{issuance.RefuseNotTargeted}, err: portal.EPolicy, history: []string{refused(issuance.RefuseNotTargeted)}, detail: "excludes"},
+
+	// Combinations: every reason is given, the first one is the record's code.
+	{name: "guest, disabled and an administrator", setup: func(s *scenario) {
+		s.target(func(u *portal.User) { u.Guest, u.AccountEnabled = true, false })
+		s.role(roleGA, "Global Administrator")
+	}, verdict: []string{issuance.RefuseGuest, issuance.RefuseDisabled, issuance.RefuseRole}, err: portal.EPolicy,
+		history: []string{refused(issuance.RefuseGuest)}, detail: "Global Administrator"},
+	{name: "own account in a protected group", setup: func(s *scenario) {
+		s.op.ID = targetID
+		s.opts.Guardrails.ProtectedGroupIDs = []string{groupExec}
+		s.in(groupExec)
+	}, verdict: []string{issuance.RefuseSelf, issuance.RefuseProtectedGroup}, err: portal.EPolicy, history: []string{refused(issuance.RefuseSelf)}, detail: "protected group"},
+	{name: "administrator with an invalid reason: the role refusal is recorded", setup: func(s *scenario) {
+		s.role(roleGA, "Global Administrator")
+		s.req.Reason = ""
+	}, verdict: []string{issuance.RefuseRole}, err: portal.EPolicy, history: []string{refused(issuance.RefuseRole)}},
+
+	// The request against the policy.
+	{name: "lifetime below the policy's minimum", setup: func(s *scenario) { s.req.LifetimeMinutes = 10 },
+		err: errInvalid, fields: []string{"lifetime"}, history: []string{refused(issuance.RefuseLifetime)}, detail: "below the tenant policy's minimum of 15 minutes"},
+	{name: "lifetime above the policy's maximum", setup: func(s *scenario) { s.req.LifetimeMinutes = 481 },
+		err: errInvalid, fields: []string{"lifetime"}, history: []string{refused(issuance.RefuseLifetime)}, detail: "above the tenant policy's maximum of 8 hours"},
+	{name: "lifetime at the bounds", setup: func(s *scenario) { s.req.LifetimeMinutes = 480 }, history: []string{pending, success}},
+	{name: "no lifetime: the policy's default", setup: func(s *scenario) { s.req.LifetimeMinutes = 0 }, history: []string{pending, success}},
+	{name: "multi-use where the policy forces one-time", setup: func(s *scenario) { s.dir.TAPPolicy.OneTimeForced = true },
+		err: errInvalid, fields: []string{"one_time"}, history: []string{refused(issuance.RefuseOneTime)}, detail: "requires one-time"},
+	{name: "one-time where the policy forces it", setup: func(s *scenario) {
+		s.dir.TAPPolicy.OneTimeForced = true
+		s.req.OneTime = true
+	}, history: []string{pending, success}},
+	{name: "lifetime and one-time both against the policy: one record", setup: func(s *scenario) {
+		s.dir.TAPPolicy.OneTimeForced = true
+		s.req.LifetimeMinutes = 5000
+	}, err: errInvalid, fields: []string{"lifetime", "one_time"}, history: []string{refused(issuance.RefuseLifetime)}, detail: "requires one-time"},
+	{name: "lifetime the parser could not read is not a policy refusal", setup: func(s *scenario) {
+		s.req.LifetimeMinutes = 0
+		s.req.Malformed = issuance.FieldErrors{"lifetime": "Choose a lifetime from the list."}
+	}, err: errInvalid, fields: []string{"lifetime"}},
+	{name: "missing reason", setup: func(s *scenario) { s.req.Reason = "  " }, err: errInvalid, fields: []string{"reason"}},
+	{name: "reason with markup", setup: func(s *scenario) { s.req.Reason = "<b>x</b>" }, err: errInvalid, fields: []string{"reason"}},
+	{name: "ticket with a formula", setup: func(s *scenario) { s.req.Ticket = "=HYPERLINK(1)" }, err: errInvalid, fields: []string{"ticket"}},
+	{name: "start in the past", setup: func(s *scenario) { s.req.Start = fixedNow.Add(-time.Hour) }, err: errInvalid, fields: []string{"start"}},
+	{name: "start beyond 30 days", setup: func(s *scenario) { s.req.Start = fixedNow.Add(31 * 24 * time.Hour) }, err: errInvalid, fields: []string{"start"}},
+	{name: "scheduled start", setup: func(s *scenario) { s.req.Start = fixedNow.Add(24 * time.Hour) }, history: []string{pending, success}},
+
+	// The pass a new one replaces.
+	{name: "usable pass, not confirmed", setup: func(s *scenario) { s.pass(fixedNow.Add(-time.Minute), 60) }, err: errConfirm},
+	{name: "pass yet to start, not confirmed", setup: func(s *scenario) { s.pass(fixedNow.Add(time.Hour), 60) }, err: errConfirm},
+	{name: "usable pass, confirmed", setup: func(s *scenario) {
+		s.pass(fixedNow.Add(-time.Minute), 60)
+		s.req.ConfirmReplace = true
+	}, history: []string{pending, success}},
+	{name: "expired pass needs no confirmation", setup: func(s *scenario) { s.pass(fixedNow.Add(-2*time.Hour), 60) }, history: []string{pending, success}},
+
+	// Facts that cannot be read: refuse, never guess.
+	{name: "user read fails", setup: func(s *scenario) { s.dir.Fail(fake.OpUser, errDown) },
+		err: portal.EUnavailable, history: []string{refused(issuance.RefuseCheckFailed)}, detail: "could not be completed"},
+	{name: "role read fails", setup: func(s *scenario) { s.dir.Fail(fake.OpRoles, errDown) },
+		err: portal.EUnavailable, history: []string{refused(issuance.RefuseCheckFailed)}},
+	{name: "membership check fails", setup: func(s *scenario) { s.dir.Fail(fake.OpMemberOf, errDown) },
+		err: portal.EUnavailable, history: []string{refused(issuance.RefuseCheckFailed)}},
+	{name: "policy read fails", setup: func(s *scenario) { s.dir.Fail(fake.OpPolicy, errDown) },
+		err: portal.EUnavailable, history: []string{refused(issuance.RefuseCheckFailed)}},
+	{name: "current pass read fails", setup: func(s *scenario) { s.dir.Fail(fake.OpCurrentTAP, errDown) },
+		err: portal.EUnavailable, history: []string{refused(issuance.RefuseCheckFailed)}},
+	{name: "missing permission", setup: func(s *scenario) {
+		s.dir.Fail(fake.OpRoles, &portal.Error{Code: portal.EForbidden, Message: "The portal's Graph app lacks RoleManagement.Read.Directory."})
+	}, err: portal.EForbidden, history: []string{refused(issuance.RefuseCheckFailed)}, detail: "RoleManagement.Read.Directory"},
+	{name: "no such user", setup: func(s *scenario) { delete(s.dir.Users, targetID) }, err: portal.ENotFound},
+
+	// The write.
+	{name: "Graph refuses the create", setup: func(s *scenario) {
+		s.dir.Fail(fake.OpCreateTAP, &portal.Error{Code: portal.EPolicy, Message: "Temporary Access Pass cannot be added to an external guest user."})
+	}, err: portal.EPolicy, history: []string{pending, refused(issuance.RefuseGraph)}, detail: "external guest"},
+	{name: "Graph fails the create", setup: func(s *scenario) { s.dir.Fail(fake.OpCreateTAP, errDown) },
+		err: portal.EUnavailable, history: []string{pending, failed}},
+
+	// The operator.
+	{name: "sign-in too old", setup: func(s *scenario) { s.op.AuthTime = fixedNow.Add(-time.Hour) },
+		err: errStale, history: []string{refused(issuance.RefuseStaleSignIn)}, detail: "too old"},
+	{name: "rate limit reached", setup: func(s *scenario) {
+		s.opts.RateLimit = portal.Limit{Max: 1, Window: time.Hour}
+		s.hist.Record(context.Background(), portal.Event{Action: portal.ActionIssue, Outcome: portal.OutcomePending, OperatorID: operatorID, TargetID: "u-earlier"})
+	}, err: portal.ELimited, history: []string{refused(issuance.RefuseRateLimited)}, detail: "the limit is 1"},
+	{name: "rate limit counts this operator only", setup: func(s *scenario) {
+		s.opts.RateLimit = portal.Limit{Max: 1, Window: time.Hour}
+		s.hist.Record(context.Background(), portal.Event{Action: portal.ActionIssue, Outcome: portal.OutcomePending, OperatorID: "u-someone-else"})
+	}, history: []string{pending, success}},
+	{name: "history down: nothing is issued", setup: func(s *scenario) { s.hist.Fail(errDown) }, err: portal.EUnavailable},
+}
+
+// reads are the Directory calls a decision is made on.
+var reads = []fake.Operation{fake.OpUser, fake.OpCurrentTAP, fake.OpPolicy, fake.OpRoles, fake.OpMemberOf, fake.OpMethods}
+
+func checkErr(t *testing.T, err error, want string) {
+	t.Helper()
+	var fe issuance.FieldErrors
+	var got string
+	switch {
+	case err == nil:
+	case errors.As(err, &fe):
+		got = errInvalid
+	case errors.Is(err, issuance.ErrNeedsConfirmation):
+		got = errConfirm
+	case errors.Is(err, issuance.ErrStaleSignIn):
+		got = errStale
+	default:
+		got = portal.ErrorCode(err)
+	}
+	if got != want {
+		t.Fatalf("Issue error = %q (%v), want %q", got, err, want)
+	}
+}
+
+func TestIssueRules(t *testing.T) {
+	covered := map[string]bool{}
+	for _, r := range issueRules {
+		t.Run(r.name, func(t *testing.T) {
+			s := newScenario()
+			if r.setup != nil {
+				r.setup(s)
+			}
+			before := len(s.hist.Events())
+			svc := issuance.New(s.dir, s.hist, s.opts)
+			res, err := svc.Issue(context.Background(), s.op, targetID, s.req)
+			checkErr(t, err, r.err)
+
+			var codes []string
+			for _, ref := range res.Form.Verdict.Refusals {
+				codes = append(codes, ref.Code)
+			}
+			if !slices.Equal(codes, r.verdict) {
+				t.Errorf("verdict = %v, want %v", codes, r.verdict)
+			}
+			var fe issuance.FieldErrors
+			if errors.As(err, &fe) {
+				var fields []string
+				for k := range fe {
+					fields = append(fields, k)
+				}
+				slices.Sort(fields)
+				if !slices.Equal(fields, r.fields) {
+					t.Errorf("invalid fields = %v, want %v", fields, r.fields)
+				}
+			}
+			events := s.hist.Events()[before:]
+			if got := recorded(events); !slices.Equal(got, r.history) {
+				t.Errorf("history = %v, want %v", got, r.history)
+			}
+			for _, e := range events {
+				if e.Outcome == portal.OutcomeRefused {
+					covered[e.RefusalCode] = true
+					if !strings.Contains(e.Detail, r.detail) {
+						t.Errorf("refusal detail = %q, want it to say %q", e.Detail, r.detail)
+					}
+					if e.TargetID != targetID || e.OperatorID != s.op.ID || e.Reason != s.req.Reason {
+						t.Errorf("refusal names target %q, operator %q, reason %q; want the request's", e.TargetID, e.OperatorID, e.Reason)
+					}
+					break
+				}
+			}
+			for _, c := range codes {
+				covered[c] = true
+			}
+
+			// One round of reads, and a write only when everything allowed it.
+			for _, op := range reads {
+				if n := s.dir.Calls(op); n > 1 {
+					t.Errorf("%s called %d times, want at most once", op, n)
+				}
+			}
+			wantCreate := slices.Contains(r.history, pending)
+			if n := s.dir.Calls(fake.OpCreateTAP); (n == 1) != wantCreate || n > 1 {
+				t.Errorf("CreateTAP called %d times, want %v", n, wantCreate)
+			}
+			if r.err == "" {
+				if res.Issued.Passcode.IsZero() || res.Issued.ID == "" || events[len(events)-1].TAPID != res.Issued.ID {
+					t.Errorf("issued %+v, recorded %+v; want the pass with its passcode, named in the outcome", res.Issued, events[len(events)-1])
+				}
+			} else if !res.Issued.Passcode.IsZero() {
+				t.Error("a passcode came back with an error")
+			}
+		})
+	}
+	for _, code := range issuance.RefusalCodes() {
+		if !covered[code] {
+			t.Errorf("no row produces the refusal %q", code)
+		}
+	}
+	fmt.Printf("issuance: %d issue rules, %d refusal codes covered\n", len(issueRules), len(covered))
+}
+
+// TestViewAndFormAgreeWithIssue shows the same verdict on the user page,
+// on the form and on the submit, for each verdict row.
+func TestViewAndFormAgreeWithIssue(t *testing.T) {
+	for _, r := range issueRules {
+		if r.verdict == nil || r.err != portal.EPolicy {
+			continue
+		}
+		t.Run(r.name, func(t *testing.T) {
+			s := newScenario()
+			r.setup(s)
+			svc := issuance.New(s.dir, s.hist, s.opts)
+			v, err := svc.View(context.Background(), s.op, targetID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := svc.IssueForm(context.Background(), s.op, targetID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for name, verdict := range map[string]issuance.Verdict{"View": v.Verdict, "IssueForm": f.Verdict} {
+				var codes []string
+				for _, ref := range verdict.Refusals {
+					codes = append(codes, ref.Code)
+				}
+				if !slices.Equal(codes, r.verdict) {
+					t.Errorf("%s verdict = %v, want %v", name, codes, r.verdict)
+				}
+			}
+			if n := len(s.hist.Events()); n != 0 {
+				t.Errorf("reading the page recorded %d events, want none", n)
+			}
+			if s.dir.Calls(fake.OpCreateTAP) != 0 {
+				t.Error("reading the page created a pass")
+			}
+		})
+	}
+}
+
+// revokeRule is one row of the revocation table.
+type revokeRule struct {
+	name    string
+	setup   func(*scenario, *issuance.RevokeRequest)
+	err     string // "" for none, an error code, "changed" or "field errors"
+	history []string
+	deletes int
+}
+
+var revokeRules = []revokeRule{
+	{name: "revoke the pass shown", history: []string{pending, success}, deletes: 1},
+	{name: "pass replaced since the form", setup: func(_ *scenario, r *issuance.RevokeRequest) { r.TAPID = "tap-other" }, err: "changed"},
+	{name: "no reason", setup: func(_ *scenario, r *issuance.RevokeRequest) { r.Reason = "" }, err: errInvalid},
+	{name: "reason with markup", setup: func(_ *scenario, r *issuance.RevokeRequest) { r.Reason = "<script>" }, err: errInvalid},
+	{name: "no pass", setup: func(s *scenario, _ *issuance.RevokeRequest) { s.dir.Passes = nil }, err: portal.ENotFound},
+	{name: "pass read fails", setup: func(s *scenario, _ *issuance.RevokeRequest) { s.dir.Fail(fake.OpCurrentTAP, errDown) }, err: portal.EUnavailable},
+	{name: "Graph fails the delete", setup: func(s *scenario, _ *issuance.RevokeRequest) { s.dir.Fail(fake.OpDeleteTAP, errDown) },
+		err: portal.EUnavailable, history: []string{pending, failed}, deletes: 1},
+	{name: "history down: nothing is deleted", setup: func(s *scenario, _ *issuance.RevokeRequest) { s.hist.Fail(errDown) }, err: portal.EUnavailable},
+}
+
+func TestRevokeRules(t *testing.T) {
+	for _, r := range revokeRules {
+		t.Run(r.name, func(t *testing.T) {
+			s := newScenario()
+			s.pass(fixedNow.Add(-time.Minute), 60)
+			req := issuance.RevokeRequest{TAPID: "tap-old", Reason: "Lost the phone again"}
+			if r.setup != nil {
+				r.setup(s, &req)
+			}
+			svc := issuance.New(s.dir, s.hist, s.opts)
+			target, err := svc.Revoke(context.Background(), s.op, targetID, req)
+			var fe issuance.FieldErrors
+			got := portal.ErrorCode(err)
+			switch {
+			case errors.Is(err, issuance.ErrPassChanged):
+				got = "changed"
+			case errors.As(err, &fe):
+				got = errInvalid
+			}
+			if got != r.err {
+				t.Fatalf("Revoke error = %q (%v), want %q", got, err, r.err)
+			}
+			if got := recorded(s.hist.Events()); !slices.Equal(got, r.history) {
+				t.Errorf("history = %v, want %v", got, r.history)
+			}
+			if n := s.dir.Calls(fake.OpDeleteTAP); n != r.deletes {
+				t.Errorf("DeleteTAP called %d times, want %d", n, r.deletes)
+			}
+			for _, op := range reads {
+				if n := s.dir.Calls(op); n > 1 {
+					t.Errorf("%s called %d times, want at most once", op, n)
+				}
+			}
+			if (r.err == "" || r.err == "changed" || r.err == errInvalid) && (target.User.ID != targetID || target.TAP.ID != "tap-old") {
+				t.Errorf("Revoke returned %+v, want the target it read, to show the form again", target)
+			}
+		})
+	}
+}

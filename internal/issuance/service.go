@@ -1,0 +1,80 @@
+// Package issuance is the portal's one guarded path to a Temporary Access
+// Pass. Each action gathers its facts from the directory once, decides on
+// them, and records every attempt in the history before and after it calls
+// Graph:
+//
+//   - view.go: what a user page shows
+//   - facts.go and verdict.go: what a decision is made on, and the
+//     guardrails that decide it
+//   - validate.go: the operator's input, on every path that records it
+//   - issue.go and revoke.go: the two writes
+//   - reconcile.go and retention.go: the history's upkeep
+package issuance
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/tapportal/portal/internal/portal"
+)
+
+// Guardrails are the portal's own rules on top of the tenant policy.
+type Guardrails struct {
+	// ProtectedRoleIDs are role template ids whose holders are refused;
+	// empty means every active directory role.
+	ProtectedRoleIDs []string
+	// ProtectedGroupIDs are groups whose members are refused.
+	ProtectedGroupIDs []string
+	// EligibleGroupIDs, when set, are the only groups whose members may
+	// get a pass.
+	EligibleGroupIDs []string
+}
+
+// Options tune a Service.
+type Options struct {
+	Guardrails Guardrails
+	// RateLimit bounds each operator's issuances; zero means none.
+	RateLimit portal.Limit
+	// MaxAuthAge is how old a sign-in may be to issue; zero means any.
+	MaxAuthAge time.Duration
+	Now        func() time.Time
+	Logger     *slog.Logger
+	// Observe, when set, is told every settled action: its outcome and,
+	// for a refusal, the refusal code.
+	Observe func(a portal.Action, o portal.Outcome, refusal string)
+}
+
+// Service issues and revokes passes.
+type Service struct {
+	dir        portal.Directory
+	history    portal.History
+	rails      Guardrails
+	limit      portal.Limit
+	maxAuthAge time.Duration
+	now        func() time.Time
+	log        *slog.Logger
+	observe    func(portal.Action, portal.Outcome, string)
+}
+
+// New returns a Service.
+func New(dir portal.Directory, history portal.History, o Options) *Service {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Observe == nil {
+		o.Observe = func(portal.Action, portal.Outcome, string) {}
+	}
+	return &Service{dir: dir, history: history, rails: o.Guardrails, limit: o.RateLimit, maxAuthAge: o.MaxAuthAge,
+		now: o.Now, log: o.Logger, observe: o.Observe}
+}
+
+// FreshSignIn reports whether op signed in recently enough to issue.
+func (s *Service) FreshSignIn(op portal.Operator) bool {
+	return s.maxAuthAge <= 0 || s.now().Sub(op.AuthTime) <= s.maxAuthAge
+}
+
+// Now returns the service's current time.
+func (s *Service) Now() time.Time { return s.now() }

@@ -1,0 +1,155 @@
+package issuance
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/tapportal/portal/internal/portal"
+)
+
+// Refusal is one reason a user may not get a pass.
+type Refusal struct {
+	// Code is stable, for the history and the metrics.
+	Code    string
+	Message string
+}
+
+// Refusal codes.
+const (
+	RefuseSelf           = "self"
+	RefuseGuest          = "guest"
+	RefuseDisabled       = "disabled"
+	RefuseRole           = "privileged_role"
+	RefuseProtectedGroup = "protected_group"
+	RefuseNotEligible    = "not_in_eligible_group"
+	RefusePolicyDisabled = "policy_disabled"
+	RefuseNotTargeted    = "policy_not_targeted"
+	RefuseLifetime       = "lifetime_out_of_policy"
+	RefuseOneTime        = "one_time_required"
+	RefuseCheckFailed    = "check_failed"
+	RefuseGraph          = "graph_refused"
+	RefuseRateLimited    = "rate_limited"
+	RefuseStaleSignIn    = "stale_sign_in"
+)
+
+// RefusalCodes lists every refusal code, for tests and bounded metric
+// labels.
+func RefusalCodes() []string {
+	return []string{RefuseSelf, RefuseGuest, RefuseDisabled, RefuseRole, RefuseProtectedGroup, RefuseNotEligible,
+		RefusePolicyDisabled, RefuseNotTargeted, RefuseLifetime, RefuseOneTime, RefuseCheckFailed, RefuseGraph,
+		RefuseRateLimited, RefuseStaleSignIn}
+}
+
+// RefusalLabel names a refusal code for people.
+func RefusalLabel(code string) string {
+	switch code {
+	case RefuseSelf:
+		return "Own account"
+	case RefuseGuest:
+		return "Guest"
+	case RefuseDisabled:
+		return "Disabled account"
+	case RefuseRole:
+		return "Directory role"
+	case RefuseProtectedGroup:
+		return "Protected group"
+	case RefuseNotEligible:
+		return "Not in an eligible group"
+	case RefusePolicyDisabled:
+		return "Policy disabled"
+	case RefuseNotTargeted:
+		return "Not targeted by policy"
+	case RefuseLifetime:
+		return "Lifetime out of policy"
+	case RefuseOneTime:
+		return "One-time required"
+	case RefuseCheckFailed:
+		return "Checks incomplete"
+	case RefuseGraph:
+		return "Refused by Graph"
+	case RefuseRateLimited:
+		return "Rate limit"
+	case RefuseStaleSignIn:
+		return "Sign-in too old"
+	}
+	return code
+}
+
+// Verdict says whether a user may get a pass, and why not.
+type Verdict struct {
+	Refusals []Refusal
+}
+
+// Eligible reports whether nothing refuses.
+func (v Verdict) Eligible() bool { return len(v.Refusals) == 0 }
+
+// Message joins the reasons, for a page or a record.
+func (v Verdict) Message() string {
+	msgs := make([]string, len(v.Refusals))
+	for i, r := range v.Refusals {
+		msgs[i] = r.Message
+	}
+	return strings.Join(msgs, " ")
+}
+
+// verdict applies the guardrails and the tenant policy to the facts. The
+// rules about the request itself (lifetime, one-time) are in Validate.
+func (s *Service) verdict(op portal.Operator, f facts) Verdict {
+	var v Verdict
+	refuse := func(code, format string, args ...any) {
+		v.Refusals = append(v.Refusals, Refusal{Code: code, Message: fmt.Sprintf(format, args...)})
+	}
+	u := f.user
+	if strings.EqualFold(u.ID, op.ID) {
+		refuse(RefuseSelf, "This is your own account: an operator cannot issue a pass to themselves.")
+	}
+	if u.Guest {
+		refuse(RefuseGuest, "Guests cannot get a pass: their sign-in belongs to their home organisation.")
+	}
+	if !u.AccountEnabled {
+		refuse(RefuseDisabled, "The account is disabled: enable it first, through the usual process.")
+	}
+	var held []string
+	for _, r := range f.roles {
+		if len(s.rails.ProtectedRoleIDs) == 0 || slices.ContainsFunc(s.rails.ProtectedRoleIDs, func(id string) bool { return strings.EqualFold(id, r.TemplateID) }) {
+			held = append(held, r.DisplayName)
+		}
+	}
+	if len(held) > 0 {
+		refuse(RefuseRole, "The user holds the directory role %s: passes for administrators are not issued here.", strings.Join(held, ", "))
+	}
+	in := func(ids []string) bool {
+		return slices.ContainsFunc(ids, func(id string) bool { return slices.Contains(f.groups, id) })
+	}
+	if in(s.rails.ProtectedGroupIDs) {
+		refuse(RefuseProtectedGroup, "The user is in a protected group.")
+	}
+	if len(s.rails.EligibleGroupIDs) > 0 && !in(s.rails.EligibleGroupIDs) {
+		refuse(RefuseNotEligible, "The user is not in any group eligible for a pass.")
+	}
+	p := f.policy
+	if !p.Enabled {
+		refuse(RefusePolicyDisabled, "The tenant's Temporary Access Pass policy is disabled.")
+	} else {
+		included := false
+		for _, t := range p.Include {
+			if t.ID == portal.AllUsers || slices.Contains(f.groups, t.ID) {
+				included = true
+			}
+		}
+		excluded := false
+		for _, t := range p.Exclude {
+			if slices.Contains(f.groups, t.ID) {
+				excluded = true
+			}
+		}
+		switch {
+		case excluded:
+			refuse(RefuseNotTargeted, "The tenant's Temporary Access Pass policy excludes a group the user is in.")
+		case !included:
+			refuse(RefuseNotTargeted, "The tenant's Temporary Access Pass policy does not include the user.")
+		}
+	}
+	return v
+}
