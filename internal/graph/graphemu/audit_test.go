@@ -37,8 +37,8 @@ func TestAudits(t *testing.T) {
 		t.Fatalf("initiatedBy = %v", by)
 	}
 	target := newest["targetResources"].([]any)[0].(map[string]any)
-	if target["id"] != NoRoleUserID || target["type"] != "User" || target["userPrincipalName"] != "daniel.kowalski@"+DemoDomain ||
-		target["displayName"] != "Daniel Kowalski" {
+	if target["id"] != NoRoleUserID || target["type"] != "User" || target["userPrincipalName"] != "dana.whitfield@"+DemoDomain ||
+		target["displayName"] != "Dana Whitfield" {
 		t.Fatalf("target = %v", target)
 	}
 	if newest["activityDateTime"] != "2026-03-02T09:30:00Z" || newest["result"] != "success" || newest["operationType"] != "Add" {

@@ -16,14 +16,19 @@ import (
 	"time"
 )
 
-// AllPermissions lists the Graph application permissions the portal needs,
-// for registering the demo app. Treat it as read-only.
+// AllPermissions is the least-privileged set of Graph application
+// permissions the portal needs, for registering the demo app. Treat it as
+// read-only.
 var AllPermissions = []string{
-	"UserAuthenticationMethod.ReadWrite.All",
+	"UserAuthMethod-TAP.ReadWrite.All",
+	"UserAuthenticationMethod.Read.All",
 	"User.Read.All",
 	"Policy.Read.All",
-	"RoleManagement.Read.Directory",
 	"GroupMember.Read.All",
+	"RoleManagement.Read.Directory",
+	"PrivilegedEligibilitySchedule.Read.AzureADGroup",
+	"Application.Read.All",
+	"AdministrativeUnit.Read.All",
 	"AuditLog.Read.All",
 }
 

@@ -10,13 +10,16 @@ import (
 // least privileged ones where the documentation lists many, so that a
 // portal missing a permission fails here as it would in a real tenant.
 var (
-	permsUsersRead    = []string{"User.Read.All", "User.ReadWrite.All", "Directory.Read.All"}
-	permsMethodsRead  = []string{"UserAuthenticationMethod.Read.All", "UserAuthenticationMethod.ReadWrite.All"}
-	permsMethodsWrite = []string{"UserAuthenticationMethod.ReadWrite.All"}
-	permsPolicyRead   = []string{"Policy.Read.All"}
-	permsRolesRead    = []string{"RoleManagement.Read.Directory", "Directory.Read.All"}
-	permsGroupsRead   = []string{"GroupMember.Read.All", "Directory.Read.All"}
-	permsAuditRead    = []string{"AuditLog.Read.All"}
+	permsUsersRead   = []string{"User.Read.All", "User.ReadWrite.All", "Directory.Read.All"}
+	permsMethodsRead = []string{"UserAuthenticationMethod.Read.All", "UserAuthenticationMethod.ReadWrite.All"}
+	// The pass routes also take the permissions scoped to passes alone,
+	// which do not reach the other methods.
+	permsTAPRead    = []string{"UserAuthMethod-TAP.Read.All", "UserAuthMethod-TAP.ReadWrite.All", "UserAuthenticationMethod.Read.All", "UserAuthenticationMethod.ReadWrite.All"}
+	permsTAPWrite   = []string{"UserAuthMethod-TAP.ReadWrite.All", "UserAuthenticationMethod.ReadWrite.All"}
+	permsPolicyRead = []string{"Policy.Read.All"}
+	permsRolesRead  = []string{"RoleManagement.Read.Directory", "Directory.Read.All"}
+	permsGroupsRead = []string{"GroupMember.Read.All", "Directory.Read.All"}
+	permsAuditRead  = []string{"AuditLog.Read.All"}
 )
 
 // registerGraphRoutes lists every Graph v1.0 route the emulator serves.
@@ -42,6 +45,9 @@ func (s *Server) registerGraphRoutes(mux *http.ServeMux) {
 // a known resource asked with another method, otherwise a 400 that names
 // the segment it could not resolve, rather than a bare 404.
 func (s *Server) unknownResource(w http.ResponseWriter, r *http.Request) {
+	if s.servicePrincipalByKey(w, r) {
+		return
+	}
 	if !s.authorize(w, r, permDirectory) {
 		return
 	}

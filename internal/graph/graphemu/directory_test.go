@@ -17,7 +17,9 @@ import (
 var everyPermission = []string{
 	"User.Read.All", "Directory.Read.All", "UserAuthenticationMethod.Read.All",
 	"UserAuthenticationMethod.ReadWrite.All", "Policy.Read.All", "RoleManagement.Read.Directory",
-	"GroupMember.Read.All", "AuditLog.Read.All",
+	"GroupMember.Read.All", "AuditLog.Read.All", "PrivilegedEligibilitySchedule.Read.AzureADGroup",
+	"Application.Read.All", "AdministrativeUnit.Read.All", "UserAuthMethod-TAP.ReadWrite.All", "UserAuthMethod-TAP.Read.All",
+	"RoleEligibilitySchedule.Read.Directory",
 }
 
 // dirEnv is a seeded emulator with an app and a token, for the tests of
@@ -33,9 +35,16 @@ type dirEnv struct {
 // none are given) under the display name "Test App".
 func newDirEnv(t *testing.T, perms ...string) *dirEnv {
 	t.Helper()
+	return newDirEnvWith(t, Options{}, perms...)
+}
+
+// newDirEnvWith is newDirEnv with more options for the server.
+func newDirEnvWith(t *testing.T, o Options, perms ...string) *dirEnv {
+	t.Helper()
 	clock := NewClock()
 	clock.Freeze(time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC))
-	s, err := New(Options{Seed: true, Clock: clock})
+	o.Seed, o.Clock = true, clock
+	s, err := New(o)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -207,8 +216,22 @@ func TestPermissions(t *testing.T) {
 		{"list users", "GET", "/v1.0/users", nil, []string{"User.Read.All", "Directory.Read.All"}, "Authorization_RequestDenied"},
 		{"get user", "GET", user, nil, []string{"User.Read.All", "Directory.Read.All"}, "Authorization_RequestDenied"},
 		{"methods", "GET", user + "/authentication/methods", nil, readMethods, "accessDenied"},
-		{"list passes", "GET", tapPath, nil, readMethods, "accessDenied"},
-		{"create pass", "POST", tapPath, map[string]any{}, []string{"UserAuthenticationMethod.ReadWrite.All"}, "accessDenied"},
+		{"list passes", "GET", tapPath, nil, append([]string{"UserAuthMethod-TAP.Read.All", "UserAuthMethod-TAP.ReadWrite.All"}, readMethods...), "accessDenied"},
+		{"create pass", "POST", tapPath, map[string]any{}, []string{"UserAuthenticationMethod.ReadWrite.All", "UserAuthMethod-TAP.ReadWrite.All"}, "accessDenied"},
+		{"role definitions", "GET", "/v1.0/roleManagement/directory/roleDefinitions", nil, []string{"RoleManagement.Read.Directory"}, "Authorization_RequestDenied"},
+		{"role assignments", "GET", "/v1.0/roleManagement/directory/roleAssignments" + q("$filter", "principalId eq '"+GlobalAdminUserID+"'"), nil,
+			[]string{"RoleManagement.Read.Directory"}, "Authorization_RequestDenied"},
+		{"role eligibilities", "GET", "/v1.0/roleManagement/directory/roleEligibilityScheduleInstances" + q("$filter", "principalId eq '"+PIMGlobalAdminUserID+"'"), nil,
+			[]string{"RoleManagement.Read.Directory", "RoleEligibilitySchedule.Read.Directory"}, "Authorization_RequestDenied"},
+		{"group eligibilities", "GET", "/v1.0/identityGovernance/privilegedAccess/group/eligibilityScheduleInstances" + q("$filter", "principalId eq '"+PIMGroupMemberUserID+"'"), nil,
+			[]string{"PrivilegedEligibilitySchedule.Read.AzureADGroup"}, "Authorization_RequestDenied"},
+		{"service principal by app id", "GET", "/v1.0/servicePrincipals(appId='" + DemoSignInAppID + "')", nil,
+			[]string{"Application.Read.All", "Directory.Read.All"}, "Authorization_RequestDenied"},
+		{"app role holders", "GET", "/v1.0/servicePrincipals/b8000000-0000-4000-8000-000000000001/appRoleAssignedTo", nil,
+			[]string{"Application.Read.All", "Directory.Read.All"}, "Authorization_RequestDenied"},
+		{"group", "GET", "/v1.0/groups/" + Tier0AdminsGroupID, nil, []string{"GroupMember.Read.All", "Directory.Read.All"}, "Authorization_RequestDenied"},
+		{"administrative unit", "GET", "/v1.0/directory/administrativeUnits/" + ParisUnitID, nil,
+			[]string{"AdministrativeUnit.Read.All", "Directory.Read.All"}, "Authorization_RequestDenied"},
 		{"policy", "GET", "/v1.0/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/TemporaryAccessPass", nil,
 			[]string{"Policy.Read.All"}, "Authorization_RequestDenied"},
 		{"roles", "GET", user + "/transitiveMemberOf/graph.directoryRole", nil, []string{"RoleManagement.Read.Directory", "Directory.Read.All"}, "Authorization_RequestDenied"},

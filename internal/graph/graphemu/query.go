@@ -169,6 +169,9 @@ func (o queryOptions) offset(path string) (int, *apiError) {
 // page's link. The link is absolute, on the host the client addressed, and
 // keeps every other query option, as Graph's does.
 func (s *Server) page(r *http.Request, o queryOptions, items []map[string]any, offset, size int) ([]map[string]any, string) {
+	if s.maxPage > 0 && size > s.maxPage {
+		size = s.maxPage
+	}
 	if offset >= len(items) {
 		return []map[string]any{}, ""
 	}

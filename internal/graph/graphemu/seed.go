@@ -39,6 +39,30 @@ const (
 	// MarkupUserID has HTML and script markup in every free-text field.
 	MarkupUserID = "a1000000-0000-4000-8000-000000000026"
 
+	// Privilege the way most real tenants grant it, one user of each kind.
+	// PIMGlobalAdminUserID is eligible for Global Administrator through
+	// PIM and holds no active role.
+	PIMGlobalAdminUserID = "a1000000-0000-4000-8000-000000000051"
+	// EligibleViaGroupUserID is a member of IdentityAdminsGroupID, which is
+	// eligible for Privileged Role Administrator.
+	EligibleViaGroupUserID = "a1000000-0000-4000-8000-000000000052"
+	// PIMGroupMemberUserID may activate membership of Tier0AdminsGroupID
+	// (which holds Global Administrator) through PIM for Groups.
+	PIMGroupMemberUserID = "a1000000-0000-4000-8000-000000000053"
+	// PIMGroupOwnerUserID may activate ownership of Tier0AdminsGroupID.
+	PIMGroupOwnerUserID = "a1000000-0000-4000-8000-000000000054"
+	// ScopedHelpdeskUserID is Helpdesk Administrator in the administrative
+	// unit ParisUnitID only.
+	ScopedHelpdeskUserID = "a1000000-0000-4000-8000-000000000055"
+	// CustomRoleUserID holds the custom role PasswordResetRoleID.
+	CustomRoleUserID = "a1000000-0000-4000-8000-000000000056"
+	// StaffGroupUserID holds the portal's supervisor role through
+	// PortalSupervisorsGroupID.
+	StaffGroupUserID = "a1000000-0000-4000-8000-000000000057"
+	// LapsedEligibilityUserID was eligible for Global Administrator until
+	// a week ago: no longer privileged.
+	LapsedEligibilityUserID = "a1000000-0000-4000-8000-000000000058"
+
 	// ExecutiveGroupID is "Executive Leadership", the group to protect.
 	ExecutiveGroupID = "c3000000-0000-4000-8000-000000000001"
 	// ExecutiveOfficeGroupID is nested in ExecutiveGroupID.
@@ -53,6 +77,29 @@ const (
 	TierTwoAdminsGroupID = "c3000000-0000-4000-8000-000000000006"
 	ServiceDeskGroupID   = "c3000000-0000-4000-8000-000000000007"
 	FinanceGroupID       = "c3000000-0000-4000-8000-000000000008"
+	// Tier0AdminsGroupID is role-assignable and holds Global
+	// Administrator; nobody is an active member, two may activate.
+	Tier0AdminsGroupID = "c3000000-0000-4000-8000-000000000009"
+	// IdentityAdminsGroupID is role-assignable and eligible for
+	// Privileged Role Administrator.
+	IdentityAdminsGroupID = "c3000000-0000-4000-8000-000000000010"
+	// PortalSupervisorsGroupID holds the portal's supervisor app role.
+	PortalSupervisorsGroupID = "c3000000-0000-4000-8000-000000000011"
+
+	// ParisUnitID is the administrative unit "Paris office".
+	ParisUnitID = "f6000000-0000-4000-8000-000000000001"
+	// PasswordResetRoleID is the custom role "Northwind Password Reset
+	// Operator".
+	PasswordResetRoleID = "e5000000-0000-4000-8000-000000000001"
+
+	// DemoSignInAppID is the app id of the portal's sign-in app in the
+	// demo tenant; its service principal holds the portal's app roles.
+	DemoSignInAppID = "9c4f2a71-3e58-4b6d-a0c2-5d8e1f3b7a94"
+	// The sign-in app's roles.
+	AppRoleOperatorID   = "b9000000-0000-4000-8000-000000000001"
+	AppRoleSupervisorID = "b9000000-0000-4000-8000-000000000002"
+	// AppRoleOtherNameID is the operator role as another tenant names it.
+	AppRoleOtherNameID = "b9000000-0000-4000-8000-000000000003"
 )
 
 // scriptsAppID is an automation app that issued some of the demo's
@@ -94,7 +141,30 @@ func defaultPolicy() Policy {
 }
 
 func emptyTenant(tenantID string) *Tenant {
-	return &Tenant{ID: tenantID, Domain: DemoDomain, Policy: defaultPolicy()}
+	return &Tenant{ID: tenantID, Domain: DemoDomain, Policy: defaultPolicy(), RoleDefinitions: builtInRoles()}
+}
+
+// builtInRoles are the built-in role definitions the tenant knows: those
+// the seed assigns and a few more. A built-in definition's id is its
+// template id; each has an activated directoryRole object.
+func builtInRoles() []*RoleDefinition {
+	defs := []struct{ id, name, desc string }{
+		{RoleGlobalAdministrator, "Global Administrator", "Can manage all aspects of Microsoft Entra ID and Microsoft services that use Microsoft Entra identities."},
+		{RolePrivilegedAuthAdministrator, "Privileged Authentication Administrator", "Can access to view, set and reset authentication method information for any user (admin or non-admin)."},
+		{RolePrivilegedRoleAdministrator, "Privileged Role Administrator", "Can manage role assignments in Microsoft Entra ID, and all aspects of Privileged Identity Management."},
+		{RoleAuthenticationAdministrator, "Authentication Administrator", "Can access to view, set and reset authentication method information for any non-admin user."},
+		{RoleHelpdeskAdministrator, "Helpdesk Administrator", "Can reset passwords for non-administrators and Helpdesk Administrators."},
+		{RoleUserAdministrator, "User Administrator", "Can manage all aspects of users and groups, including resetting passwords for limited admins."},
+		{RoleGlobalReader, "Global Reader", "Can read everything that a Global Administrator can, but not update anything."},
+		{RoleSecurityAdministrator, "Security Administrator", "Can read security information and reports, and manage configuration in Microsoft Entra ID and Office 365."},
+		{RoleExchangeAdministrator, "Exchange Administrator", "Can manage all aspects of the Exchange product."},
+		{RoleConditionalAccessAdministator, "Conditional Access Administrator", "Can manage Conditional Access capabilities."},
+	}
+	out := make([]*RoleDefinition, len(defs))
+	for i, d := range defs {
+		out[i] = &RoleDefinition{ID: d.id, DisplayName: d.name, Description: d.desc, BuiltIn: true, DirectoryRoleID: roleID(i + 1)}
+	}
+	return out
 }
 
 // seeder builds the demo tenant.
@@ -201,6 +271,7 @@ const (
 	hamburg  = "Hamburg Office"
 	stock    = "Stockholm Office"
 	montreal = "Montréal Office"
+	paris    = "Paris Office"
 	krakow   = "Kraków Office"
 
 	deskDept  = "IT Service Desk"
@@ -229,9 +300,9 @@ func seedTenant(tenantID string, now time.Time) *Tenant {
 		b.authenticator("iPhone 15 Pro", "6.8.14", 210), phone("+1 2065550101", "mobile", "notSupported"))
 	b.member(2, "Marcus", "Oyelaran", "marcus.oyelaran", "Service Desk Lead", deskDept, seattle,
 		b.fido2("YubiKey (desk)", "YubiKey 5 NFC", aaguidYubiKey5NFC, 400), b.authenticator("Pixel 8", "6.2405.3421", 380))
-	b.member(3, "Daniel", "Kowalski", "daniel.kowalski", "Marketing Specialist", marketing, seattle,
+	b.member(3, "Dana", "Whitfield", "dana.whitfield", "Sales Coordinator", sales, seattle,
 		phone("+1 2065550103", "mobile", "notSupported"))
-	b.member(4, "Aisha", "Rahman", "aisha.rahman", "Helpdesk Analyst", deskDept, portland,
+	b.member(4, "Tomás", "Ferreira", "tomas.ferreira", "Helpdesk Analyst", deskDept, portland,
 		b.authenticator("iPhone 13", "6.8.12", 150), phone("+1 5035550104", "mobile", "notSupported"))
 
 	// Administrators.
@@ -358,6 +429,25 @@ func seedTenant(tenantID string, now time.Time) *Tenant {
 	b.member(50, "Sophie", "Martin", "sophie.martin", "Legal Assistant", legal, montreal,
 		email("sophie.martin@proton.example"))
 
+	// Privilege held the ways PIM, administrative units and custom roles
+	// grant it.
+	b.member(51, "Rafael", "Costa", "rafael.costa", "Cloud Platform Lead", itDept, seattle,
+		b.fido2("Primary key", "YubiKey 5 NFC", aaguidYubiKey5NFC, 200), b.authenticator("iPhone 15 Pro", "6.8.14", 199))
+	b.member(52, "Hannah", "Schmidt", "hannah.schmidt", "Identity Architect", itDept, hamburg,
+		b.authenticator("Pixel 8", "6.2405.3421", 150))
+	b.member(53, "Kofi", "Boateng", "kofi.boateng", "Site Reliability Engineer", eng, seattle,
+		b.hello("NW-LT-0512", 120), b.authenticator("iPhone 14", "6.8.12", 119))
+	b.member(54, "Ingrid", "Larsen", "ingrid.larsen", "Security Operations Manager", itDept, seattle,
+		b.fido2("SOC key", "YubiKey 5Ci", aaguidYubiKey5Ci, 220))
+	b.member(55, "Camille", "Laurent", "camille.laurent", "IT Support Technician", deskDept, paris,
+		b.authenticator("iPhone 13", "6.8.10", 260), phone("+33 1 5550155", "mobile", "notSupported"))
+	b.member(56, "Dmitri", "Volkov", "dmitri.volkov", "Service Desk Analyst", deskDept, portland,
+		b.authenticator("Galaxy S23", "6.2404.2872", 180))
+	b.member(57, "Leila", "Haddad", "leila.haddad", "Helpdesk Team Lead", deskDept, seattle,
+		b.authenticator("iPhone 15", "6.8.14", 90))
+	b.member(58, "Owen", "Price", "owen.price", "Former Cloud Engineer, now Product Owner", "Product Design", seattle,
+		b.authenticator("iPhone 12", "6.8.3", 400))
+
 	b.t.Groups = []*Group{
 		{ID: ExecutiveGroupID, DisplayName: "Executive Leadership", Description: "Executives and their office. Protected: no helpdesk passes.",
 			Members: []string{userID(13), userID(14), userID(15), ExecutiveOfficeGroupID}},
@@ -378,28 +468,60 @@ func seedTenant(tenantID string, now time.Time) *Tenant {
 			Members: []string{userID(1), userID(2), userID(4), userID(8)}},
 		{ID: FinanceGroupID, DisplayName: "Finance Team", Description: "Finance department.",
 			Members: []string{userID(14), userID(18), userID(27), userID(30), userID(41), userID(48)}},
+		{ID: Tier0AdminsGroupID, DisplayName: "Tier 0 Admins", Description: "Holds Global Administrator. Membership through PIM only.",
+			IsAssignableToRole: true},
+		{ID: IdentityAdminsGroupID, DisplayName: "Identity Admins", Description: "Eligible for Privileged Role Administrator.",
+			IsAssignableToRole: true, Members: []string{EligibleViaGroupUserID}},
+		{ID: PortalSupervisorsGroupID, DisplayName: "TAP Portal Supervisors", Description: "Assigned the TAP Portal supervisor role.",
+			Members: []string{StaffGroupUserID}},
+	}
+	b.t.AdministrativeUnits = []*AdministrativeUnit{
+		{ID: ParisUnitID, DisplayName: "Paris office", Description: "Staff of the Paris office.", Members: []string{ScopedHelpdeskUserID}},
 	}
 
-	b.t.Roles = []*Role{
-		{ID: roleID(1), TemplateID: RoleGlobalAdministrator, DisplayName: "Global Administrator",
-			Description: "Can manage all aspects of Microsoft Entra ID and Microsoft services that use Microsoft Entra identities.",
-			Members:     []string{GlobalAdminUserID, userID(11), userID(12)}},
-		{ID: roleID(2), TemplateID: RolePrivilegedAuthAdministrator, DisplayName: "Privileged Authentication Administrator",
-			Description: "Can access to view, set and reset authentication method information for any user (admin or non-admin).",
-			Members:     []string{userID(6)}},
-		{ID: roleID(3), TemplateID: RoleAuthenticationAdministrator, DisplayName: "Authentication Administrator",
-			Description: "Can access to view, set and reset authentication method information for any non-admin user.",
-			Members:     []string{userID(7)}},
-		{ID: roleID(4), TemplateID: RoleHelpdeskAdministrator, DisplayName: "Helpdesk Administrator",
-			Description: "Can reset passwords for non-administrators and Helpdesk Administrators.",
-			Members:     []string{TierTwoAdminsGroupID}},
-		{ID: roleID(5), TemplateID: RoleUserAdministrator, DisplayName: "User Administrator",
-			Description: "Can manage all aspects of users and groups, including resetting passwords for limited admins.",
-			Members:     []string{userID(9)}},
-		{ID: roleID(6), TemplateID: RoleGlobalReader, DisplayName: "Global Reader",
-			Description: "Can read everything that a Global Administrator can, but not update anything.",
-			Members:     []string{userID(10)}},
+	b.t.RoleDefinitions = append(builtInRoles(), &RoleDefinition{ID: PasswordResetRoleID, DisplayName: "Northwind Password Reset Operator",
+		Description: "Resets passwords and sign-in methods of the Northwind office staff.", BuiltIn: false})
+	active := func(n int, principal, role, scope string) {
+		b.t.RoleAssignments = append(b.t.RoleAssignments, &RoleAssignment{ID: fmt.Sprintf("ra-seed-%02d", n),
+			PrincipalID: principal, RoleDefinitionID: role, DirectoryScopeID: scope})
 	}
+	active(1, GlobalAdminUserID, RoleGlobalAdministrator, "/")
+	active(2, userID(11), RoleGlobalAdministrator, "/")
+	active(3, userID(12), RoleGlobalAdministrator, "/")
+	active(4, userID(6), RolePrivilegedAuthAdministrator, "/")
+	active(5, userID(7), RoleAuthenticationAdministrator, "/")
+	active(6, TierTwoAdminsGroupID, RoleHelpdeskAdministrator, "/")
+	active(7, userID(9), RoleUserAdministrator, "/")
+	active(8, userID(10), RoleGlobalReader, "/")
+	active(9, Tier0AdminsGroupID, RoleGlobalAdministrator, "/")
+	active(10, ScopedHelpdeskUserID, RoleHelpdeskAdministrator, "/administrativeUnits/"+ParisUnitID)
+	active(11, CustomRoleUserID, PasswordResetRoleID, "/")
+	b.t.RoleEligibilities = []*RoleEligibility{
+		{ID: "re-seed-01", PrincipalID: PIMGlobalAdminUserID, RoleDefinitionID: RoleGlobalAdministrator, DirectoryScopeID: "/",
+			Start: b.daysAgo(60), End: b.now.Add(300 * 24 * time.Hour)},
+		{ID: "re-seed-02", PrincipalID: IdentityAdminsGroupID, RoleDefinitionID: RolePrivilegedRoleAdministrator, DirectoryScopeID: "/",
+			Start: b.daysAgo(200)},
+		{ID: "re-seed-03", PrincipalID: LapsedEligibilityUserID, RoleDefinitionID: RoleGlobalAdministrator, DirectoryScopeID: "/",
+			Start: b.daysAgo(180), End: b.daysAgo(7)},
+	}
+	b.t.GroupEligibilities = []*GroupEligibility{
+		{ID: "ge-seed-01", PrincipalID: PIMGroupMemberUserID, GroupID: Tier0AdminsGroupID, AccessID: "member", Start: b.daysAgo(30), End: b.now.Add(150 * 24 * time.Hour)},
+		{ID: "ge-seed-02", PrincipalID: PIMGroupOwnerUserID, GroupID: Tier0AdminsGroupID, AccessID: "owner", Start: b.daysAgo(90)},
+	}
+	b.t.ServicePrincipals = []*ServicePrincipal{{
+		ID: "b8000000-0000-4000-8000-000000000001", AppID: DemoSignInAppID, DisplayName: "TAP Portal",
+		AppRoles: []AppRole{
+			{ID: AppRoleOperatorID, Value: "TAP.Operator", DisplayName: "Operator", Description: "Helpdesk operators: issue and revoke passes."},
+			{ID: AppRoleSupervisorID, Value: "TAP.Supervisor", DisplayName: "Supervisor", Description: "Helpdesk supervisors: everything, and the history."},
+			{ID: AppRoleOtherNameID, Value: "Helpdesk.TemporaryAccessPass", DisplayName: "Helpdesk (other naming)", Description: "The operator role as another tenant names it."},
+		},
+		Assignments: []AppRoleAssignment{
+			{ID: "ara-seed-01", AppRoleID: AppRoleOperatorID, PrincipalID: OperatorUserID, PrincipalType: "User", PrincipalDisplayName: "Priya Natarajan", Created: b.daysAgo(300)},
+			{ID: "ara-seed-02", AppRoleID: AppRoleSupervisorID, PrincipalID: SupervisorUserID, PrincipalType: "User", PrincipalDisplayName: "Marcus Oyelaran", Created: b.daysAgo(300)},
+			{ID: "ara-seed-03", AppRoleID: AppRoleOtherNameID, PrincipalID: OtherOperatorUserID, PrincipalType: "User", PrincipalDisplayName: "Tomás Ferreira", Created: b.daysAgo(120)},
+			{ID: "ara-seed-04", AppRoleID: AppRoleSupervisorID, PrincipalID: PortalSupervisorsGroupID, PrincipalType: "Group", PrincipalDisplayName: "TAP Portal Supervisors", Created: b.daysAgo(60)},
+		},
+	}}
 
 	b.t.Policy = defaultPolicy()
 	b.t.Policy.ExcludeTargets = []PolicyTarget{{TargetType: "group", ID: BreakGlassGroupID}}

@@ -128,7 +128,7 @@ func TestSeedTenant(t *testing.T) {
 	}
 
 	roles := map[string]bool{}
-	for _, r := range tn.Roles {
+	for _, r := range tn.ActiveRoles() {
 		roles[r.TemplateID] = len(r.Members) > 0 && r.DisplayName != "" && r.Description != ""
 	}
 	for _, tmpl := range []string{RoleGlobalAdministrator, RolePrivilegedAuthAdministrator, RoleAuthenticationAdministrator,
@@ -153,7 +153,7 @@ func TestSeedTenant(t *testing.T) {
 			}
 		}
 	}
-	for _, r := range tn.Roles {
+	for _, r := range tn.ActiveRoles() {
 		for _, m := range r.Members {
 			if tn.LookupUser(m) == nil && tn.LookupGroup(m) == nil {
 				t.Errorf("role %s has unknown member %s", r.DisplayName, m)
@@ -168,7 +168,7 @@ func TestSeedTenant(t *testing.T) {
 }
 
 func roleHeldDirectly(tn *Tenant, id string) bool {
-	for _, r := range tn.Roles {
+	for _, r := range tn.ActiveRoles() {
 		if contains(r.Members, id) {
 			return true
 		}

@@ -63,12 +63,16 @@ type Options struct {
 	Clock *Clock
 	// Logger receives one line per request; default discards.
 	Logger *slog.Logger
+	// MaxPageSize, when set, caps every collection's page, so that tests
+	// see the paging Graph may do on any listing.
+	MaxPageSize int
 }
 
 // Server is a running emulator.
 type Server struct {
-	clock  *Clock
-	logger *slog.Logger
+	clock   *Clock
+	logger  *slog.Logger
+	maxPage int
 
 	caCert *x509.Certificate
 	caPEM  []byte
@@ -102,10 +106,11 @@ func New(opts Options) (*Server, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{
-		clock:  opts.Clock,
-		logger: opts.Logger,
-		apps:   map[string]*App{},
-		tokens: map[string]*token{},
+		clock:   opts.Clock,
+		logger:  opts.Logger,
+		maxPage: opts.MaxPageSize,
+		apps:    map[string]*App{},
+		tokens:  map[string]*token{},
 	}
 	if opts.Seed {
 		s.tenant = seedTenant(opts.TenantID, s.clock.Now())
@@ -131,6 +136,7 @@ func New(opts Options) (*Server, error) {
 	// wildcard from conflicting with any catch-all Graph route.
 	s.graph = http.NewServeMux()
 	s.registerGraphRoutes(s.graph)
+	s.registerPrivilegeRoutes(s.graph)
 	s.registerBatchRoutes(s.graph)
 	login := http.NewServeMux()
 	s.registerTokenRoutes(login)
@@ -357,7 +363,12 @@ func pathMatch(pattern, p string) bool {
 
 type ctxKey int
 
-const requestIDKey ctxKey = iota
+const (
+	requestIDKey ctxKey = iota
+	// envelopeLatencyKey holds the latency already spent on the HTTP
+	// exchange that carries a request (a $batch, for its items).
+	envelopeLatencyKey
+)
 
 // requestID returns the id the emulator gave the request (Graph's
 // request-id).
@@ -407,6 +418,9 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		if !sleep(r.Context(), latency) {
 			return
 		}
+		// A batch's items run inside the exchange whose latency was just
+		// spent: they wait only for what their own faults add beyond it.
+		r = r.WithContext(context.WithValue(r.Context(), envelopeLatencyKey, latency))
 		if fault != nil && fault.Drop {
 			if hj, ok := w.(http.Hijacker); ok {
 				if conn, _, err := hj.Hijack(); err == nil {

@@ -33,7 +33,7 @@ const (
 const codeAuthBadRequest = "badRequest"
 
 func (s *Server) listTAPs(w http.ResponseWriter, r *http.Request) {
-	if !s.authorize(w, r, permAuthMethods, permsMethodsRead...) {
+	if !s.authorize(w, r, permAuthMethods, permsTAPRead...) {
 		return
 	}
 	if _, aerr := readOptions(r); aerr != nil {
@@ -62,7 +62,7 @@ func (s *Server) listTAPs(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getTAP(w http.ResponseWriter, r *http.Request) {
-	if !s.authorize(w, r, permAuthMethods, permsMethodsRead...) {
+	if !s.authorize(w, r, permAuthMethods, permsTAPRead...) {
 		return
 	}
 	if _, aerr := readOptions(r); aerr != nil {
@@ -168,7 +168,7 @@ func slicesContainFold(list []string, s string) bool {
 }
 
 func (s *Server) createTAP(w http.ResponseWriter, r *http.Request) {
-	if !s.authorize(w, r, permAuthMethods, permsMethodsWrite...) {
+	if !s.authorize(w, r, permAuthMethods, permsTAPWrite...) {
 		return
 	}
 	if _, aerr := readOptions(r); aerr != nil {
@@ -260,7 +260,7 @@ func (t *Tenant) newTAP(u *User, req tapRequest, now time.Time) (*TAP, *apiError
 }
 
 func (s *Server) deleteTAP(w http.ResponseWriter, r *http.Request) {
-	if !s.authorize(w, r, permAuthMethods, permsMethodsWrite...) {
+	if !s.authorize(w, r, permAuthMethods, permsTAPWrite...) {
 		return
 	}
 	if _, aerr := readOptions(r); aerr != nil {

@@ -85,14 +85,14 @@ func TestTAPCreateAndRead(t *testing.T) {
 		a.LoggedByService != "Authentication Methods" || a.Result != "success" ||
 		a.ResultReason != "Admin registered temporary access pass method for user" ||
 		a.InitiatedByAppID != "test" || a.InitiatedByAppName != "Test App" ||
-		a.TargetID != NoRoleUserID || a.TargetUPN != "daniel.kowalski@"+DemoDomain || !a.ActivityDateTime.Equal(now) {
+		a.TargetID != NoRoleUserID || a.TargetUPN != "dana.whitfield@"+DemoDomain || !a.ActivityDateTime.Equal(now) {
 		t.Fatalf("audit entry = %+v", a)
 	}
 }
 
 func TestTAPCreateDefaults(t *testing.T) {
 	e := newDirEnv(t)
-	r := e.do(t, "POST", tapsPath("daniel.kowalski@"+DemoDomain), map[string]any{})
+	r := e.do(t, "POST", tapsPath("dana.whitfield@"+DemoDomain), map[string]any{})
 	wantStatus(t, r, 201)
 	if r.body["lifetimeInMinutes"] != float64(60) || r.body["isUsableOnce"] != false || r.body["startDateTime"] != "2026-03-02T09:30:00Z" {
 		t.Fatalf("pass with defaults = %s, want 60 minutes, reusable, starting now", r.raw)

@@ -46,9 +46,16 @@ type Tenant struct {
 	// this stable order).
 	Users  []*User
 	Groups []*Group
-	// Roles are the activated directory roles.
-	Roles  []*Role
-	Policy Policy
+	// RoleDefinitions, RoleAssignments, RoleEligibilities and
+	// GroupEligibilities are where privilege comes from (privilege.go);
+	// ActiveRoles derives the directoryRole objects from them.
+	RoleDefinitions     []*RoleDefinition
+	RoleAssignments     []*RoleAssignment
+	RoleEligibilities   []*RoleEligibility
+	GroupEligibilities  []*GroupEligibility
+	AdministrativeUnits []*AdministrativeUnit
+	ServicePrincipals   []*ServicePrincipal
+	Policy              Policy
 	// Audits are the directory audit log, oldest first.
 	Audits []*AuditEntry
 
@@ -116,8 +123,8 @@ type Group struct {
 	Members            []string
 }
 
-// Role is an activated directory role and its active members (user or
-// group ids).
+// Role is an activated directory role and its active tenant-wide members
+// (user or group ids), as ActiveRoles derives it from the assignments.
 type Role struct {
 	ID          string
 	TemplateID  string
@@ -279,7 +286,7 @@ func (t *Tenant) RolesOf(userID string) []*Role {
 		holders[g.ID] = true
 	}
 	var out []*Role
-	for _, r := range t.Roles {
+	for _, r := range t.ActiveRoles() {
 		for _, m := range r.Members {
 			if holders[m] {
 				out = append(out, r)
