@@ -72,7 +72,8 @@ func TestReplicasShareOnePostgreSQL(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	const clientID = "tap-portal-replicas"
+	// The tenant holds this app's service principal, with the personas' app roles.
+	const clientID = graphemu.DemoSignInAppID
 	clientSecret := rand.Text()
 	provider, err := devoidc.Start(devoidc.Options{
 		Clients: []devoidc.Client{{

@@ -14,6 +14,8 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/tapportal/portal/internal/auth"
@@ -48,6 +50,9 @@ type App struct {
 	Service *issuance.Service
 	logger  *slog.Logger
 	cfg     config.Config
+
+	capsMu sync.Mutex
+	caps   []portal.Capability
 }
 
 // New builds the portal. It opens the store and discovers the OpenID
@@ -93,14 +98,18 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	svc := issuance.New(gc, history, issuance.Options{
 		Guardrails: issuance.Guardrails{
 			ProtectedRoleIDs: cfg.ProtectedRoleIDs, ProtectedGroupIDs: cfg.ProtectedGroupIDs, EligibleGroupIDs: cfg.EligibleGroupIDs,
+			AllowedCustomRoleIDs: cfg.AllowedCustomRoleIDs, ProtectStaff: cfg.ProtectStaff,
 		},
-		RateLimit:  portal.Limit{Max: cfg.RateLimitCount, Window: cfg.RateLimitWindow},
-		MaxAuthAge: cfg.MaxAuthAge,
-		Now:        opts.Now,
-		Logger:     logger,
-		Observe:    m.ObserveAction,
+		StaffChecks:   cfg.StaffApp() != "",
+		OperatorRoles: []string{cfg.RoleOperator, cfg.RoleSupervisor},
+		RateLimit:     portal.Limit{Max: cfg.RateLimitCount, Window: cfg.RateLimitWindow},
+		MaxAuthAge:    cfg.MaxAuthAge,
+		Now:           opts.Now,
+		Logger:        logger,
+		Observe:       m.ObserveAction,
 	})
 	issuer, _ := url.Parse(cfg.OIDCIssuer)
+	a := &App{Metrics: m, Store: st, Graph: gc, Service: svc, logger: logger, cfg: cfg}
 	h := handlers.New(handlers.Config{
 		Service: svc, History: history, Sessions: sessions, Revoked: st, Auth: authn, Assets: assets, Logger: logger,
 		PublicURL: cfg.PublicURL, ProviderOrigin: issuer.Scheme + "://" + issuer.Host,
@@ -109,8 +118,36 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 			{Name: "database", Check: st.Ping},
 			{Name: "graph_token", Check: gc.Ping},
 		},
+		Capabilities: a.Capabilities,
 	})
-	return &App{Handler: h, Metrics: m, Store: st, Graph: gc, Service: svc, logger: logger, cfg: cfg}, nil
+	a.Handler = h
+	return a, nil
+}
+
+// CheckPermissions probes the Graph app's permissions and keeps the
+// report for /readyz, logging each check that cannot run.
+func (a *App) CheckPermissions(ctx context.Context) []portal.Capability {
+	caps := a.Graph.Capabilities(ctx)
+	for _, c := range caps {
+		switch c.Status {
+		case portal.CapabilityMissing:
+			a.logger.WarnContext(ctx, "Graph permission missing", "check", c.Check, "permission", c.Permission, "effect", c.Effect, "detail", c.Detail)
+		case portal.CapabilityUnchecked:
+			a.logger.WarnContext(ctx, "Graph permission not checked", "check", c.Check, "permission", c.Permission, "detail", c.Detail)
+		}
+	}
+	a.capsMu.Lock()
+	a.caps = caps
+	a.capsMu.Unlock()
+	return caps
+}
+
+// Capabilities returns the last permission report, or nil before the
+// first.
+func (a *App) Capabilities() []portal.Capability {
+	a.capsMu.Lock()
+	defer a.capsMu.Unlock()
+	return slices.Clone(a.caps)
 }
 
 // Reconcile settles intents left without an outcome by a portal that
@@ -145,6 +182,7 @@ func (a *App) Maintain(ctx context.Context) {
 	}
 	reconcile()
 	retain()
+	a.CheckPermissions(ctx)
 	hourly := time.NewTicker(time.Hour)
 	defer hourly.Stop()
 	for hours := 1; ; hours++ {
@@ -153,6 +191,7 @@ func (a *App) Maintain(ctx context.Context) {
 			return
 		case <-hourly.C:
 			reconcile()
+			a.CheckPermissions(ctx)
 			if hours%24 == 0 {
 				retain()
 			}
@@ -171,6 +210,7 @@ func NewGraphClient(cfg config.Config, roots *x509.CertPool, now func() time.Tim
 		TenantID: cfg.GraphTenantID, ClientID: cfg.GraphClientID, Certificate: certs, Key: key,
 		Cloud: cfg.GraphCloud, BaseURL: cfg.GraphBaseURL, AuthorityURL: cfg.GraphAuthorityURL,
 		RootCAs: roots, Timeout: cfg.GraphTimeout, PolicyTTL: cfg.GraphPolicyTTL, Now: now,
+		StaffAppID: cfg.StaffApp(), StaffTTL: cfg.StaffCacheTTL,
 		WrapTransport: wrap,
 	})
 }

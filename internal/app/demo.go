@@ -12,8 +12,10 @@ import (
 	"github.com/tapportal/portal/internal/session"
 )
 
-// DemoClientID is the sign-in client the demo's provider registers.
-const DemoClientID = "tap-portal-demo"
+// DemoClientID is the sign-in client the demo's provider registers: the
+// app whose service principal the emulated tenant holds, with the
+// personas' app roles.
+const DemoClientID = graphemu.DemoSignInAppID
 
 // Demo is the demo tenant: the Graph emulator with its seed and the
 // embedded OpenID provider with its personas.

@@ -47,7 +47,11 @@ var Vars = []Var{
 	{Name: "PORTAL_GRAPH_TIMEOUT", Default: "30s", Help: "Upper bound of one Graph operation, retries included."},
 	{Name: "PORTAL_GRAPH_POLICY_TTL", Default: "1m", Help: "How long the tenant's TAP policy is cached."},
 	{Name: "PORTAL_EXTRA_CA_FILE", Help: "PEM file of extra trusted roots for outbound TLS (proxies, test tenants)."},
-	{Name: "PORTAL_PROTECTED_ROLE_IDS", Default: "all", Help: "Directory role template ids whose holders never get a pass: all (any active role) or a comma-separated list."},
+	{Name: "PORTAL_PROTECTED_ROLE_IDS", Default: "all", Help: "Directory roles whose holders never get a pass, active or PIM-eligible, at any scope, directly or through a group: all, or a comma-separated list of role template ids (custom roles stay protected unless in PORTAL_ALLOWED_CUSTOM_ROLE_IDS)."},
+	{Name: "PORTAL_ALLOWED_CUSTOM_ROLE_IDS", Help: "Comma-separated custom role definition ids whose holders may get a pass when PORTAL_PROTECTED_ROLE_IDS is a list."},
+	{Name: "PORTAL_PROTECT_PORTAL_STAFF", Default: "true", Help: "Refuse a pass to anyone who holds one of the portal's own app roles (operators and supervisors), directly or through a group."},
+	{Name: "PORTAL_STAFF_APP_ID", Help: "App id of the sign-in app whose app-role holders are the portal's staff (default: PORTAL_OIDC_CLIENT_ID); none turns off the staff guardrail and the live check of the operator's own role, for providers other than Entra ID."},
+	{Name: "PORTAL_STAFF_CACHE_TTL", Default: "1m", Help: "How long the portal's app-role holders are cached: an operator whose role is removed in Entra ID cannot act once it passes (at most 1m)."},
 	{Name: "PORTAL_PROTECTED_GROUP_IDS", Help: "Comma-separated group ids whose members never get a pass."},
 	{Name: "PORTAL_ELIGIBLE_GROUP_IDS", Help: "Comma-separated group ids; when set, only their members can get a pass."},
 	{Name: "PORTAL_RATE_LIMIT", Default: "20/1h", Help: "Passes one operator may issue per window, as COUNT/WINDOW (e.g. 20/1h), counted across replicas."},
@@ -85,8 +89,15 @@ type Config struct {
 	GraphPolicyTTL    time.Duration
 	ExtraCAFile       string
 
-	// ProtectedRoleIDs empty means every active role protects its holder.
-	ProtectedRoleIDs  []string
+	// ProtectedRoleIDs empty means every role protects its holder.
+	ProtectedRoleIDs     []string
+	AllowedCustomRoleIDs []string
+	ProtectStaff         bool
+	// StaffAppID is the sign-in app whose app-role holders are staff;
+	// empty means PORTAL_OIDC_CLIENT_ID (see StaffApp).
+	StaffAppID        string
+	StaffDisabled     bool
+	StaffCacheTTL     time.Duration
 	ProtectedGroupIDs []string
 	EligibleGroupIDs  []string
 
@@ -108,37 +119,48 @@ var guid = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-
 func Load(getenv func(string) string, dev bool) (Config, error) {
 	p := parser{getenv: getenv, dev: dev}
 	c := Config{
-		Addr:               p.str("PORTAL_ADDR"),
-		PublicURL:          p.publicURL("PORTAL_PUBLIC_URL"),
-		DatabaseURL:        p.database("PORTAL_DATABASE_URL"),
-		SessionKeys:        p.sessionKeys("PORTAL_SESSION_KEYS"),
-		SessionIdleTimeout: p.duration("PORTAL_SESSION_IDLE_TIMEOUT", time.Minute, 24*time.Hour),
-		SessionMaxAge:      p.duration("PORTAL_SESSION_MAX_AGE", 5*time.Minute, 7*24*time.Hour),
-		OIDCIssuer:         p.httpsURL("PORTAL_OIDC_ISSUER", true),
-		OIDCClientID:       p.str("PORTAL_OIDC_CLIENT_ID"),
-		OIDCClientSecret:   p.str("PORTAL_OIDC_CLIENT_SECRET"),
-		RolesClaim:         p.str("PORTAL_OIDC_ROLES_CLAIM"),
-		RoleOperator:       p.str("PORTAL_ROLE_OPERATOR"),
-		RoleSupervisor:     p.str("PORTAL_ROLE_SUPERVISOR"),
-		GraphTenantID:      p.str("PORTAL_GRAPH_TENANT_ID"),
-		GraphClientID:      p.str("PORTAL_GRAPH_CLIENT_ID"),
-		GraphCertFile:      p.str("PORTAL_GRAPH_CERT_FILE"),
-		GraphCertPassword:  p.str("PORTAL_GRAPH_CERT_PASSWORD"),
-		GraphCloud:         p.oneOf("PORTAL_GRAPH_CLOUD", "public", "usgov", "usgovdod", "china"),
-		GraphBaseURL:       p.httpsURL("PORTAL_GRAPH_BASE_URL", false),
-		GraphAuthorityURL:  p.httpsURL("PORTAL_GRAPH_AUTHORITY_URL", false),
-		GraphTimeout:       p.duration("PORTAL_GRAPH_TIMEOUT", time.Second, 5*time.Minute),
-		GraphPolicyTTL:     p.duration("PORTAL_GRAPH_POLICY_TTL", time.Second, 24*time.Hour),
-		ExtraCAFile:        p.str("PORTAL_EXTRA_CA_FILE"),
-		ProtectedRoleIDs:   p.roleIDs("PORTAL_PROTECTED_ROLE_IDS"),
-		ProtectedGroupIDs:  p.guids("PORTAL_PROTECTED_GROUP_IDS"),
-		EligibleGroupIDs:   p.guids("PORTAL_ELIGIBLE_GROUP_IDS"),
-		MaxAuthAge:         p.duration("PORTAL_MAX_AUTH_AGE", time.Minute, 24*time.Hour),
-		RetentionDays:      p.integer("PORTAL_HISTORY_RETENTION_DAYS", 0, 36500),
-		MetricsAddr:        p.str("PORTAL_METRICS_ADDR"),
-		LogLevel:           p.oneOf("PORTAL_LOG_LEVEL", "debug", "info", "warn", "error"),
+		Addr:                 p.str("PORTAL_ADDR"),
+		PublicURL:            p.publicURL("PORTAL_PUBLIC_URL"),
+		DatabaseURL:          p.database("PORTAL_DATABASE_URL"),
+		SessionKeys:          p.sessionKeys("PORTAL_SESSION_KEYS"),
+		SessionIdleTimeout:   p.duration("PORTAL_SESSION_IDLE_TIMEOUT", time.Minute, 24*time.Hour),
+		SessionMaxAge:        p.duration("PORTAL_SESSION_MAX_AGE", 5*time.Minute, 7*24*time.Hour),
+		OIDCIssuer:           p.httpsURL("PORTAL_OIDC_ISSUER", true),
+		OIDCClientID:         p.str("PORTAL_OIDC_CLIENT_ID"),
+		OIDCClientSecret:     p.str("PORTAL_OIDC_CLIENT_SECRET"),
+		RolesClaim:           p.str("PORTAL_OIDC_ROLES_CLAIM"),
+		RoleOperator:         p.str("PORTAL_ROLE_OPERATOR"),
+		RoleSupervisor:       p.str("PORTAL_ROLE_SUPERVISOR"),
+		GraphTenantID:        p.str("PORTAL_GRAPH_TENANT_ID"),
+		GraphClientID:        p.str("PORTAL_GRAPH_CLIENT_ID"),
+		GraphCertFile:        p.str("PORTAL_GRAPH_CERT_FILE"),
+		GraphCertPassword:    p.str("PORTAL_GRAPH_CERT_PASSWORD"),
+		GraphCloud:           p.oneOf("PORTAL_GRAPH_CLOUD", "public", "usgov", "usgovdod", "china"),
+		GraphBaseURL:         p.httpsURL("PORTAL_GRAPH_BASE_URL", false),
+		GraphAuthorityURL:    p.httpsURL("PORTAL_GRAPH_AUTHORITY_URL", false),
+		GraphTimeout:         p.duration("PORTAL_GRAPH_TIMEOUT", time.Second, 5*time.Minute),
+		GraphPolicyTTL:       p.duration("PORTAL_GRAPH_POLICY_TTL", time.Second, 24*time.Hour),
+		ExtraCAFile:          p.str("PORTAL_EXTRA_CA_FILE"),
+		ProtectedRoleIDs:     p.roleIDs("PORTAL_PROTECTED_ROLE_IDS"),
+		AllowedCustomRoleIDs: p.guids("PORTAL_ALLOWED_CUSTOM_ROLE_IDS"),
+		ProtectStaff:         p.boolean("PORTAL_PROTECT_PORTAL_STAFF"),
+		StaffAppID:           p.str("PORTAL_STAFF_APP_ID"),
+		StaffCacheTTL:        p.duration("PORTAL_STAFF_CACHE_TTL", time.Second, time.Minute),
+		ProtectedGroupIDs:    p.guids("PORTAL_PROTECTED_GROUP_IDS"),
+		EligibleGroupIDs:     p.guids("PORTAL_ELIGIBLE_GROUP_IDS"),
+		MaxAuthAge:           p.duration("PORTAL_MAX_AUTH_AGE", time.Minute, 24*time.Hour),
+		RetentionDays:        p.integer("PORTAL_HISTORY_RETENTION_DAYS", 0, 36500),
+		MetricsAddr:          p.str("PORTAL_METRICS_ADDR"),
+		LogLevel:             p.oneOf("PORTAL_LOG_LEVEL", "debug", "info", "warn", "error"),
 	}
 	c.RateLimitCount, c.RateLimitWindow = p.rate("PORTAL_RATE_LIMIT")
+	if strings.EqualFold(c.StaffAppID, "none") {
+		c.StaffAppID, c.StaffDisabled = "", true
+		if c.ProtectStaff && p.getenv("PORTAL_PROTECT_PORTAL_STAFF") != "" {
+			p.fail("PORTAL_PROTECT_PORTAL_STAFF", "is true, but PORTAL_STAFF_APP_ID is none: the portal cannot tell its staff without the sign-in app")
+		}
+		c.ProtectStaff = false
+	}
 	if c.RoleOperator != "" && c.RoleOperator == c.RoleSupervisor {
 		p.fail("PORTAL_ROLE_SUPERVISOR", "must differ from PORTAL_ROLE_OPERATOR")
 	}
@@ -206,6 +228,15 @@ func (p *parser) duration(name string, lo, hi time.Duration) time.Duration {
 		p.fail(name, "is %s: want between %s and %s", d, lo, hi)
 	}
 	return d
+}
+
+func (p *parser) boolean(name string) bool {
+	s := p.str(name)
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		p.fail(name, "is %q: want true or false", s)
+	}
+	return b
 }
 
 func (p *parser) integer(name string, lo, hi int) int {
@@ -321,4 +352,16 @@ func (p *parser) roleIDs(name string) []string {
 		return nil
 	}
 	return p.guids(name)
+}
+
+// StaffApp is the app id whose app-role holders are the portal's staff, or
+// "" when the staff checks are off.
+func (c Config) StaffApp() string {
+	switch {
+	case c.StaffDisabled:
+		return ""
+	case c.StaffAppID != "":
+		return c.StaffAppID
+	}
+	return c.OIDCClientID
 }

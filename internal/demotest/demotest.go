@@ -153,13 +153,16 @@ type Rails struct {
 	EligibleGroupIDs  []string
 }
 
-// Eligible reports whether the portal must give u a pass under rails: an
-// enabled member who is not a persona, holds no directory role (directly
-// or through a group), is inside the tenant policy's targets, outside the
-// protected groups and inside an eligible one when any is set, and whose
-// display name holds no markup (so a test can look for it in a page).
-func Eligible(tn *graphemu.Tenant, u *graphemu.User, rails Rails) bool {
-	if u.UserType != "Member" || !u.AccountEnabled || slices.Contains(Personas, u.ID) || len(tn.RolesOf(u.ID)) > 0 ||
+// Eligible reports whether the portal must give u a pass under rails at
+// now: an enabled member who is not a persona, can reach no directory role
+// (active or eligible, directly, through a group or through PIM for
+// Groups), holds none of the portal's own app roles, is inside the tenant
+// policy's targets, outside the protected groups and inside an eligible
+// one when any is set, and whose display name holds no markup (so a test
+// can look for it in a page).
+func Eligible(tn *graphemu.Tenant, u *graphemu.User, rails Rails, now time.Time) bool {
+	if u.UserType != "Member" || !u.AccountEnabled || slices.Contains(Personas, u.ID) || tn.Privileged(u.ID, now) ||
+		tn.PortalStaff(graphemu.DemoSignInAppID, u.ID) ||
 		tn.Policy.State != "enabled" || !tn.TAPTargets(u) || strings.ContainsAny(u.DisplayName, "<>&'\"") {
 		return false
 	}
@@ -213,6 +216,6 @@ func (p *Portal) EligibleUser(t testing.TB, w Want) graphemu.User {
 	rails := Rails{ProtectedGroupIDs: p.Config.ProtectedGroupIDs, EligibleGroupIDs: p.Config.EligibleGroupIDs}
 	now := p.Demo.Graph.Clock().Now()
 	return Find(t, p.Demo.Graph, "eligible user", func(u *graphemu.User, tn *graphemu.Tenant) bool {
-		return Eligible(tn, u, rails) && w.Matches(tn, u, now)
+		return Eligible(tn, u, rails, now) && w.Matches(tn, u, now)
 	})
 }

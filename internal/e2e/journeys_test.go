@@ -180,7 +180,7 @@ func TestJourneyAdministratorRefused(t *testing.T) {
 	}
 	b.wantHeading(admin.DisplayName)
 	verdict := b.text(".verdict")
-	for _, want := range append([]string{"Not eligible.", "holds the directory role"}, admin.Roles...) {
+	for _, want := range append([]string{"Not eligible.", "is privileged in the directory: "}, admin.Roles...) {
 		if !strings.Contains(verdict, want) {
 			t.Errorf("the verdict says %q; want it to contain %q", verdict, want)
 		}
@@ -194,7 +194,7 @@ func TestJourneyAdministratorRefused(t *testing.T) {
 		t.Errorf("GET %s/issue answered %d, want %d", userPath, status, http.StatusForbidden)
 	}
 	b.wantHeading("Not allowed")
-	b.wantText("holds the directory role " + admin.Roles[0])
+	b.wantText("is privileged in the directory: " + admin.Roles[0])
 	if b.exists(`main form`) {
 		t.Errorf("the refusal page has a form")
 	}
@@ -405,7 +405,7 @@ func TestJourneySupervisorReview(t *testing.T) {
 	}
 	rows := b.historyRows()
 	want := []historyRow{
-		{"Action": "issue", "Outcome": "refused", "Operator": operator.Name, "User": userCell(second), "Reason": refusedReason, "Ticket": "—"},
+		{"Action": "issue protected account", "Outcome": "refused", "Operator": operator.Name, "User": userCell(second), "Reason": refusedReason, "Ticket": "—"},
 		{"Action": "issue", "Outcome": "success", "Operator": operator.Name, "User": userCell(holder), "Reason": replaceReason, "Ticket": "—"},
 		{"Action": "revoke", "Outcome": "success", "Operator": operator.Name, "User": userCell(first), "Reason": revokeReason, "Ticket": "—"},
 		{"Action": "issue", "Outcome": "success", "Operator": operator.Name, "User": userCell(first), "Reason": issueReason, "Ticket": issueTicket},

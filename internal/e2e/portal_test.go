@@ -101,17 +101,5 @@ func persona(t *testing.T, key string) devoidc.Persona {
 // the emulated directory, as an administrator would in Entra.
 func (p *portal) makeGlobalAdministrator(t *testing.T, userID string) {
 	t.Helper()
-	done := false
-	p.demo.Graph.Update(func(tn *graphemu.Tenant) {
-		for _, r := range tn.Roles {
-			if r.TemplateID == graphemu.RoleGlobalAdministrator {
-				r.Members = append(r.Members, userID)
-				done = true
-				return
-			}
-		}
-	})
-	if !done {
-		t.Fatal("the demo tenant has no active Global Administrator role")
-	}
+	p.demo.Graph.Update(func(tn *graphemu.Tenant) { tn.AssignRole(userID, graphemu.RoleGlobalAdministrator, "/") })
 }

@@ -28,18 +28,27 @@ const (
 	OpCreateTAP  Operation = "CreateTAP"
 	OpDeleteTAP  Operation = "DeleteTAP"
 	OpPolicy     Operation = "Policy"
-	OpRoles      Operation = "DirectoryRoles"
 	OpMemberOf   Operation = "MemberOf"
+	OpGroups     Operation = "Groups"
+	OpRoleGrants Operation = "RoleGrants"
+	OpGroupRoles Operation = "GroupRoleGrants"
+	OpPIMGroups  Operation = "GroupEligibilities"
+	OpStaff      Operation = "Staff"
 )
 
 // Directory is a portal.Directory over an in-memory tenant. Set its
 // fields before use; the methods are safe for concurrent use.
 type Directory struct {
 	Users map[string]portal.User // by object id
-	// Roles are the roles each user holds, by user id.
-	Roles map[string][]portal.DirectoryRole
-	// Groups are the groups each user is a transitive member of.
-	Groups map[string][]string
+	// Grants are the directory roles each principal (user or group)
+	// holds, by principal id.
+	Grants map[string][]portal.RoleGrant
+	// Memberships are the groups each user is a transitive member of.
+	Memberships map[string][]portal.Group
+	// PIMGroups are the groups each user may join or own through PIM.
+	PIMGroups map[string][]portal.GroupGrant
+	// PortalStaff are the portal's app-role holders.
+	PortalStaff portal.Staff
 	// Passes are the users' passes, by user id.
 	Passes map[string]*portal.TAP
 	// SignInMethods are the users' registered methods, by user id.
@@ -89,7 +98,7 @@ func call[T any](d *Directory, op Operation, userID string, f func(id string) (T
 		return zero, err
 	}
 	id := ""
-	if op != OpSearch && op != OpPolicy {
+	if op != OpSearch && op != OpPolicy && op != OpStaff && op != OpGroupRoles {
 		u, ok := d.lookup(userID)
 		if !ok {
 			return zero, &portal.Error{Code: portal.ENotFound, Message: fmt.Sprintf("The user %s was not found in the directory.", userID)}
@@ -199,20 +208,50 @@ func (d *Directory) Policy(context.Context) (portal.Policy, error) {
 	return call(d, OpPolicy, "", func(string) (portal.Policy, error) { return d.TAPPolicy, nil })
 }
 
-// DirectoryRoles implements portal.Directory.
-func (d *Directory) DirectoryRoles(_ context.Context, userID string) ([]portal.DirectoryRole, error) {
-	return call(d, OpRoles, userID, func(id string) ([]portal.DirectoryRole, error) { return slices.Clone(d.Roles[id]), nil })
-}
-
 // MemberOf implements portal.Directory.
 func (d *Directory) MemberOf(_ context.Context, userID string, groupIDs []string) ([]string, error) {
 	return call(d, OpMemberOf, userID, func(id string) ([]string, error) {
 		var in []string
 		for _, g := range groupIDs {
-			if slices.Contains(d.Groups[id], g) {
+			if slices.ContainsFunc(d.Memberships[id], func(x portal.Group) bool { return strings.EqualFold(x.ID, g) }) {
 				in = append(in, g)
 			}
 		}
 		return in, nil
 	})
+}
+
+// Groups implements portal.Directory.
+func (d *Directory) Groups(_ context.Context, userID string) ([]portal.Group, error) {
+	return call(d, OpGroups, userID, func(id string) ([]portal.Group, error) { return slices.Clone(d.Memberships[id]), nil })
+}
+
+// RoleGrants implements portal.Directory.
+func (d *Directory) RoleGrants(_ context.Context, userID string) ([]portal.RoleGrant, error) {
+	return call(d, OpRoleGrants, userID, func(id string) ([]portal.RoleGrant, error) { return slices.Clone(d.Grants[id]), nil })
+}
+
+// GroupRoleGrants implements portal.Directory.
+func (d *Directory) GroupRoleGrants(_ context.Context, groupIDs []string) ([]portal.RoleGrant, error) {
+	return call(d, OpGroupRoles, "", func(string) ([]portal.RoleGrant, error) {
+		var out []portal.RoleGrant
+		for _, g := range groupIDs {
+			for k, grants := range d.Grants {
+				if strings.EqualFold(k, g) {
+					out = append(out, grants...)
+				}
+			}
+		}
+		return out, nil
+	})
+}
+
+// GroupEligibilities implements portal.Directory.
+func (d *Directory) GroupEligibilities(_ context.Context, userID string) ([]portal.GroupGrant, error) {
+	return call(d, OpPIMGroups, userID, func(id string) ([]portal.GroupGrant, error) { return slices.Clone(d.PIMGroups[id]), nil })
+}
+
+// Staff implements portal.Directory.
+func (d *Directory) Staff(context.Context) (portal.Staff, error) {
+	return call(d, OpStaff, "", func(string) (portal.Staff, error) { return d.PortalStaff, nil })
 }

@@ -18,7 +18,7 @@ func userPageCalls(ctx context.Context, c *graph.Client, id string, concurrent b
 		func(ctx context.Context) error { _, err := c.User(ctx, id); return err },
 		func(ctx context.Context) error { _, err := c.Methods(ctx, id); return err },
 		func(ctx context.Context) error { _, err := c.CurrentTAP(ctx, id); return err },
-		func(ctx context.Context) error { _, err := c.DirectoryRoles(ctx, id); return err },
+		func(ctx context.Context) error { _, err := c.RoleGrants(ctx, id); return err },
 	}
 	if !concurrent {
 		for _, call := range calls {

@@ -67,6 +67,14 @@ type Config struct {
 	Timeout time.Duration
 	// PolicyTTL is how long the tenant policy is cached; default 1 minute.
 	PolicyTTL time.Duration
+	// StaffAppID is the app id of the portal's sign-in app, whose app role
+	// holders are the portal's staff; empty turns Staff off.
+	StaffAppID string
+	// StaffTTL is how long the staff are cached; default and most 1 minute.
+	StaffTTL time.Duration
+	// NamesTTL is how long role definition and administrative unit names
+	// are cached; default 1 hour.
+	NamesTTL time.Duration
 	// MaxRetries and RetryDelay tune the retry of 429, 503 and 504 replies
 	// that carry no Retry-After; defaults 3 and 3s.
 	MaxRetries int
@@ -89,6 +97,11 @@ type Client struct {
 	policyMu      sync.Mutex
 	policy        portal.Policy
 	policyFetched time.Time
+
+	adapter    *msgraphsdk.GraphRequestAdapter
+	staffAppID string
+	staff      staffCache
+	names      names
 
 	tokens tokenSource
 }
@@ -172,6 +185,12 @@ func New(cfg Config) (*Client, error) {
 	if cfg.PolicyTTL <= 0 {
 		cfg.PolicyTTL = time.Minute
 	}
+	if cfg.StaffTTL <= 0 || cfg.StaffTTL > time.Minute {
+		cfg.StaffTTL = time.Minute
+	}
+	if cfg.NamesTTL <= 0 {
+		cfg.NamesTTL = time.Hour
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -245,12 +264,16 @@ func New(cfg Config) (*Client, error) {
 	v1 := graphRoot + "/v1.0"
 	adapter.SetBaseUrl(v1)
 	return &Client{
-		sdk:       newServiceClient(adapter),
-		v1:        v1,
-		timeout:   cfg.Timeout,
-		policyTTL: cfg.PolicyTTL,
-		now:       cfg.Now,
-		tokens:    tokenScope{cred, scope},
+		sdk:        newServiceClient(adapter),
+		v1:         v1,
+		timeout:    cfg.Timeout,
+		policyTTL:  cfg.PolicyTTL,
+		now:        cfg.Now,
+		tokens:     tokenScope{cred, scope},
+		adapter:    adapter,
+		staffAppID: cfg.StaffAppID,
+		staff:      staffCache{ttl: cfg.StaffTTL},
+		names:      names{ttl: cfg.NamesTTL},
 	}, nil
 }
 

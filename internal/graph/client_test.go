@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -31,7 +32,13 @@ type env struct {
 // perms (every permission when nil) and a client pointed at it.
 func newEnv(t testing.TB, perms []string, tweak ...func(*graph.Config)) *env {
 	t.Helper()
-	emu, err := graphemu.New(graphemu.Options{Seed: true})
+	return newEnvWith(t, graphemu.Options{Seed: true}, perms, tweak...)
+}
+
+// newEnvWith is newEnv with the emulator's options.
+func newEnvWith(t testing.TB, o graphemu.Options, perms []string, tweak ...func(*graph.Config)) *env {
+	t.Helper()
+	emu, err := graphemu.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,6 +67,7 @@ func newEnv(t testing.TB, perms []string, tweak ...func(*graph.Config)) *env {
 		Timeout:      10 * time.Second,
 		RetryDelay:   time.Second,
 		Now:          emu.Clock().Now,
+		StaffAppID:   graphemu.DemoSignInAppID,
 	}
 	for _, f := range tweak {
 		f(&cfg)
@@ -90,20 +98,6 @@ func (e *env) find(t testing.TB, what string, match func(u *graphemu.User, tn *g
 	return *found
 }
 
-func hasRole(tn *graphemu.Tenant, userID, templateID string) bool {
-	for _, r := range tn.Roles {
-		if r.TemplateID != templateID {
-			continue
-		}
-		for _, m := range r.Members {
-			if m == userID {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 func contains(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {
@@ -116,7 +110,7 @@ func contains(list []string, s string) bool {
 // ordinary is a seeded user the portal would give a pass to, holding none.
 func (e *env) ordinary(t testing.TB) graphemu.User {
 	return e.find(t, "ordinary member", func(u *graphemu.User, tn *graphemu.Tenant) bool {
-		return demotest.Eligible(tn, u, demotest.Rails{}) && u.TAP == nil
+		return demotest.Eligible(tn, u, demotest.Rails{}, e.emu.Clock().Now()) && u.TAP == nil
 	})
 }
 
@@ -558,70 +552,137 @@ func TestPolicyIsCached(t *testing.T) {
 	}
 }
 
-func TestRolesAndGroups(t *testing.T) {
-	e := newEnv(t, nil)
+func TestPrivilegeReads(t *testing.T) {
+	for _, page := range []int{0, 1} {
+		t.Run(fmt.Sprintf("page size %d", page), func(t *testing.T) { privilegeReads(t, page) })
+	}
+}
+
+// privilegeReads reads each seeded kind of privilege through the SDK. With
+// a page size of 1 every listing comes back one item a page.
+func privilegeReads(t *testing.T, pageSize int) {
+	e := newEnvWith(t, graphemu.Options{Seed: true, MaxPageSize: pageSize}, nil)
 	ctx := context.Background()
-	ga := e.find(t, "global administrator", func(u *graphemu.User, tn *graphemu.Tenant) bool {
-		return hasRole(tn, u.ID, graphemu.RoleGlobalAdministrator)
-	})
-	roles, err := e.client.DirectoryRoles(ctx, ga.ID)
+	grant := func(g portal.RoleGrant) string {
+		s := g.RoleName
+		if g.Eligible {
+			s = "eligible " + s
+		}
+		if g.ScopeID != "/" {
+			s += " @" + g.ScopeName
+		}
+		if !g.BuiltIn {
+			s += " (custom)"
+		}
+		return s
+	}
+	for _, tt := range []struct {
+		name, user string
+		want       []string
+	}{
+		{"active Global Administrator", graphemu.GlobalAdminUserID, []string{"Global Administrator"}},
+		{"PIM-eligible Global Administrator", graphemu.PIMGlobalAdminUserID, []string{"eligible Global Administrator"}},
+		{"administrative unit scope", graphemu.ScopedHelpdeskUserID, []string{"Helpdesk Administrator @Paris office"}},
+		{"custom role", graphemu.CustomRoleUserID, []string{"Northwind Password Reset Operator (custom)"}},
+		{"lapsed eligibility", graphemu.LapsedEligibilityUserID, nil},
+		{"through a group: not listed for the user", graphemu.GroupRoleAdminUserID, nil},
+		{"ordinary user", graphemu.NoRoleUserID, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			grants, err := e.client.RoleGrants(ctx, tt.user)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, g := range grants {
+				got = append(got, grant(g))
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("RoleGrants = %v, want %v", got, tt.want)
+			}
+		})
+	}
+
+	// Groups, with the role-assignable flag.
+	groups, err := e.client.Groups(ctx, graphemu.GroupRoleAdminUserID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	found := false
-	for _, r := range roles {
-		if r.TemplateID == graphemu.RoleGlobalAdministrator && r.DisplayName != "" {
-			found = true
+	var assignable []string
+	for _, g := range groups {
+		if g.RoleAssignable {
+			assignable = append(assignable, g.DisplayName)
 		}
 	}
-	if !found {
-		t.Fatalf("DirectoryRoles(global admin) = %+v, want Global Administrator", roles)
+	if !slices.Equal(assignable, []string{"Tier 2 Support Admins"}) || len(groups) < 2 {
+		t.Errorf("Groups = %+v, want the role-assignable Tier 2 Support Admins among them", groups)
 	}
 
-	viaGroup := e.find(t, "user holding a role through a group", func(u *graphemu.User, tn *graphemu.Tenant) bool {
-		for _, r := range tn.Roles {
-			for _, m := range r.Members {
-				for _, g := range tn.Groups {
-					if g.ID == m && contains(g.Members, u.ID) && !contains(r.Members, u.ID) {
-						return true
-					}
-				}
-			}
-		}
-		return false
-	})
-	if roles, err := e.client.DirectoryRoles(ctx, viaGroup.ID); err != nil || len(roles) == 0 {
-		t.Fatalf("DirectoryRoles(group-assigned admin) = %v, %v; want the group's role", roles, err)
-	}
-
-	plain := e.ordinary(t)
-	if roles, err := e.client.DirectoryRoles(ctx, plain.ID); err != nil || len(roles) != 0 {
-		t.Fatalf("DirectoryRoles(ordinary user) = %v, %v; want none", roles, err)
-	}
-
-	var groupID, member string
-	e.emu.View(func(tn *graphemu.Tenant) {
-		for _, g := range tn.Groups {
-			for _, m := range g.Members {
-				for _, u := range tn.Users {
-					if u.ID == m {
-						groupID, member = g.ID, m
-						return
-					}
-				}
-			}
-		}
-	})
-	in, err := e.client.MemberOf(ctx, member, []string{groupID, "00000000-0000-0000-0000-00000000dead"})
+	// The groups' own roles, in one batch, with their names.
+	held, err := e.client.GroupRoleGrants(ctx, []string{graphemu.TierTwoAdminsGroupID, graphemu.IdentityAdminsGroupID,
+		graphemu.Tier0AdminsGroupID, graphemu.FinanceGroupID})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(in) != 1 || in[0] != groupID {
-		t.Fatalf("MemberOf = %v, want [%s]", in, groupID)
+	var got []string
+	for _, g := range held {
+		got = append(got, g.PrincipalName+": "+grant(g))
 	}
-	in, err = e.client.MemberOf(ctx, plain.ID, []string{groupID})
-	if err != nil || (len(in) != 0 && plain.ID != member) {
-		t.Fatalf("MemberOf(non-member) = %v, %v", in, err)
+	want := []string{"Tier 2 Support Admins: Helpdesk Administrator", "Identity Admins: eligible Privileged Role Administrator",
+		"Tier 0 Admins: Global Administrator"}
+	if !slices.Equal(got, want) {
+		t.Errorf("GroupRoleGrants = %v, want %v", got, want)
+	}
+
+	pim, err := e.client.GroupEligibilities(ctx, graphemu.PIMGroupOwnerUserID)
+	if err != nil || !slices.Equal(pim, []portal.GroupGrant{{GroupID: graphemu.Tier0AdminsGroupID, Access: "owner"}}) {
+		t.Errorf("GroupEligibilities(owner) = %+v, %v", pim, err)
+	}
+
+	staff, err := e.client.Staff(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	holders := map[string]string{}
+	for _, h := range staff.Holders {
+		r, _ := staff.Role(h.AppRoleID)
+		holders[h.PrincipalID] = r.Value
+	}
+	if staff.AppName != "TAP Portal" || holders[graphemu.OperatorUserID] != "TAP.Operator" || holders[graphemu.SupervisorUserID] != "TAP.Supervisor" ||
+		holders[graphemu.PortalSupervisorsGroupID] != "TAP.Supervisor" || len(holders) != 4 {
+		t.Errorf("Staff = %+v", staff)
+	}
+	// Cached within its lifetime, read again after.
+	staffReads := func() int {
+		n := 0
+		for _, r := range e.emu.Requests() {
+			if strings.HasSuffix(r.Path, "/appRoleAssignedTo") && !strings.Contains(r.Query, "skiptoken") {
+				n++
+			}
+		}
+		return n
+	}
+	before := staffReads()
+	e.client.Staff(ctx)
+	if staffReads() != before {
+		t.Error("Staff read Graph again within its cache lifetime")
+	}
+	e.emu.Clock().Advance(61 * time.Second)
+	e.client.Staff(ctx)
+	if staffReads() != before+1 {
+		t.Error("Staff did not read Graph again after its cache lifetime")
+	}
+
+	// Only object ids reach a filter.
+	for _, bad := range []string{"x' or principalId ne '", graphemu.GuestUserUPN, ""} {
+		if _, err := e.client.RoleGrants(ctx, bad); portal.ErrorCode(err) != portal.EInvalid {
+			t.Errorf("RoleGrants(%q) = %v, want EInvalid", bad, err)
+		}
+	}
+	for _, r := range e.emu.Requests() {
+		if strings.Contains(r.Query, "+in+") || strings.Contains(r.Query, "%20in%20") {
+			t.Errorf("a request used an 'in' list: %s", r.Query)
+		}
 	}
 }
 
@@ -633,12 +694,22 @@ func TestMissingPermissions(t *testing.T) {
 		call    func(*env, graphemu.User) error
 	}{
 		{"policy", "Policy.Read.All", func(e *env, _ graphemu.User) error { _, err := e.client.Policy(ctx); return err }},
-		{"create", "UserAuthenticationMethod.ReadWrite.All", func(e *env, u graphemu.User) error {
+		{"create", "UserAuthMethod-TAP.ReadWrite.All", func(e *env, u graphemu.User) error {
 			_, err := e.client.CreateTAP(ctx, u.ID, portal.NewTAP{})
 			return err
 		}},
 		{"users", "User.Read.All", func(e *env, u graphemu.User) error { _, err := e.client.User(ctx, u.ID); return err }},
-		{"roles", "RoleManagement.Read.Directory", func(e *env, u graphemu.User) error { _, err := e.client.DirectoryRoles(ctx, u.ID); return err }},
+		{"roles", "RoleManagement.Read.Directory", func(e *env, u graphemu.User) error { _, err := e.client.RoleGrants(ctx, u.ID); return err }},
+		{"roles of groups, in a batch", "RoleManagement.Read.Directory", func(e *env, _ graphemu.User) error {
+			_, err := e.client.GroupRoleGrants(ctx, []string{graphemu.TierTwoAdminsGroupID})
+			return err
+		}},
+		{"groups", "GroupMember.Read.All", func(e *env, u graphemu.User) error { _, err := e.client.Groups(ctx, u.ID); return err }},
+		{"PIM for Groups", "PrivilegedEligibilitySchedule.Read.AzureADGroup", func(e *env, u graphemu.User) error {
+			_, err := e.client.GroupEligibilities(ctx, u.ID)
+			return err
+		}},
+		{"staff", "Application.Read.All", func(e *env, _ graphemu.User) error { _, err := e.client.Staff(ctx); return err }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var perms []string

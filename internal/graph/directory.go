@@ -392,35 +392,6 @@ func checkPolicy(p portal.Policy) error {
 	return nil
 }
 
-// DirectoryRoles implements portal.Directory.
-func (c *Client) DirectoryRoles(ctx context.Context, userID string) ([]portal.DirectoryRole, error) {
-	if err := checkID(userID); err != nil {
-		return nil, err
-	}
-	ctx, cancel := c.call(ctx)
-	defer cancel()
-	builder := c.sdk.Users().ByUserId(userID).TransitiveMemberOf().GraphDirectoryRole()
-	var out []portal.DirectoryRole
-	for range maxPages {
-		resp, err := builder.Get(ctx, nil)
-		if err != nil {
-			return nil, translate(opRoles, err)
-		}
-		for _, r := range resp.GetValue() {
-			out = append(out, portal.DirectoryRole{ID: deref(r.GetId()), DisplayName: deref(r.GetDisplayName()), TemplateID: deref(r.GetRoleTemplateId())})
-		}
-		next := deref(resp.GetOdataNextLink())
-		if next == "" {
-			return out, nil
-		}
-		if err := c.sameOrigin(next); err != nil {
-			return nil, err
-		}
-		builder = builder.WithUrl(next)
-	}
-	return nil, &portal.Error{Code: portal.EInternal, Message: "Microsoft Graph returned too many pages of directory roles."}
-}
-
 // maxPages bounds how many pages one listing follows, so a reply that
 // links back to itself cannot loop forever.
 const maxPages = 50

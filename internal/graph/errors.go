@@ -27,11 +27,10 @@ var (
 	opUsers     = op{"search users", "User.Read.All", "The user was not found."}
 	opUser      = op{"read the user", "User.Read.All", "The user was not found in the directory."}
 	opMethods   = op{"read the user's sign-in methods", "UserAuthenticationMethod.Read.All", "The user was not found in the directory."}
-	opTAPRead   = op{"read the user's Temporary Access Pass", "UserAuthenticationMethod.Read.All", "The user was not found in the directory."}
-	opTAPCreate = op{"create the Temporary Access Pass", "UserAuthenticationMethod.ReadWrite.All", "The user was not found in the directory."}
-	opTAPDelete = op{"revoke the Temporary Access Pass", "UserAuthenticationMethod.ReadWrite.All", "The Temporary Access Pass no longer exists; it may have been revoked or replaced already."}
+	opTAPRead   = op{"read the user's Temporary Access Pass", "UserAuthMethod-TAP.ReadWrite.All", "The user was not found in the directory."}
+	opTAPCreate = op{"create the Temporary Access Pass", "UserAuthMethod-TAP.ReadWrite.All", "The user was not found in the directory."}
+	opTAPDelete = op{"revoke the Temporary Access Pass", "UserAuthMethod-TAP.ReadWrite.All", "The Temporary Access Pass no longer exists; it may have been revoked or replaced already."}
 	opPolicy    = op{"read the tenant's Temporary Access Pass policy", "Policy.Read.All", "The tenant has no Temporary Access Pass policy."}
-	opRoles     = op{"read the user's directory roles", "RoleManagement.Read.Directory", "The user was not found in the directory."}
 	opGroups    = op{"check the user's group memberships", "GroupMember.Read.All", "The user was not found in the directory."}
 )
 

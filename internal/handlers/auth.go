@@ -58,6 +58,16 @@ func (s *Server) callback(c echo.Context) error {
 		s.cfg.Logger.InfoContext(c.Request().Context(), "sign-in without a portal role", "request_id", requestID(c), "subject", id.Subject)
 		return s.render(c, http.StatusForbidden, templates.NoAccess(s.page(c, "No access", ""), nameOr(id.Name, id.Username)))
 	}
+	if old, err := s.cfg.Sessions.Get(c.Request()); err == nil && old.Subject != id.Subject {
+		// Another person signed in on this browser (a fresh sign-in for an
+		// issue that returned someone else, say): the first one's session
+		// ends here, not merely under a new cookie.
+		if err := s.cfg.Revoked.RevokeSession(c.Request().Context(), old.ID, s.cfg.Sessions.Expiry(old)); err != nil {
+			return err
+		}
+		s.cfg.Logger.WarnContext(c.Request().Context(), "sign-in as another person ended the previous session", "request_id", requestID(c),
+			"previous", old.Subject, "operator", id.Subject)
+	}
 	sess := s.cfg.Sessions.Start(session.Session{
 		Subject: id.Subject, Name: nameOr(id.Name, id.Username), Username: id.Username, Role: role, AuthTime: id.AuthTime,
 	})

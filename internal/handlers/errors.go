@@ -27,7 +27,7 @@ func statusOf(code string) int {
 		return http.StatusTooManyRequests
 	case portal.EConflict:
 		return http.StatusConflict
-	case portal.EForbidden:
+	case portal.EForbidden, portal.EConfig:
 		// The portal's own Graph app lacks a permission: an upstream
 		// configuration fault, not the operator's.
 		return http.StatusBadGateway

@@ -16,7 +16,7 @@ import (
 // csvHeader names the export's columns.
 var csvHeader = []string{"id", "time", "action", "outcome", "operator_id", "operator_name", "target_id", "target_upn",
 	"target_name", "tap_id", "lifetime_minutes", "one_time", "start", "reason", "ticket", "detail", "refusal_code",
-	"graph_request_id", "request_id", "intent_id", "reconciled", "hash"}
+	"graph_request_id", "request_id", "intent_id", "reconciled", "hash", "privilege"}
 
 // csvSafe defuses cells a spreadsheet would run as a formula.
 func csvSafe(s string) string {
@@ -58,7 +58,7 @@ func (s *Server) export(c echo.Context) error {
 			strconv.FormatInt(e.ID, 10), csvTime(e.Time), string(e.Action), string(e.Outcome), e.OperatorID, csvSafe(e.OperatorName),
 			e.TargetID, csvSafe(e.TargetUPN), csvSafe(e.TargetName), e.TAPID, strconv.Itoa(e.LifetimeMinutes),
 			strconv.FormatBool(e.OneTime), csvTime(e.Start), csvSafe(e.Reason), csvSafe(e.Ticket), csvSafe(e.Detail),
-			e.RefusalCode, e.GraphRequestID, e.RequestID, strconv.FormatInt(e.IntentID, 10), strconv.FormatBool(e.Reconciled), e.Hash,
+			e.RefusalCode, e.GraphRequestID, e.RequestID, strconv.FormatInt(e.IntentID, 10), strconv.FormatBool(e.Reconciled), e.Hash, csvSafe(e.Privilege),
 		}
 		if err := w.Write(rec); err != nil {
 			return err

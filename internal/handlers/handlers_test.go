@@ -197,7 +197,7 @@ func TestUserPage(t *testing.T) {
 		want []string
 	}{
 		{"eligible", plain.ID, []string{"Eligible.", "Issue a pass", "Sign-in methods", "Password"}},
-		{"admin", admin.ID, []string{"Not eligible", "directory role"}},
+		{"admin", admin.ID, []string{"Not eligible", "privileged in the directory"}},
 		{"guest", guest.ID, []string{"Not eligible", "Guests cannot get a pass"}},
 		{"disabled", disabled.ID, []string{"Not eligible", "disabled"}},
 		{"self", graphemu.OperatorUserID, []string{"Not eligible", "your own account"}},
@@ -226,7 +226,7 @@ func TestUserPage(t *testing.T) {
 	})
 	t.Run("issue form refused for an admin", func(t *testing.T) {
 		p := b.get("/users/" + admin.ID + "/issue")
-		if p.status != http.StatusForbidden || !strings.Contains(p.body, "directory role") {
+		if p.status != http.StatusForbidden || !strings.Contains(p.body, "privileged in the directory") {
 			t.Fatalf("issue form for an admin = %d", p.status)
 		}
 	})
@@ -450,14 +450,14 @@ func TestGraphErrorsRenderHelpfulPages(t *testing.T) {
 		h := newHarness(t, nil)
 		var perms []string
 		for _, p := range graphemu.AllPermissions {
-			if p != "UserAuthenticationMethod.ReadWrite.All" {
+			if p != "UserAuthenticationMethod.Read.All" {
 				perms = append(perms, p)
 			}
 		}
 		h.Demo.Graph.RegisterApp(graphemu.App{ClientID: graphemu.DemoGraphClientID, Certificate: h.appCert(t), Permissions: perms})
 		b := h.signedIn(t, "operator")
 		p := b.get("/users/" + u.ID)
-		if p.status != http.StatusBadGateway || !strings.Contains(p.body, "UserAuthenticationMethod") {
+		if p.status != http.StatusBadGateway || !strings.Contains(p.body, "UserAuthenticationMethod.Read.All") {
 			t.Fatalf("user page without the methods permission = %d", p.status)
 		}
 	})

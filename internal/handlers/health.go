@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/tapportal/portal/internal/portal"
 )
 
 // healthz says the process is alive; it checks nothing else.
@@ -46,5 +48,23 @@ func (s *Server) readyz(c echo.Context) error {
 	if status != http.StatusOK {
 		overall = "not ready"
 	}
-	return c.JSON(status, map[string]any{"status": overall, "checks": checks})
+	reply := map[string]any{"status": overall, "checks": checks}
+	if s.cfg.Capabilities != nil {
+		// A missing permission degrades the checks that need it (they
+		// refuse) without making the portal unready: revocations, the
+		// history and the other checks still serve.
+		perms, degraded := "unchecked", []map[string]string{}
+		if caps := s.cfg.Capabilities(); caps != nil {
+			perms = "ok"
+			for _, cp := range caps {
+				if cp.Status != portal.CapabilityOK {
+					perms = "degraded"
+					degraded = append(degraded, map[string]string{"check": cp.Check, "permission": cp.Permission, "status": cp.Status, "effect": cp.Effect})
+				}
+			}
+		}
+		checks["graph_permissions"] = perms
+		reply["degraded"] = degraded
+	}
+	return c.JSON(status, reply)
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tapportal/portal/internal/issuance"
 	"github.com/tapportal/portal/internal/portal"
+	"github.com/tapportal/portal/internal/session"
 	"github.com/tapportal/portal/web/templates"
 )
 
@@ -22,7 +23,8 @@ func issuePath(c echo.Context) string { return "/users/" + url.PathEscape(c.Para
 // encrypted cookie, not in a URL.
 func (s *Server) reauthenticate(c echo.Context, draft url.Values) error {
 	if len(draft) > 0 {
-		if err := s.cfg.Sessions.SaveDraft(c.Response(), issuePath(c), draft); err != nil {
+		op := operator(c)
+		if err := s.cfg.Sessions.SaveDraft(c.Response(), issuePath(c), session.Owner{Subject: op.ID, Name: op.Name}, draft); err != nil {
 			return err
 		}
 	}
@@ -48,7 +50,15 @@ func (s *Server) issueForm(c echo.Context) error {
 		return &portal.Error{Code: portal.EPolicy, Message: "The portal will not issue a pass to this user. " + f.Verdict.Message()}
 	}
 	vals := templates.IssueValues{StartMode: "now", Lifetime: f.Policy.DefaultLifetimeMinutes, OneTime: f.Policy.OneTimeForced}
-	if d := s.cfg.Sessions.TakeDraft(c.Response(), c.Request(), issuePath(c)); d != nil {
+	d, other := s.cfg.Sessions.TakeDraft(c.Response(), c.Request(), issuePath(c), op.ID)
+	notice := ""
+	if other != nil {
+		// The fresh sign-in returned someone else: the first person's form
+		// is not theirs to send.
+		s.cfg.Service.RecordOperatorChange(c.Request().Context(), portal.Operator{ID: other.Subject, Name: other.Name}, op, f.User, requestID(c))
+		notice = "The sign-in was as " + op.Name + ", not " + other.Name + " who filled in this form: their entries were discarded. Fill in the form again."
+	}
+	if d != nil {
 		// What was typed before a fresh sign-in.
 		c.Request().Form = d
 		_, draft := parseIssue(c, location(c))
@@ -61,7 +71,9 @@ func (s *Server) issueForm(c echo.Context) error {
 		draft.OneTime = draft.OneTime || f.Policy.OneTimeForced
 		vals = draft
 	}
-	return s.render(c, http.StatusOK, templates.IssuePage(s.page(c, "Issue a pass", "search"), issueView(f, vals)))
+	v := issueView(f, vals)
+	v.Error = notice
+	return s.render(c, http.StatusOK, templates.IssuePage(s.page(c, "Issue a pass", "search"), v))
 }
 
 // issueView is the form's view model: what was decided, and what was typed.

@@ -59,7 +59,7 @@ func TestMetricsAfterIssueAndRefusal(t *testing.T) {
 		`tap_portal_http_request_duration_seconds_bucket{method="GET",route="/users/:id/issue",le=`,
 		`tap_portal_graph_requests_total{operation="tap_post",status="201"} 1`,
 		`tap_portal_graph_requests_total{operation="token",status="200"}`,
-		`tap_portal_graph_request_duration_seconds_bucket{operation="roles",le=`,
+		`tap_portal_graph_request_duration_seconds_bucket{operation="role_assignments",le=`,
 		`tap_portal_store_operation_duration_seconds_count{operation="record_limited",result="ok"}`,
 		`go_goroutines`,
 	} {
@@ -86,5 +86,54 @@ func TestGraphRetriesAndThrottlingCounted(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+}
+
+// TestReadinessNamesMissingPermissions probes the Graph app's permissions
+// as `portal serve` does at start-up: with every permission, nothing is
+// degraded; without the role read, /readyz stays ready but names the check
+// that now refuses, and an issue is refused naming the permission.
+func TestReadinessNamesMissingPermissions(t *testing.T) {
+	var ready struct {
+		Status   string              `json:"status"`
+		Checks   map[string]string   `json:"checks"`
+		Degraded []map[string]string `json:"degraded"`
+	}
+	h := newHarness(t, nil)
+	b := h.browser(t)
+	if p := b.get("/readyz"); json.Unmarshal([]byte(p.body), &ready) != nil || ready.Checks["graph_permissions"] != "unchecked" {
+		t.Fatalf("/readyz before the probe = %s, want graph_permissions unchecked", p.body)
+	}
+	for _, c := range h.App.CheckPermissions(t.Context()) {
+		if c.Status != "ok" {
+			t.Errorf("with every permission, %s (%s) = %s: %s", c.Check, c.Permission, c.Status, c.Detail)
+		}
+	}
+	if p := b.get("/readyz"); json.Unmarshal([]byte(p.body), &ready) != nil || ready.Checks["graph_permissions"] != "ok" || len(ready.Degraded) != 0 {
+		t.Fatalf("/readyz = %s, want graph_permissions ok", p.body)
+	}
+
+	d := newHarness(t, nil)
+	var perms []string
+	for _, p := range graphemu.AllPermissions {
+		if p != "RoleManagement.Read.Directory" {
+			perms = append(perms, p)
+		}
+	}
+	d.Demo.Graph.RegisterApp(graphemu.App{ClientID: graphemu.DemoGraphClientID, Certificate: d.appCert(t), Permissions: perms})
+	d.App.CheckPermissions(t.Context())
+	p := d.browser(t).get("/readyz")
+	if err := json.Unmarshal([]byte(p.body), &ready); err != nil || p.status != http.StatusOK || ready.Checks["graph_permissions"] != "degraded" ||
+		len(ready.Degraded) != 1 || ready.Degraded[0]["permission"] != "RoleManagement.Read.Directory" || ready.Degraded[0]["status"] != "missing" {
+		t.Fatalf("/readyz without the role permission = %d %s, want ready, degraded, naming it", p.status, p.body)
+	}
+	if !strings.Contains(d.Logs.String(), `"msg":"Graph permission missing","check":"privileged roles"`) {
+		t.Error("the missing permission is not logged")
+	}
+	op := d.signedIn(t, "operator")
+	u := d.eligible(t, false)
+	form := op.get("/users/" + u.ID + "/issue")
+	if form.status != http.StatusBadGateway || !strings.Contains(form.body, "RoleManagement.Read.Directory") {
+		t.Fatalf("issue form without the role permission = %d, want 502 naming it", form.status)
 	}
 }

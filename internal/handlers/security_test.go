@@ -287,14 +287,23 @@ var attacks = []attack{
 var protectedTargets = []struct {
 	name, id, message string
 }{
-	{"global administrator", graphemu.GlobalAdminUserID, "directory role"},
-	{"administrator through a group", graphemu.GroupRoleAdminUserID, "directory role"},
-	{"break-glass account", graphemu.BreakGlassUserID, "directory role"},
+	{"global administrator", graphemu.GlobalAdminUserID, "is privileged in the directory: Global Administrator"},
+	{"administrator through a group", graphemu.GroupRoleAdminUserID, "Helpdesk Administrator through the group Tier 2 Support Admins"},
+	{"break-glass account", graphemu.BreakGlassUserID, "privileged in the directory: Global Administrator"},
 	{"executive (protected group)", graphemu.ExecutiveUserID, "protected group"},
 	{"executive through a nested group", graphemu.NestedExecutiveUserID, "protected group"},
 	{"guest", graphemu.GuestUserID, "Guests cannot get a pass"},
 	{"disabled account", graphemu.DisabledUserID, "disabled"},
 	{"the operator's own account", graphemu.OperatorUserID, "your own account"},
+	{"PIM-eligible Global Administrator", graphemu.PIMGlobalAdminUserID, "eligible for Global Administrator through PIM"},
+	{"eligible for a role through a group", graphemu.EligibleViaGroupUserID, "eligible for Privileged Role Administrator through the group Identity Admins"},
+	{"PIM for Groups: may join an admin group", graphemu.PIMGroupMemberUserID, "through the group Tier 0 Admins, which they can join through PIM"},
+	{"PIM for Groups: may own an admin group", graphemu.PIMGroupOwnerUserID, "which they can own through PIM"},
+	{"administrator of one administrative unit", graphemu.ScopedHelpdeskUserID, "Helpdesk Administrator in administrative unit Paris office"},
+	{"custom role holder", graphemu.CustomRoleUserID, "Northwind Password Reset Operator"},
+	{"a supervisor of the portal", graphemu.SupervisorUserID, "holds the TAP Portal role Supervisor"},
+	{"another operator of the portal", graphemu.OtherOperatorUserID, "holds the TAP Portal role Helpdesk (other naming)"},
+	{"portal staff through a group", graphemu.StaffGroupUserID, "role Supervisor through the group TAP Portal Supervisors"},
 }
 
 func (s *securityEnv) withCookie(t *testing.T, m *session.Manager, sess session.Session, path string) page {

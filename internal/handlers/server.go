@@ -53,6 +53,9 @@ type Config struct {
 	// target because sign-out redirects there.
 	ProviderOrigin string
 	Ready          []Check
+	// Capabilities, when set, returns the last probe of the Graph app's
+	// permissions, which /readyz reports.
+	Capabilities func() []portal.Capability
 	// Metrics, when set, observes every request; MetricsRoute serves
 	// them on this listener too.
 	Metrics      *metrics.Metrics

@@ -3,52 +3,107 @@ package issuance
 import (
 	"context"
 	"slices"
+	"strings"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tapportal/portal/internal/portal"
 )
 
-// facts are what a decision about one user is made on, read in one round
-// of concurrent Graph calls.
+// facts are what a decision about one user is made on. They are read in
+// one round of concurrent Graph calls, and a second round only for the
+// role-assignable groups the first round found the user in (or eligible
+// for): a role held through a group lists the group, not its members.
 type facts struct {
 	user   portal.User
 	policy portal.Policy
-	roles  []portal.DirectoryRole
-	groups []string // of the groups the guardrails and the policy name, those the user is in
 	// current is the user's pass, if any: issuing asks before replacing it.
 	current *portal.TAP
+	// groups are every group the user is in.
+	groups []portal.Group
+	// grants are the roles the user holds directly and those held by the
+	// groups in groups and pimGroups.
+	grants []portal.RoleGrant
+	// pimGroups are the groups the user may join or own through PIM.
+	pimGroups []portal.GroupGrant
+	// staff are the portal's own app-role holders; nil when the portal
+	// does not check them.
+	staff *portal.Staff
 }
 
-// groupsToCheck lists every group a guardrail or the policy names, once.
-func (s *Service) groupsToCheck(p portal.Policy) []string {
-	ids := slices.Concat(s.rails.ProtectedGroupIDs, s.rails.EligibleGroupIDs)
-	for _, t := range slices.Concat(p.Include, p.Exclude) {
-		if t.ID != portal.AllUsers {
-			ids = append(ids, t.ID)
+// in reports whether the user is in the group.
+func (f facts) in(groupID string) bool {
+	return slices.ContainsFunc(f.groups, func(g portal.Group) bool { return strings.EqualFold(g.ID, groupID) })
+}
+
+// group returns the user's group with id, if the user is in it.
+func (f facts) group(id string) (portal.Group, bool) {
+	i := slices.IndexFunc(f.groups, func(g portal.Group) bool { return strings.EqualFold(g.ID, id) })
+	if i < 0 {
+		return portal.Group{}, false
+	}
+	return f.groups[i], true
+}
+
+// read says which optional facts a request needs besides the decision's.
+type read struct {
+	methods bool
+}
+
+// facts reads everything a decision about userID rests on; with want.methods
+// it also reads the user's sign-in methods (for the user page), in the
+// same round. A user named by user principal name is read first, since the
+// role listings take object ids only.
+func (s *Service) facts(ctx context.Context, userID string, want read) (facts, []portal.Method, error) {
+	var f facts
+	if !portal.IsObjectID(userID) {
+		u, err := s.dir.User(ctx, userID)
+		if err != nil {
+			return f, nil, err
+		}
+		f.user, userID = u, u.ID
+	}
+	var methods []portal.Method
+	g, gctx := errgroup.WithContext(ctx)
+	if f.user.ID == "" {
+		g.Go(func() (err error) { f.user, err = s.dir.User(gctx, userID); return err })
+	}
+	g.Go(func() (err error) { f.current, err = s.dir.CurrentTAP(gctx, userID); return err })
+	g.Go(func() (err error) { f.policy, err = s.dir.Policy(gctx); return err })
+	g.Go(func() (err error) { f.groups, err = s.dir.Groups(gctx, userID); return err })
+	g.Go(func() (err error) { f.grants, err = s.dir.RoleGrants(gctx, userID); return err })
+	g.Go(func() (err error) { f.pimGroups, err = s.dir.GroupEligibilities(gctx, userID); return err })
+	if s.staffApp {
+		g.Go(func() error {
+			st, err := s.dir.Staff(gctx)
+			f.staff = &st
+			return err
+		})
+	}
+	if want.methods {
+		g.Go(func() (err error) { methods, err = s.dir.Methods(gctx, userID); return err })
+	}
+	if err := g.Wait(); err != nil {
+		return facts{}, nil, err
+	}
+	// The second round: roles held by the groups that can hold them.
+	var candidates []string
+	for _, grp := range f.groups {
+		if grp.RoleAssignable {
+			candidates = append(candidates, strings.ToLower(grp.ID))
 		}
 	}
-	slices.Sort(ids)
-	return slices.Compact(ids)
-}
-
-// facts fetches, concurrently, the user, the current pass, the policy, the
-// roles and the memberships; the membership check needs the policy's
-// groups, so it waits for the policy (cached by the directory).
-func (s *Service) facts(ctx context.Context, userID string) (facts, error) {
-	var f facts
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() (err error) { f.user, err = s.dir.User(gctx, userID); return err })
-	g.Go(func() (err error) { f.current, err = s.dir.CurrentTAP(gctx, userID); return err })
-	g.Go(func() (err error) { f.roles, err = s.dir.DirectoryRoles(gctx, userID); return err })
-	g.Go(func() error {
-		p, err := s.dir.Policy(gctx)
+	for _, pg := range f.pimGroups {
+		candidates = append(candidates, strings.ToLower(pg.GroupID))
+	}
+	slices.Sort(candidates)
+	candidates = slices.Compact(candidates)
+	if len(candidates) > 0 {
+		held, err := s.dir.GroupRoleGrants(ctx, candidates)
 		if err != nil {
-			return err
+			return facts{}, nil, err
 		}
-		f.policy = p
-		f.groups, err = s.dir.MemberOf(gctx, userID, s.groupsToCheck(p))
-		return err
-	})
-	return f, g.Wait()
+		f.grants = append(f.grants, held...)
+	}
+	return f, methods, nil
 }

@@ -45,13 +45,14 @@ func (f *flakyHistory) RecordLimited(ctx context.Context, e portal.Event, l port
 
 type env struct {
 	demo    *app.Demo
+	cfg     config.Config
 	dir     portal.Directory
 	store   *store.Store
 	history *flakyHistory
 	svc     *issuance.Service
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	tmp := t.TempDir()
 	cfg, err := config.Load(func(k string) string {
@@ -76,7 +77,7 @@ func newEnv(t *testing.T) *env {
 	}
 	t.Cleanup(func() { st.Close() })
 	h := &flakyHistory{History: st}
-	return &env{demo: demo, dir: gc, store: st, history: h, svc: issuance.New(gc, h, issuance.Options{Logger: logger})}
+	return &env{demo: demo, cfg: cfg, dir: gc, store: st, history: h, svc: issuance.New(gc, h, issuance.Options{Logger: logger})}
 }
 
 var operator = portal.Operator{ID: graphemu.OperatorUserID, Name: "Priya Natarajan", AuthTime: time.Now()}

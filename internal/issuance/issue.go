@@ -66,7 +66,7 @@ func (s *Service) form(op portal.Operator, f facts) IssueForm {
 
 // IssueForm gathers what the issue form needs, in one round of reads.
 func (s *Service) IssueForm(ctx context.Context, op portal.Operator, userID string) (IssueForm, error) {
-	f, err := s.facts(ctx, userID)
+	f, _, err := s.facts(ctx, userID, read{})
 	if err != nil {
 		return IssueForm{}, err
 	}
@@ -87,7 +87,7 @@ func (s *Service) Issue(ctx context.Context, op portal.Operator, userID string, 
 		s.refuse(ctx, op, u, req, Refusal{RefuseStaleSignIn, "The operator's sign-in was too old; they were sent to sign in again before issuing."}, "")
 		return IssueResult{}, ErrStaleSignIn
 	}
-	f, err := s.facts(ctx, userID)
+	f, _, err := s.facts(ctx, userID, read{})
 	if err != nil {
 		if code := portal.ErrorCode(err); code == portal.ENotFound || code == portal.EInvalid {
 			return IssueResult{}, err
@@ -96,6 +96,10 @@ func (s *Service) Issue(ctx context.Context, op portal.Operator, userID string, 
 		s.refuse(ctx, op, portal.User{ID: userID}, req, Refusal{RefuseCheckFailed, "The eligibility checks could not be completed: " + portal.ErrorMessage(err)}, portal.RequestID(err))
 		return IssueResult{}, err
 	}
+	if opErr := s.checkOperator(ctx, op, f.staff); opErr != nil {
+		s.refuseOperator(ctx, op, f.user, req, opErr)
+		return IssueResult{}, opErr
+	}
 	res := IssueResult{Form: s.form(op, f)}
 	if req.LifetimeMinutes == 0 {
 		req.LifetimeMinutes = f.policy.DefaultLifetimeMinutes
@@ -103,7 +107,7 @@ func (s *Service) Issue(ctx context.Context, op portal.Operator, userID string, 
 	// The verdict comes first: an attempt on an account the portal
 	// protects is recorded as such, whatever else is wrong with it.
 	if v := res.Form.Verdict; !v.Eligible() {
-		s.refuse(ctx, op, f.user, req, v.Refusals[0], "", v.Refusals[1:]...)
+		s.refuseWith(ctx, op, f, req, v.Refusals[0], v.Refusals[1:]...)
 		return res, &portal.Error{Code: portal.EPolicy, Message: v.Message()}
 	}
 	if fe := s.validate(ctx, op, f, req); len(fe) > 0 {
@@ -188,10 +192,22 @@ func (s *Service) event(op portal.Operator, u portal.User, req IssueRequest, a p
 	}
 }
 
+// refuseWith records a refusal decided on f, naming the privileges the
+// guardrails protect.
+func (s *Service) refuseWith(ctx context.Context, op portal.Operator, f facts, req IssueRequest, r Refusal, more ...Refusal) {
+	e := s.event(op, f.user, req, portal.ActionIssue, portal.OutcomeRefused)
+	e.Privilege = s.protected(f)
+	s.record(ctx, e, r, "", more...)
+}
+
 // refuse records a guardrail refusal. A store failure here is logged: the
 // refusal stands either way.
 func (s *Service) refuse(ctx context.Context, op portal.Operator, u portal.User, req IssueRequest, r Refusal, graphRequestID string, more ...Refusal) {
-	e := s.event(op, u, req, portal.ActionIssue, portal.OutcomeRefused)
+	s.record(ctx, s.event(op, u, req, portal.ActionIssue, portal.OutcomeRefused), r, graphRequestID, more...)
+}
+
+// record writes a refusal event e with r's code and every message.
+func (s *Service) record(ctx context.Context, e portal.Event, r Refusal, graphRequestID string, more ...Refusal) {
 	e.RefusalCode, e.Detail, e.GraphRequestID = r.Code, r.Message, graphRequestID
 	for _, m := range more {
 		e.Detail += " " + m.Message
@@ -199,5 +215,5 @@ func (s *Service) refuse(ctx context.Context, op portal.Operator, u portal.User,
 	if _, err := s.history.Record(ctx, e); err != nil {
 		s.log.ErrorContext(ctx, "recording a refusal", "err", err, "code", r.Code)
 	}
-	s.observe(portal.ActionIssue, portal.OutcomeRefused, r.Code)
+	s.observe(e.Action, portal.OutcomeRefused, r.Code)
 }

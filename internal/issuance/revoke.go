@@ -50,9 +50,26 @@ func (s *Service) RevokeForm(ctx context.Context, op portal.Operator, userID str
 // so that a refused request can be shown again, and ErrPassChanged,
 // FieldErrors or the error of a read, the delete or the store.
 func (s *Service) Revoke(ctx context.Context, op portal.Operator, userID string, req RevokeRequest) (RevokeTarget, error) {
-	t, err := s.RevokeForm(ctx, op, userID)
+	// Revoking stays open to every operator, protected accounts included
+	// (removing a pass is what incident response needs), so the facts
+	// serve the record: a revocation on a protected account says why.
+	f, _, err := s.facts(ctx, userID, read{})
 	if err != nil {
-		return t, err
+		return RevokeTarget{}, err
+	}
+	if f.current == nil {
+		return RevokeTarget{User: f.user}, &portal.Error{Code: portal.ENotFound, Message: "The user has no Temporary Access Pass to revoke."}
+	}
+	t := RevokeTarget{User: f.user, TAP: *f.current}
+	if opErr := s.checkOperator(ctx, op, f.staff); opErr != nil {
+		r := Refusal{RefuseOperatorRole, "The operator no longer holds a portal role in Microsoft Entra ID."}
+		if opErr != errNoOperatorRole {
+			r = Refusal{RefuseCheckFailed, "The operator's own portal role could not be confirmed: " + portal.ErrorMessage(opErr)}
+		}
+		s.record(ctx, portal.Event{Action: portal.ActionRevoke, Outcome: portal.OutcomeRefused, OperatorID: op.ID, OperatorName: op.Name,
+			TargetID: t.User.ID, TargetUPN: t.User.UserPrincipalName, TargetName: t.User.DisplayName, TAPID: t.TAP.ID,
+			Reason: req.Reason, RequestID: req.RequestID}, r, portal.RequestID(opErr))
+		return t, opErr
 	}
 	if req.TAPID != t.TAP.ID {
 		return t, ErrPassChanged
@@ -65,7 +82,7 @@ func (s *Service) Revoke(ctx context.Context, op portal.Operator, userID string,
 	base := portal.Event{
 		Action: portal.ActionRevoke, OperatorID: op.ID, OperatorName: op.Name,
 		TargetID: t.User.ID, TargetUPN: t.User.UserPrincipalName, TargetName: t.User.DisplayName,
-		TAPID: t.TAP.ID, Reason: req.Reason, RequestID: req.RequestID,
+		TAPID: t.TAP.ID, Reason: req.Reason, RequestID: req.RequestID, Privilege: s.protected(f),
 	}
 	intent := base
 	intent.Outcome = portal.OutcomePending

@@ -20,13 +20,23 @@ import (
 // through the Graph SDK.
 
 const (
-	targetID   = "u-target"
-	operatorID = "u-operator"
-	groupExec  = "g-executives"
-	groupElig  = "g-helpdesk-eligible"
-	groupOther = "g-other"
-	roleGA     = "62e90394-69f5-4237-9190-012177145e10"
-	roleHelp   = "729827e3-9c14-49f7-bb1b-9608f156bbb8"
+	targetID   = "0a000000-0000-4000-8000-000000000001"
+	operatorID = "0a000000-0000-4000-8000-000000000002"
+	groupExec  = "0b000000-0000-4000-8000-000000000001"
+	groupElig  = "0b000000-0000-4000-8000-000000000002"
+	groupOther = "0b000000-0000-4000-8000-000000000003"
+	// Role-assignable groups, and a group that holds a portal role.
+	groupTier0        = "0b000000-0000-4000-8000-000000000010"
+	groupIdent        = "0b000000-0000-4000-8000-000000000011"
+	groupStaff        = "0b000000-0000-4000-8000-000000000012"
+	unitParis         = "0c000000-0000-4000-8000-000000000001"
+	roleCustom        = "0d000000-0000-4000-8000-000000000001"
+	rolePRA           = "e8611ab8-c189-46e8-94e1-60213ab1f814"
+	appRoleOperator   = "0e000000-0000-4000-8000-000000000001"
+	appRoleSupervisor = "0e000000-0000-4000-8000-000000000002"
+	appRoleOther      = "0e000000-0000-4000-8000-000000000003"
+	roleGA            = "62e90394-69f5-4237-9190-012177145e10"
+	roleHelp          = "729827e3-9c14-49f7-bb1b-9608f156bbb8"
 )
 
 var (
@@ -52,16 +62,24 @@ func newScenario() *scenario {
 				targetID:   {ID: targetID, DisplayName: "Tomás Herrera", UserPrincipalName: "tomas@northwind.example", AccountEnabled: true},
 				operatorID: {ID: operatorID, DisplayName: "Priya Natarajan", UserPrincipalName: "priya@northwind.example", AccountEnabled: true},
 			},
-			Roles:  map[string][]portal.DirectoryRole{},
-			Groups: map[string][]string{},
+			Grants:      map[string][]portal.RoleGrant{},
+			Memberships: map[string][]portal.Group{},
+			PIMGroups:   map[string][]portal.GroupGrant{},
+			PortalStaff: portal.Staff{AppName: "TAP Portal", Roles: []portal.AppRole{
+				{ID: appRoleOperator, Value: "TAP.Operator", Name: "Operator"},
+				{ID: appRoleSupervisor, Value: "TAP.Supervisor", Name: "Supervisor"},
+				{ID: appRoleOther, Value: "Helpdesk.TemporaryAccessPass", Name: "Helpdesk"},
+			}, Holders: []portal.StaffHolder{{PrincipalID: operatorID, PrincipalName: "Priya Natarajan", AppRoleID: appRoleOperator}}},
 			TAPPolicy: portal.Policy{Enabled: true, DefaultLifetimeMinutes: 60, MinLifetimeMinutes: 15, MaxLifetimeMinutes: 480,
 				Include: []portal.PolicyTarget{{ID: portal.AllUsers}}},
 			Now: func() time.Time { return fixedNow },
 		},
 		hist: &fake.History{Now: func() time.Time { return fixedNow }},
-		opts: issuance.Options{Now: func() time.Time { return fixedNow }, MaxAuthAge: 15 * time.Minute},
-		op:   tableOp,
-		req:  issuance.IssueRequest{LifetimeMinutes: 60, Reason: "New phone", Ticket: "INC0042"},
+		opts: issuance.Options{Now: func() time.Time { return fixedNow }, MaxAuthAge: 15 * time.Minute,
+			StaffChecks: true, OperatorRoles: []string{"TAP.Operator", "TAP.Supervisor"},
+			Guardrails: issuance.Guardrails{ProtectStaff: true}},
+		op:  tableOp,
+		req: issuance.IssueRequest{LifetimeMinutes: 60, Reason: "New phone", Ticket: "INC0042"},
 	}
 }
 
@@ -71,12 +89,33 @@ func (s *scenario) target(f func(*portal.User)) {
 	s.dir.Users[targetID] = u
 }
 
+var groupNames = map[string]string{groupExec: "Executive Leadership", groupElig: "Eligible for TAP", groupOther: "Finance Team",
+	groupTier0: "Tier 0 Admins", groupIdent: "Identity Admins", groupStaff: "TAP Portal Supervisors"}
+
 func (s *scenario) in(groups ...string) {
-	s.dir.Groups[targetID] = append(s.dir.Groups[targetID], groups...)
+	for _, g := range groups {
+		assignable := g == groupTier0 || g == groupIdent
+		s.dir.Memberships[targetID] = append(s.dir.Memberships[targetID], portal.Group{ID: g, DisplayName: groupNames[g], RoleAssignable: assignable})
+	}
 }
 
+// role gives the target an active, tenant-wide built-in role.
 func (s *scenario) role(template, name string) {
-	s.dir.Roles[targetID] = append(s.dir.Roles[targetID], portal.DirectoryRole{ID: "r-" + template[:8], DisplayName: name, TemplateID: template})
+	s.grant(targetID, portal.RoleGrant{RoleID: template, RoleName: name, BuiltIn: true, ScopeID: "/"})
+}
+
+// grant gives principal (the target, or a group) a role.
+func (s *scenario) grant(principal string, g portal.RoleGrant) {
+	g.PrincipalID = principal
+	if principal != targetID {
+		g.PrincipalName = groupNames[principal]
+	}
+	s.dir.Grants[principal] = append(s.dir.Grants[principal], g)
+}
+
+// staff gives principal a portal app role.
+func (s *scenario) staff(principal, appRole string, group bool) {
+	s.dir.PortalStaff.Holders = append(s.dir.PortalStaff.Holders, portal.StaffHolder{PrincipalID: principal, PrincipalName: groupNames[principal], Group: group, AppRoleID: appRole})
 }
 
 func (s *scenario) pass(start time.Time, minutes int) {
@@ -133,10 +172,11 @@ var issueRules = []issueRule{
 	{name: "eligible member", err: "", history: []string{pending, success}},
 
 	// Who the target is.
-	{name: "own account", setup: func(s *scenario) { s.op.ID = targetID },
-		verdict: []string{issuance.RefuseSelf}, err: portal.EPolicy, history: []string{refused(issuance.RefuseSelf)}, detail: "your own account"},
-	{name: "own account, id in another case", setup: func(s *scenario) { s.op.ID = strings.ToUpper(targetID) },
-		verdict: []string{issuance.RefuseSelf}, err: portal.EPolicy, history: []string{refused(issuance.RefuseSelf)}},
+	// An operator holds the operator role, so their own account is staff too.
+	{name: "own account", setup: func(s *scenario) { s.op.ID = targetID; s.staff(targetID, appRoleOperator, false) },
+		verdict: []string{issuance.RefuseSelf, issuance.RefusePortalStaff}, err: portal.EPolicy, history: []string{refused(issuance.RefuseSelf)}, detail: "your own account"},
+	{name: "own account, id in another case", setup: func(s *scenario) { s.op.ID = strings.ToUpper(targetID); s.staff(targetID, appRoleOperator, false) },
+		verdict: []string{issuance.RefuseSelf, issuance.RefusePortalStaff}, err: portal.EPolicy, history: []string{refused(issuance.RefuseSelf)}},
 	{name: "guest", setup: func(s *scenario) { s.target(func(u *portal.User) { u.Guest = true }) },
 		verdict: []string{issuance.RefuseGuest}, err: portal.EPolicy, history: []string{refused(issuance.RefuseGuest)}, detail: "Guests cannot"},
 	{name: "disabled account", setup: func(s *scenario) { s.target(func(u *portal.User) { u.AccountEnabled = false }) },
@@ -156,7 +196,98 @@ var issueRules = []issueRule{
 	{name: "two roles named in one refusal", setup: func(s *scenario) {
 		s.role(roleGA, "Global Administrator")
 		s.role(roleHelp, "Helpdesk Administrator")
-	}, verdict: []string{issuance.RefuseRole}, err: portal.EPolicy, history: []string{refused(issuance.RefuseRole)}, detail: "Global Administrator, Helpdesk Administrator"},
+	}, verdict: []string{issuance.RefuseRole}, err: portal.EPolicy, history: []string{refused(issuance.RefuseRole)}, detail: "Global Administrator; Helpdesk Administrator"},
+
+	// Privilege as Entra grants it: every source and scope.
+	{name: "PIM-eligible Global Administrator", setup: func(s *scenario) {
+		s.grant(targetID, portal.RoleGrant{RoleID: roleGA, RoleName: "Global Administrator", BuiltIn: true, ScopeID: "/", Eligible: true})
+	}, verdict: []string{issuance.RefuseRole}, err: portal.EPolicy, history: []string{refused(issuance.RefuseRole)}, detail: "eligible for Global Administrator through PIM"},
+	{name: "role scoped to an administrative unit", setup: func(s *scenario) {
+		s.grant(targetID, portal.RoleGrant{RoleID: roleHelp, RoleName: "Helpdesk Administrator", BuiltIn: true, ScopeID: "/administrativeUnits/" + unitParis, ScopeName: "Paris"})
+	}, verdict: []string{issuance.RefuseRole}, err: portal.EPolicy, history: []string{refused(issuance.RefuseRole)}, detail: "Helpdesk Administrator in administrative unit Paris"},
+	{name: "administrative unit whose name could not be read", setup: func(s *scenario) {
+		s.grant(targetID, portal.RoleGrant{RoleID: roleHelp, RoleName: "Helpdesk Administrator", BuiltIn: true, ScopeID: "/administrativeUnits/" + unitParis})
+	}, verdict: []string{issuance.RefuseRole}, err: portal.EPolicy, history: []string{refused(issuance.RefuseRole)}, detail: "in administrative unit " + unitParis},
+	{name: "role scoped to one object", setup: func(s *scenario) {
+		s.grant(targetID, portal.RoleGrant{RoleID: roleHelp, RoleName: "Application Administrator", BuiltIn: true, ScopeID: "/" + groupOther})
+	}, verdict: []string{issuance.RefuseRole}, err: portal.EPolicy, history: []string{refused(issuance.RefuseRole)}, detail: "on the directory object " + groupOther},
+	{name: "custom role, protected by default", setup: func(s *scenario) {
+		s.grant(targetID, portal.RoleGrant{RoleID: roleCustom, RoleName: "Password Reset Operator", ScopeID: "/"})
+	}, verdict: []string{issuance.RefuseRole}, err: portal.EPolicy, history: []string{refused(issuance.RefuseRole)}, detail: "Password Reset Operator"},
+	{name: "custom role with a list of protected roles: still protected", setup: func(s *scenario) {
+		s.grant(targetID, portal.RoleGrant{RoleID: roleCustom, RoleName: "Password Reset Operator", ScopeID: "/"})
+		s.opts.Guardrails.ProtectedRoleIDs = []string{roleGA}
+	}, verdict: []string{issuance.RefuseRole}, err: portal.EPolicy, history: []string{refused(issuance.RefuseRole)}},
+	{name: "custom role allowed by name", setup: func(s *scenario) {
+		s.grant(targetID, portal.RoleGrant{RoleID: roleCustom, RoleName: "Password Reset Operator", ScopeID: "/"})
+		s.opts.Guardrails.ProtectedRoleIDs = []string{roleGA}
+		s.opts.Guardrails.AllowedCustomRoleIDs = []string{roleCustom}
+	}, history: []string{pending, success}},
+	{name: "eligible role outside the protected list", setup: func(s *scenario) {
+		s.grant(targetID, portal.RoleGrant{RoleID: roleHelp, RoleName: "Helpdesk Administrator", BuiltIn: true, ScopeID: "/", Eligible: true})
+		s.opts.Guardrails.ProtectedRoleIDs = []string{roleGA}
+	}, history: []string{pending, success}},
+	{name: "eligible role in the protected list", setup: func(s *scenario) {
+		s.grant(targetID, portal.RoleGrant{RoleID: roleGA, RoleName: "Global Administrator", BuiltIn: true, ScopeID: "/", Eligible: true})
+		s.opts.Guardrails.ProtectedRoleIDs = []string{roleGA}
+	}, verdict: []string{issuance.RefuseRole}, err: portal.EPolicy, history: []string{refused(issuance.RefuseRole)}},
+	{name: "active role through a role-assignable group", setup: func(s *scenario) {
+		s.in(groupTier0)
+		s.grant(groupTier0, portal.RoleGrant{RoleID: roleGA, RoleName: "Global Administrator", BuiltIn: true, ScopeID: "/"})
+	}, verdict: []string{issuance.RefuseRole}, err: portal.EPolicy, history: []string{refused(issuance.RefuseRole)}, detail: "Global Administrator through the group Tier 0 Admins"},
+	{name: "eligible role through a role-assignable group", setup: func(s *scenario) {
+		s.in(groupIdent)
+		s.grant(groupIdent, portal.RoleGrant{RoleID: rolePRA, RoleName: "Privileged Role Administrator", BuiltIn: true, ScopeID: "/", Eligible: true})
+	}, verdict: []string{issuance.RefuseRole}, err: portal.EPolicy, history: []string{refused(issuance.RefuseRole)}, detail: "eligible for Privileged Role Administrator through the group Identity Admins"},
+	{name: "PIM for Groups: eligible member of a group holding a role", setup: func(s *scenario) {
+		s.dir.PIMGroups[targetID] = []portal.GroupGrant{{GroupID: groupTier0, Access: "member"}}
+		s.grant(groupTier0, portal.RoleGrant{RoleID: roleGA, RoleName: "Global Administrator", BuiltIn: true, ScopeID: "/"})
+	}, verdict: []string{issuance.RefuseRole}, err: portal.EPolicy, history: []string{refused(issuance.RefuseRole)}, detail: "through the group Tier 0 Admins, which they can join through PIM"},
+	{name: "PIM for Groups: eligible owner of a group holding a role", setup: func(s *scenario) {
+		s.dir.PIMGroups[targetID] = []portal.GroupGrant{{GroupID: groupTier0, Access: "owner"}}
+		s.grant(groupTier0, portal.RoleGrant{RoleID: roleGA, RoleName: "Global Administrator", BuiltIn: true, ScopeID: "/", Eligible: true})
+	}, verdict: []string{issuance.RefuseRole}, err: portal.EPolicy, history: []string{refused(issuance.RefuseRole)}, detail: "eligible for Global Administrator through the group Tier 0 Admins, which they can own through PIM"},
+	{name: "PIM for Groups: a group that holds nothing", setup: func(s *scenario) {
+		s.dir.PIMGroups[targetID] = []portal.GroupGrant{{GroupID: groupOther, Access: "member"}}
+	}, history: []string{pending, success}},
+	{name: "role held by a group the user is not in", setup: func(s *scenario) {
+		s.grant(groupTier0, portal.RoleGrant{RoleID: roleGA, RoleName: "Global Administrator", BuiltIn: true, ScopeID: "/"})
+	}, history: []string{pending, success}},
+
+	// The portal's own staff.
+	{name: "operator to supervisor", setup: func(s *scenario) { s.staff(targetID, appRoleSupervisor, false) },
+		verdict: []string{issuance.RefusePortalStaff}, err: portal.EPolicy, history: []string{refused(issuance.RefusePortalStaff)}, detail: "holds the TAP Portal role Supervisor"},
+	{name: "operator to operator", setup: func(s *scenario) { s.staff(targetID, appRoleOperator, false) },
+		verdict: []string{issuance.RefusePortalStaff}, err: portal.EPolicy, history: []string{refused(issuance.RefusePortalStaff)}, detail: "role Operator"},
+	{name: "portal role under another name", setup: func(s *scenario) { s.staff(targetID, appRoleOther, false) },
+		verdict: []string{issuance.RefusePortalStaff}, err: portal.EPolicy, history: []string{refused(issuance.RefusePortalStaff)}, detail: "role Helpdesk"},
+	{name: "portal role through a group", setup: func(s *scenario) {
+		s.in(groupStaff)
+		s.staff(groupStaff, appRoleSupervisor, true)
+	}, verdict: []string{issuance.RefusePortalStaff}, err: portal.EPolicy, history: []string{refused(issuance.RefusePortalStaff)}, detail: "through the group TAP Portal Supervisors"},
+	{name: "portal staff with the guardrail off", setup: func(s *scenario) {
+		s.staff(targetID, appRoleSupervisor, false)
+		s.opts.Guardrails.ProtectStaff = false
+	}, history: []string{pending, success}},
+	{name: "administrator and portal staff", setup: func(s *scenario) {
+		s.role(roleGA, "Global Administrator")
+		s.staff(targetID, appRoleOperator, false)
+	}, verdict: []string{issuance.RefuseRole, issuance.RefusePortalStaff}, err: portal.EPolicy, history: []string{refused(issuance.RefuseRole)}, detail: "portal's own operators"},
+
+	// The operator's own role, live.
+	{name: "operator's role removed in Entra", setup: func(s *scenario) { s.dir.PortalStaff.Holders = nil },
+		err: portal.EDenied, history: []string{refused(issuance.RefuseOperatorRole)}, detail: "no longer holds"},
+	{name: "operator holding only a role the portal does not grant", setup: func(s *scenario) {
+		s.dir.PortalStaff.Holders = []portal.StaffHolder{{PrincipalID: operatorID, AppRoleID: appRoleOther}}
+	}, err: portal.EDenied, history: []string{refused(issuance.RefuseOperatorRole)}},
+	{name: "operator holding the role through a group", setup: func(s *scenario) {
+		s.dir.PortalStaff.Holders = []portal.StaffHolder{{PrincipalID: groupStaff, Group: true, AppRoleID: appRoleSupervisor}}
+		s.dir.Memberships[operatorID] = []portal.Group{{ID: groupStaff}}
+	}, history: []string{pending, success}},
+	{name: "operator's groups cannot be read", setup: func(s *scenario) {
+		s.dir.PortalStaff.Holders = []portal.StaffHolder{{PrincipalID: groupStaff, Group: true, AppRoleID: appRoleSupervisor}}
+		s.dir.Fail(fake.OpMemberOf, errDown)
+	}, err: portal.EUnavailable, history: []string{refused(issuance.RefuseCheckFailed)}, detail: "own portal role could not be confirmed"},
 
 	// Groups.
 	{name: "protected group", setup: func(s *scenario) {
@@ -214,9 +345,10 @@ var issueRules = []issueRule{
 		history: []string{refused(issuance.RefuseGuest)}, detail: "Global Administrator"},
 	{name: "own account in a protected group", setup: func(s *scenario) {
 		s.op.ID = targetID
+		s.staff(targetID, appRoleOperator, false)
 		s.opts.Guardrails.ProtectedGroupIDs = []string{groupExec}
 		s.in(groupExec)
-	}, verdict: []string{issuance.RefuseSelf, issuance.RefuseProtectedGroup}, err: portal.EPolicy, history: []string{refused(issuance.RefuseSelf)}, detail: "protected group"},
+	}, verdict: []string{issuance.RefuseSelf, issuance.RefusePortalStaff, issuance.RefuseProtectedGroup}, err: portal.EPolicy, history: []string{refused(issuance.RefuseSelf)}, detail: "protected group"},
 	{name: "administrator with an invalid reason: the role refusal is recorded", setup: func(s *scenario) {
 		s.role(roleGA, "Global Administrator")
 		s.req.Reason = ""
@@ -262,16 +394,24 @@ var issueRules = []issueRule{
 	// Facts that cannot be read: refuse, never guess.
 	{name: "user read fails", setup: func(s *scenario) { s.dir.Fail(fake.OpUser, errDown) },
 		err: portal.EUnavailable, history: []string{refused(issuance.RefuseCheckFailed)}, detail: "could not be completed"},
-	{name: "role read fails", setup: func(s *scenario) { s.dir.Fail(fake.OpRoles, errDown) },
+	{name: "role read fails", setup: func(s *scenario) { s.dir.Fail(fake.OpRoleGrants, errDown) },
 		err: portal.EUnavailable, history: []string{refused(issuance.RefuseCheckFailed)}},
-	{name: "membership check fails", setup: func(s *scenario) { s.dir.Fail(fake.OpMemberOf, errDown) },
+	{name: "group roles read fails", setup: func(s *scenario) {
+		s.in(groupTier0)
+		s.dir.Fail(fake.OpGroupRoles, errDown)
+	}, err: portal.EUnavailable, history: []string{refused(issuance.RefuseCheckFailed)}},
+	{name: "PIM for Groups read fails", setup: func(s *scenario) { s.dir.Fail(fake.OpPIMGroups, errDown) },
+		err: portal.EUnavailable, history: []string{refused(issuance.RefuseCheckFailed)}},
+	{name: "staff read fails", setup: func(s *scenario) { s.dir.Fail(fake.OpStaff, errDown) },
+		err: portal.EUnavailable, history: []string{refused(issuance.RefuseCheckFailed)}},
+	{name: "group list fails", setup: func(s *scenario) { s.dir.Fail(fake.OpGroups, errDown) },
 		err: portal.EUnavailable, history: []string{refused(issuance.RefuseCheckFailed)}},
 	{name: "policy read fails", setup: func(s *scenario) { s.dir.Fail(fake.OpPolicy, errDown) },
 		err: portal.EUnavailable, history: []string{refused(issuance.RefuseCheckFailed)}},
 	{name: "current pass read fails", setup: func(s *scenario) { s.dir.Fail(fake.OpCurrentTAP, errDown) },
 		err: portal.EUnavailable, history: []string{refused(issuance.RefuseCheckFailed)}},
 	{name: "missing permission", setup: func(s *scenario) {
-		s.dir.Fail(fake.OpRoles, &portal.Error{Code: portal.EForbidden, Message: "The portal's Graph app lacks RoleManagement.Read.Directory."})
+		s.dir.Fail(fake.OpRoleGrants, &portal.Error{Code: portal.EForbidden, Message: "The portal's Graph app lacks RoleManagement.Read.Directory."})
 	}, err: portal.EForbidden, history: []string{refused(issuance.RefuseCheckFailed)}, detail: "RoleManagement.Read.Directory"},
 	{name: "no such user", setup: func(s *scenario) { delete(s.dir.Users, targetID) }, err: portal.ENotFound},
 
@@ -297,7 +437,8 @@ var issueRules = []issueRule{
 }
 
 // reads are the Directory calls a decision is made on.
-var reads = []fake.Operation{fake.OpUser, fake.OpCurrentTAP, fake.OpPolicy, fake.OpRoles, fake.OpMemberOf, fake.OpMethods}
+var reads = []fake.Operation{fake.OpUser, fake.OpCurrentTAP, fake.OpPolicy, fake.OpMemberOf, fake.OpMethods, fake.OpGroups,
+	fake.OpRoleGrants, fake.OpGroupRoles, fake.OpPIMGroups, fake.OpStaff}
 
 func checkErr(t *testing.T, err error, want string) {
 	t.Helper()
@@ -360,6 +501,10 @@ func TestIssueRules(t *testing.T) {
 					if !strings.Contains(e.Detail, r.detail) {
 						t.Errorf("refusal detail = %q, want it to say %q", e.Detail, r.detail)
 					}
+					protected := slices.Contains(r.verdict, issuance.RefuseRole) || slices.Contains(r.verdict, issuance.RefusePortalStaff)
+					if protected != (e.Privilege != "") {
+						t.Errorf("refusal privilege = %q; want it set exactly when a role or a portal role refuses", e.Privilege)
+					}
 					if e.TargetID != targetID || e.OperatorID != s.op.ID || e.Reason != s.req.Reason {
 						t.Errorf("refusal names target %q, operator %q, reason %q; want the request's", e.TargetID, e.OperatorID, e.Reason)
 					}
@@ -390,7 +535,8 @@ func TestIssueRules(t *testing.T) {
 		})
 	}
 	for _, code := range issuance.RefusalCodes() {
-		if !covered[code] {
+		// Recorded at the issue form, not by Issue: TestRecordOperatorChange.
+		if !covered[code] && code != issuance.RefuseOperatorChanged {
 			t.Errorf("no row produces the refusal %q", code)
 		}
 	}
@@ -442,6 +588,8 @@ type revokeRule struct {
 	err     string // "" for none, an error code, "changed" or "field errors"
 	history []string
 	deletes int
+	// privilege is what every record must say of the target's privilege.
+	privilege string
 }
 
 var revokeRules = []revokeRule{
@@ -453,6 +601,11 @@ var revokeRules = []revokeRule{
 	{name: "pass read fails", setup: func(s *scenario, _ *issuance.RevokeRequest) { s.dir.Fail(fake.OpCurrentTAP, errDown) }, err: portal.EUnavailable},
 	{name: "Graph fails the delete", setup: func(s *scenario, _ *issuance.RevokeRequest) { s.dir.Fail(fake.OpDeleteTAP, errDown) },
 		err: portal.EUnavailable, history: []string{pending, failed}, deletes: 1},
+	{name: "protected account: the revocation names the privilege", setup: func(s *scenario, _ *issuance.RevokeRequest) {
+		s.grant(targetID, portal.RoleGrant{RoleID: roleGA, RoleName: "Global Administrator", BuiltIn: true, ScopeID: "/", Eligible: true})
+	}, history: []string{pending, success}, deletes: 1, privilege: "eligible for Global Administrator through PIM"},
+	{name: "operator's role removed", setup: func(s *scenario, _ *issuance.RevokeRequest) { s.dir.PortalStaff.Holders = nil },
+		err: portal.EDenied, history: []string{refused(issuance.RefuseOperatorRole)}},
 	{name: "history down: nothing is deleted", setup: func(s *scenario, _ *issuance.RevokeRequest) { s.hist.Fail(errDown) }, err: portal.EUnavailable},
 }
 
@@ -481,6 +634,11 @@ func TestRevokeRules(t *testing.T) {
 			if got := recorded(s.hist.Events()); !slices.Equal(got, r.history) {
 				t.Errorf("history = %v, want %v", got, r.history)
 			}
+			for _, e := range s.hist.Events() {
+				if e.Privilege != r.privilege {
+					t.Errorf("record %d privilege = %q, want %q", e.ID, e.Privilege, r.privilege)
+				}
+			}
 			if n := s.dir.Calls(fake.OpDeleteTAP); n != r.deletes {
 				t.Errorf("DeleteTAP called %d times, want %d", n, r.deletes)
 			}
@@ -493,5 +651,23 @@ func TestRevokeRules(t *testing.T) {
 				t.Errorf("Revoke returned %+v, want the target it read, to show the form again", target)
 			}
 		})
+	}
+}
+
+func TestRecordOperatorChange(t *testing.T) {
+	s := newScenario()
+	svc := issuance.New(s.dir, s.hist, s.opts)
+	other := portal.Operator{ID: "0a000000-0000-4000-8000-000000000009", Name: "Tomás Ferreira"}
+	svc.RecordOperatorChange(context.Background(), tableOp, other, s.dir.Users[targetID], "req-9")
+	events := s.hist.Events()
+	if got := recorded(events); !slices.Equal(got, []string{refused(issuance.RefuseOperatorChanged)}) {
+		t.Fatalf("history = %v", got)
+	}
+	e := events[0]
+	if e.OperatorID != tableOp.ID || e.TargetID != targetID || !strings.Contains(e.Detail, "Tomás Ferreira") || e.RequestID != "req-9" {
+		t.Errorf("record = %+v, want the first operator's refused attempt naming who signed in instead", e)
+	}
+	if len(s.dir.Passes) != 0 || s.dir.Calls(fake.OpCreateTAP) != 0 {
+		t.Error("a pass was created")
 	}
 }

@@ -28,6 +28,11 @@ type Guardrails struct {
 	// EligibleGroupIDs, when set, are the only groups whose members may
 	// get a pass.
 	EligibleGroupIDs []string
+	// AllowedCustomRoleIDs are custom roles whose holders may get a pass
+	// when ProtectedRoleIDs is a list.
+	AllowedCustomRoleIDs []string
+	// ProtectStaff refuses anyone holding one of the portal's app roles.
+	ProtectStaff bool
 }
 
 // Options tune a Service.
@@ -37,8 +42,13 @@ type Options struct {
 	RateLimit portal.Limit
 	// MaxAuthAge is how old a sign-in may be to issue; zero means any.
 	MaxAuthAge time.Duration
-	Now        func() time.Time
-	Logger     *slog.Logger
+	// StaffChecks reads the portal's app-role holders (Directory.Staff):
+	// for the ProtectStaff guardrail, and to confirm before every write
+	// that the operator still holds one of OperatorRoles.
+	StaffChecks   bool
+	OperatorRoles []string
+	Now           func() time.Time
+	Logger        *slog.Logger
 	// Observe, when set, is told every settled action: its outcome and,
 	// for a refusal, the refusal code.
 	Observe func(a portal.Action, o portal.Outcome, refusal string)
@@ -51,6 +61,8 @@ type Service struct {
 	rails      Guardrails
 	limit      portal.Limit
 	maxAuthAge time.Duration
+	staffApp   bool
+	opRoles    []string
 	now        func() time.Time
 	log        *slog.Logger
 	observe    func(portal.Action, portal.Outcome, string)
@@ -67,8 +79,11 @@ func New(dir portal.Directory, history portal.History, o Options) *Service {
 	if o.Observe == nil {
 		o.Observe = func(portal.Action, portal.Outcome, string) {}
 	}
+	if !o.StaffChecks {
+		o.Guardrails.ProtectStaff = false
+	}
 	return &Service{dir: dir, history: history, rails: o.Guardrails, limit: o.RateLimit, maxAuthAge: o.MaxAuthAge,
-		now: o.Now, log: o.Logger, observe: o.Observe}
+		staffApp: o.StaffChecks, opRoles: o.OperatorRoles, now: o.Now, log: o.Logger, observe: o.Observe}
 }
 
 // FreshSignIn reports whether op signed in recently enough to issue.

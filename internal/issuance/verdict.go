@@ -17,20 +17,23 @@ type Refusal struct {
 
 // Refusal codes.
 const (
-	RefuseSelf           = "self"
-	RefuseGuest          = "guest"
-	RefuseDisabled       = "disabled"
-	RefuseRole           = "privileged_role"
-	RefuseProtectedGroup = "protected_group"
-	RefuseNotEligible    = "not_in_eligible_group"
-	RefusePolicyDisabled = "policy_disabled"
-	RefuseNotTargeted    = "policy_not_targeted"
-	RefuseLifetime       = "lifetime_out_of_policy"
-	RefuseOneTime        = "one_time_required"
-	RefuseCheckFailed    = "check_failed"
-	RefuseGraph          = "graph_refused"
-	RefuseRateLimited    = "rate_limited"
-	RefuseStaleSignIn    = "stale_sign_in"
+	RefuseSelf            = "self"
+	RefuseGuest           = "guest"
+	RefuseDisabled        = "disabled"
+	RefuseRole            = "privileged_role"
+	RefuseProtectedGroup  = "protected_group"
+	RefuseNotEligible     = "not_in_eligible_group"
+	RefusePolicyDisabled  = "policy_disabled"
+	RefuseNotTargeted     = "policy_not_targeted"
+	RefuseLifetime        = "lifetime_out_of_policy"
+	RefuseOneTime         = "one_time_required"
+	RefuseCheckFailed     = "check_failed"
+	RefuseGraph           = "graph_refused"
+	RefuseRateLimited     = "rate_limited"
+	RefuseStaleSignIn     = "stale_sign_in"
+	RefusePortalStaff     = "portal_staff"
+	RefuseOperatorRole    = "operator_role_removed"
+	RefuseOperatorChanged = "operator_changed"
 )
 
 // RefusalCodes lists every refusal code, for tests and bounded metric
@@ -38,7 +41,7 @@ const (
 func RefusalCodes() []string {
 	return []string{RefuseSelf, RefuseGuest, RefuseDisabled, RefuseRole, RefuseProtectedGroup, RefuseNotEligible,
 		RefusePolicyDisabled, RefuseNotTargeted, RefuseLifetime, RefuseOneTime, RefuseCheckFailed, RefuseGraph,
-		RefuseRateLimited, RefuseStaleSignIn}
+		RefuseRateLimited, RefuseStaleSignIn, RefusePortalStaff, RefuseOperatorRole, RefuseOperatorChanged}
 }
 
 // RefusalLabel names a refusal code for people.
@@ -70,6 +73,12 @@ func RefusalLabel(code string) string {
 		return "Refused by Graph"
 	case RefuseRateLimited:
 		return "Rate limit"
+	case RefusePortalStaff:
+		return "Portal staff"
+	case RefuseOperatorRole:
+		return "Operator role removed"
+	case RefuseOperatorChanged:
+		return "Another person signed in"
 	case RefuseStaleSignIn:
 		return "Sign-in too old"
 	}
@@ -110,40 +119,43 @@ func (s *Service) verdict(op portal.Operator, f facts) Verdict {
 	if !u.AccountEnabled {
 		refuse(RefuseDisabled, "The account is disabled: enable it first, through the usual process.")
 	}
-	var held []string
-	for _, r := range f.roles {
-		if len(s.rails.ProtectedRoleIDs) == 0 || slices.ContainsFunc(s.rails.ProtectedRoleIDs, func(id string) bool { return strings.EqualFold(id, r.TemplateID) }) {
-			held = append(held, r.DisplayName)
+	var roles, staff []string
+	for _, p := range privileges(f) {
+		switch {
+		case !s.rails.protects(p):
+		case p.Staff:
+			staff = append(staff, p.Text)
+		default:
+			roles = append(roles, p.Text)
 		}
 	}
-	if len(held) > 0 {
-		refuse(RefuseRole, "The user holds the directory role %s: passes for administrators are not issued here.", strings.Join(held, ", "))
+	if len(roles) > 0 {
+		refuse(RefuseRole, "The user is privileged in the directory: %s. Passes for administrators are not issued here.", strings.Join(roles, "; "))
 	}
-	in := func(ids []string) bool {
-		return slices.ContainsFunc(ids, func(id string) bool { return slices.Contains(f.groups, id) })
+	if len(staff) > 0 {
+		refuse(RefusePortalStaff, "The user %s: the portal's own operators and supervisors do not get passes from it.", strings.Join(staff, " and "))
 	}
-	if in(s.rails.ProtectedGroupIDs) {
-		refuse(RefuseProtectedGroup, "The user is in a protected group.")
+	named := func(ids []string) []string {
+		var names []string
+		for _, id := range ids {
+			if g, ok := f.group(id); ok {
+				names = append(names, nameOr(g.DisplayName, g.ID))
+			}
+		}
+		return names
 	}
-	if len(s.rails.EligibleGroupIDs) > 0 && !in(s.rails.EligibleGroupIDs) {
+	if names := named(s.rails.ProtectedGroupIDs); len(names) > 0 {
+		refuse(RefuseProtectedGroup, "The user is in the protected group %s.", strings.Join(names, ", "))
+	}
+	if len(s.rails.EligibleGroupIDs) > 0 && len(named(s.rails.EligibleGroupIDs)) == 0 {
 		refuse(RefuseNotEligible, "The user is not in any group eligible for a pass.")
 	}
 	p := f.policy
 	if !p.Enabled {
 		refuse(RefusePolicyDisabled, "The tenant's Temporary Access Pass policy is disabled.")
 	} else {
-		included := false
-		for _, t := range p.Include {
-			if t.ID == portal.AllUsers || slices.Contains(f.groups, t.ID) {
-				included = true
-			}
-		}
-		excluded := false
-		for _, t := range p.Exclude {
-			if slices.Contains(f.groups, t.ID) {
-				excluded = true
-			}
-		}
+		included := slices.ContainsFunc(p.Include, func(t portal.PolicyTarget) bool { return t.ID == portal.AllUsers || f.in(t.ID) })
+		excluded := slices.ContainsFunc(p.Exclude, func(t portal.PolicyTarget) bool { return t.ID == portal.AllUsers || f.in(t.ID) })
 		switch {
 		case excluded:
 			refuse(RefuseNotTargeted, "The tenant's Temporary Access Pass policy excludes a group the user is in.")

@@ -3,8 +3,6 @@ package issuance
 import (
 	"context"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/tapportal/portal/internal/portal"
 )
 
@@ -16,22 +14,20 @@ type UserView struct {
 	// TAPState is where TAP stands now; empty without a pass.
 	TAPState portal.TAPState
 	Policy   portal.Policy
-	Roles    []portal.DirectoryRole
-	Verdict  Verdict
-	History  []portal.Event
+	// Privileges are every way the user holds power the portal
+	// protects, whether or not the guardrails refuse it.
+	Privileges []Privilege
+	Verdict    Verdict
+	History    []portal.Event
 }
 
 // View loads a user page: the Graph calls run concurrently.
 func (s *Service) View(ctx context.Context, op portal.Operator, userID string) (UserView, error) {
-	var v UserView
-	var f facts
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() (err error) { f, err = s.facts(gctx, userID); return err })
-	g.Go(func() (err error) { v.Methods, err = s.dir.Methods(gctx, userID); return err })
-	if err := g.Wait(); err != nil {
+	f, methods, err := s.facts(ctx, userID, read{methods: true})
+	if err != nil {
 		return UserView{}, err
 	}
-	v.User, v.Policy, v.Roles, v.TAP = f.user, f.policy, f.roles, f.current
+	v := UserView{User: f.user, Methods: methods, Policy: f.policy, TAP: f.current, Privileges: privileges(f)}
 	if f.current != nil {
 		v.TAPState = f.current.State(s.now())
 	}

@@ -20,6 +20,7 @@ const (
 	EDenied       = "denied"       // the caller may not do this
 	ELimited      = "limited"      // the caller hit a rate limit
 	EConflict     = "conflict"     // the record already exists
+	EConfig       = "config"       // the portal's own settings do not match the tenant
 	EInternal     = "internal"     // a bug or an unexpected reply
 )
 

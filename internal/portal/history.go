@@ -59,7 +59,10 @@ type Event struct {
 	// Detail says why a refusal or failure happened.
 	Detail string
 	// RefusalCode is a stable key of the guardrail that refused.
-	RefusalCode    string
+	RefusalCode string
+	// Privilege, when set, says how the target holds power the portal
+	// protects: the reason of a refusal, or what a revocation touched.
+	Privilege      string
 	GraphRequestID string
 	// RequestID is the portal's own request id.
 	RequestID string

@@ -29,11 +29,22 @@ type Directory interface {
 	DeleteTAP(ctx context.Context, userID, tapID string) (requestID string, err error)
 	// Policy returns the tenant's Temporary Access Pass policy.
 	Policy(ctx context.Context) (Policy, error)
-	// DirectoryRoles lists the directory roles the user holds actively,
-	// directly or through a group.
-	DirectoryRoles(ctx context.Context, userID string) ([]DirectoryRole, error)
 	// MemberOf returns those of groupIDs the user is a transitive member of.
 	MemberOf(ctx context.Context, userID string, groupIDs []string) ([]string, error)
+	// Groups lists every group the user is in, directly or through other
+	// groups.
+	Groups(ctx context.Context, userID string) ([]Group, error)
+	// RoleGrants lists the directory roles the user holds directly, active
+	// and PIM-eligible, at any scope. userID must be an object id.
+	RoleGrants(ctx context.Context, userID string) ([]RoleGrant, error)
+	// GroupRoleGrants lists the directory roles each group holds, active
+	// and eligible, naming the groups.
+	GroupRoleGrants(ctx context.Context, groupIDs []string) ([]RoleGrant, error)
+	// GroupEligibilities lists the groups the user may join or own through
+	// PIM for Groups. userID must be an object id.
+	GroupEligibilities(ctx context.Context, userID string) ([]GroupGrant, error)
+	// Staff returns who holds the portal's own app roles.
+	Staff(ctx context.Context) (Staff, error)
 }
 
 // User is a directory user as the portal shows it.
@@ -108,11 +119,4 @@ func (k MethodKind) Label() string {
 		return "Temporary Access Pass"
 	}
 	return "Other method"
-}
-
-// DirectoryRole is an active directory role a user holds.
-type DirectoryRole struct {
-	ID          string
-	DisplayName string
-	TemplateID  string
 }

@@ -209,18 +209,26 @@ func (m *Manager) TakeLogin(w http.ResponseWriter, r *http.Request) (Login, erro
 	return l, nil
 }
 
-// draft is a form's fields kept across a fresh sign-in.
+// draft is a form's fields kept across a fresh sign-in, with the person
+// who typed them.
 type draft struct {
 	Path    string              `json:"path"`
+	Owner   Owner               `json:"owner"`
 	Values  map[string][]string `json:"values"`
 	Expires time.Time           `json:"exp"`
 }
 
-// SaveDraft keeps a form's fields in an encrypted cookie while the
-// operator signs in again, so they come back without passing through a
-// URL (and the browser's history). It is for path alone.
-func (m *Manager) SaveDraft(w http.ResponseWriter, path string, values map[string][]string) error {
-	d := draft{Path: path, Values: values, Expires: m.now().Add(LoginTTL)}
+// Owner is the operator a draft belongs to.
+type Owner struct {
+	Subject string `json:"sub"`
+	Name    string `json:"name"`
+}
+
+// SaveDraft keeps a form's fields, typed by owner, in an encrypted cookie
+// while the operator signs in again, so they come back without passing
+// through a URL (and the browser's history). It is for path alone.
+func (m *Manager) SaveDraft(w http.ResponseWriter, path string, owner Owner, values map[string][]string) error {
+	d := draft{Path: path, Owner: owner, Values: values, Expires: m.now().Add(LoginTTL)}
 	v, err := securecookie.EncodeMulti(m.draftName, d, m.codecs...)
 	if err != nil {
 		return fmt.Errorf("session: encode draft: %w", err)
@@ -229,18 +237,24 @@ func (m *Manager) SaveDraft(w http.ResponseWriter, path string, values map[strin
 	return nil
 }
 
-// TakeDraft returns and removes the draft kept for path, if any.
-func (m *Manager) TakeDraft(w http.ResponseWriter, r *http.Request, path string) map[string][]string {
+// TakeDraft returns and removes the draft kept for path, if subject typed
+// it. A draft of someone else (the fresh sign-in returned another person)
+// is removed too, unread, and its owner returned so that
+// the caller can record it.
+func (m *Manager) TakeDraft(w http.ResponseWriter, r *http.Request, path, subject string) (values map[string][]string, other *Owner) {
 	c, err := r.Cookie(m.draftName)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
 	var d draft
 	if securecookie.DecodeMulti(m.draftName, c.Value, &d, m.codecs...) != nil || d.Path != path || m.now().After(d.Expires) {
-		return nil
+		return nil, nil
 	}
 	http.SetCookie(w, m.cookie(m.draftName, "", -1))
-	return d.Values
+	if d.Owner.Subject != subject {
+		return nil, &d.Owner
+	}
+	return d.Values, nil
 }
 
 func (m *Manager) cookie(name, value string, maxAge time.Duration) *http.Cookie {

@@ -73,11 +73,11 @@ func (s *Store) insert(ctx context.Context, tx *sql.Tx, h *head, e *portal.Event
 	r := record{Event: *e, PrevHash: h.hash, Anchor: anchor}
 	e.Hash = r.chainHash()
 	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO events (`+chainColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		e.ID, micros(e.Time), string(e.Action), string(e.Outcome), e.OperatorID, e.OperatorName,
 		e.TargetID, e.TargetUPN, e.TargetName, e.TAPID, e.LifetimeMinutes, e.OneTime, micros(e.Start),
 		e.Reason, e.Ticket, e.Detail, e.RefusalCode, e.GraphRequestID, e.RequestID, e.IntentID,
-		e.Reconciled, e.Hash, r.Anchor, r.PrevHash)
+		e.Reconciled, e.Hash, e.Privilege, r.Anchor, r.PrevHash)
 	if err != nil {
 		if e.IntentID != 0 && isUniqueViolation(err) {
 			return conflict(e.IntentID, 0)

@@ -13,9 +13,14 @@ import (
 // genesis is the prev_hash of the first record ever written.
 var genesis = strings.Repeat("0", 64)
 
-// encodingVersion leads the encoded fields, so that a future change of
-// fields or layout cannot produce the same bytes as this one.
-const encodingVersion = 1
+// The encoding version leads the encoded fields, so that a change of
+// fields or layout cannot produce the same bytes as another. Version 2
+// adds the privilege field after the anchor; a record without one keeps
+// version 1, so records written before it verify as they were written.
+const (
+	encodingVersion1 = 1
+	encodingVersion2 = 2
+)
 
 // record is an event as the chain sees it: the event plus the two chain
 // columns that portal.Event does not carry.
@@ -31,12 +36,13 @@ type record struct {
 // chainHash returns the record's hash: the hex-encoded SHA-256 of
 //
 //	prev_hash (its 64 hex characters, as ASCII)
-//	|| one byte: the encoding version, 1
+//	|| one byte: the encoding version, 1, or 2 when privilege is set
 //	|| the stored fields in this fixed order:
 //	   id, time_us, action, outcome, operator_id, operator_name,
 //	   target_id, target_upn, target_name, tap_id, lifetime_minutes,
 //	   one_time, start_us, reason, ticket, detail, refusal_code,
 //	   graph_request_id, request_id, intent_id, reconciled, anchor
+//	   and, in version 2, privilege
 //
 // where an integer is 8 bytes, big-endian two's complement; a boolean is
 // one byte, 0 or 1; a string is its length in bytes as an 8-byte
@@ -47,7 +53,11 @@ type record struct {
 func (r *record) chainHash() string {
 	b := make([]byte, 0, 512)
 	b = append(b, r.PrevHash...)
-	b = append(b, encodingVersion)
+	version := byte(encodingVersion1)
+	if r.Privilege != "" {
+		version = encodingVersion2
+	}
+	b = append(b, version)
 	b = appendInt(b, r.ID)
 	b = appendInt(b, micros(r.Time))
 	b = appendString(b, string(r.Action))
@@ -70,6 +80,9 @@ func (r *record) chainHash() string {
 	b = appendInt(b, r.IntentID)
 	b = appendBool(b, r.Reconciled)
 	b = appendString(b, r.Anchor)
+	if version == encodingVersion2 {
+		b = appendString(b, r.Privilege)
+	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }

@@ -16,7 +16,7 @@ import (
 // eventColumns are the columns of a portal.Event, in eventScanner's order.
 const eventColumns = `id, time_us, action, outcome, operator_id, operator_name, target_id, target_upn,
 	target_name, tap_id, lifetime_minutes, one_time, start_us, reason, ticket, detail, refusal_code,
-	graph_request_id, request_id, intent_id, reconciled, hash`
+	graph_request_id, request_id, intent_id, reconciled, hash, privilege`
 
 // chainColumns add the chain columns that portal.Event does not carry.
 const chainColumns = eventColumns + `, anchor, prev_hash`
@@ -72,7 +72,7 @@ func newEventScanner(extra ...any) *eventScanner {
 	s.dest = append([]any{&e.ID, &s.timeUS, &s.action, &s.outcome, &e.OperatorID, &e.OperatorName, &e.TargetID,
 		&e.TargetUPN, &e.TargetName, &e.TAPID, &e.LifetimeMinutes, &e.OneTime, &s.startUS, &e.Reason,
 		&e.Ticket, &e.Detail, &e.RefusalCode, &e.GraphRequestID, &e.RequestID, &e.IntentID,
-		&e.Reconciled, &e.Hash}, extra...)
+		&e.Reconciled, &e.Hash, &e.Privilege}, extra...)
 	return s
 }
 

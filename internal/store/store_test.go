@@ -153,6 +153,7 @@ func TestRecordRoundTrip(t *testing.T) {
 			RequestID:       "req-1",
 			IntentID:        intent.ID,
 			Reconciled:      true,
+			Privilege:       "eligible for Global Administrator through PIM",
 		}
 		got := record(t, s, in)
 
@@ -216,6 +217,16 @@ func TestChainHashEncoding(t *testing.T) {
 	sum := sha256.Sum256(b)
 	if got, want := store.ChainHash(prev, e, "anchor"), hex.EncodeToString(sum[:]); got != want {
 		t.Errorf("ChainHash(record 7) = %s, want %s", got, want)
+	}
+
+	// Version 2 is version 1 with the privilege after the anchor, used
+	// only when there is a privilege to record.
+	e.Privilege = "Global Administrator"
+	b[len(prev)] = 2
+	str("Global Administrator")
+	sum = sha256.Sum256(b)
+	if got, want := store.ChainHash(prev, e, "anchor"), hex.EncodeToString(sum[:]); got != want {
+		t.Errorf("ChainHash(record 7 with a privilege) = %s, want %s", got, want)
 	}
 
 	// Length prefixes keep field boundaries: moving a character from one
@@ -946,6 +957,8 @@ func TestVerifyFindsTampering(t *testing.T) {
 		{"reason changed", []string{"UPDATE events SET reason = 'nothing to see' WHERE id = 4"}, 4, 4, "changed"},
 		{"time changed", []string{"UPDATE events SET time_us = time_us + 1 WHERE id = 8"}, 8, 8, "changed"},
 		{"flag changed", []string{"UPDATE events SET one_time = NOT one_time WHERE id = 2"}, 2, 2, "changed"},
+		{"privilege erased", []string{"UPDATE events SET privilege = '' WHERE id = 3"}, 3, 3, "changed"},
+		{"privilege added", []string{"UPDATE events SET privilege = 'x' WHERE id = 4"}, 4, 4, "changed"},
 		{"middle record deleted", []string{"DELETE FROM events WHERE id = 6"}, 7, 6, "Record 6 is missing"},
 		{"records deleted", []string{"DELETE FROM events WHERE id IN (6, 7, 8)"}, 9, 6, "Records 6 to 8 are missing"},
 		{"first record deleted", []string{"DELETE FROM events WHERE id = 1"}, 2, 1, "no retention record"},
@@ -958,8 +971,11 @@ func TestVerifyFindsTampering(t *testing.T) {
 				s := open(t, b)
 				var events []portal.Event
 				for i := range 10 {
-					events = append(events, record(t, s, portal.Event{Action: portal.ActionIssue, Outcome: portal.OutcomeSuccess,
-						OneTime: i%2 == 0, Reason: fmt.Sprintf("reason %d", i+1)}))
+					e := portal.Event{Action: portal.ActionIssue, Outcome: portal.OutcomeSuccess, OneTime: i%2 == 0, Reason: fmt.Sprintf("reason %d", i+1)}
+					if i == 2 {
+						e.Privilege = "Global Administrator"
+					}
+					events = append(events, record(t, s, e))
 				}
 				for _, stmt := range tt.tamper {
 					if strings.Contains(stmt, "$REHASH5") {

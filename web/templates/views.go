@@ -54,7 +54,8 @@ type UserView struct {
 	TAP      *portal.TAP
 	TAPState portal.TAPState
 	Policy   portal.Policy
-	Roles    []portal.DirectoryRole
+	// Privileges say how the user holds power the portal protects.
+	Privileges []string
 	// Refusals are the reasons the user cannot get a pass; none means
 	// eligible.
 	Refusals []string

@@ -1,0 +1,61 @@
+package app_test
+
+import (
+	"log/slog"
+	"slices"
+	"testing"
+
+	"github.com/tapportal/portal/internal/app"
+	"github.com/tapportal/portal/internal/config"
+	"github.com/tapportal/portal/internal/devoidc"
+	"github.com/tapportal/portal/internal/graph/graphemu"
+)
+
+// TestDemoPersonasMatchTheTenant keeps the two halves of the demo telling
+// one story: each persona of the sign-in picker is a user of the emulated
+// directory with the same name, and the roles in their ID token are the
+// app roles the directory assigns them on the sign-in app.
+func TestDemoPersonasMatchTheTenant(t *testing.T) {
+	cfg, err := config.Load(func(string) string { return "" }, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	demo, err := app.StartDemo(&cfg, t.TempDir(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(demo.Close)
+	if cfg.OIDCClientID != graphemu.DemoSignInAppID {
+		t.Fatalf("the demo signs in to %s, but the tenant's sign-in app is %s", cfg.OIDCClientID, graphemu.DemoSignInAppID)
+	}
+	demo.Graph.View(func(tn *graphemu.Tenant) {
+		sp := tn.ServicePrincipalByAppID(graphemu.DemoSignInAppID)
+		if sp == nil {
+			t.Fatal("the tenant has no service principal for the sign-in app")
+		}
+		for _, p := range devoidc.DemoPersonas() {
+			u := tn.LookupUser(p.Subject)
+			if u == nil || u.DisplayName != p.Name {
+				t.Errorf("persona %s (%s) is not the directory's user %v", p.Key, p.Name, u)
+				continue
+			}
+			var values []string
+			for _, a := range sp.Assignments {
+				if a.PrincipalID != p.Subject {
+					continue
+				}
+				for _, r := range sp.AppRoles {
+					if r.ID == a.AppRoleID {
+						values = append(values, r.Value)
+					}
+				}
+			}
+			slices.Sort(values)
+			want := slices.Clone(p.Roles)
+			slices.Sort(want)
+			if !slices.Equal(values, want) {
+				t.Errorf("persona %s carries roles %v in its ID token, but the directory assigns %v", p.Key, want, values)
+			}
+		}
+	})
+}
