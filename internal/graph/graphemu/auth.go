@@ -58,6 +58,24 @@ func (s *Server) RegisterApp(app App) {
 type token struct {
 	app     *App
 	expires time.Time
+	revoked bool
+}
+
+// RevokeTokens invalidates every access token issued so far to the app
+// with clientID, as Entra does when an app's credential is rolled or its
+// tokens are revoked: Graph answers 401 until the client gets a new token.
+// It returns how many it revoked.
+func (s *Server) RevokeTokens(clientID string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, t := range s.tokens {
+		if t.app.ClientID == clientID && !t.revoked {
+			t.revoked = true
+			n++
+		}
+	}
+	return n
 }
 
 // permKind selects the 403 shape: Graph's directory APIs and its
@@ -99,6 +117,9 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, kind permKind
 	case !time.Now().Before(tok.expires):
 		s.unauthorized(w, r, "Lifetime validation failed, the token is expired.")
 		return false
+	case tok.revoked:
+		s.unauthorized(w, r, "Access token validation failure: the token has been revoked.")
+		return false
 	}
 	if len(perms) == 0 || slices.ContainsFunc(perms, func(p string) bool { return slices.Contains(tok.app.Permissions, p) }) {
 		return true
@@ -122,7 +143,7 @@ func (s *Server) callerApp(r *http.Request) *App {
 	s.mu.Lock()
 	tok := s.tokens[raw]
 	s.mu.Unlock()
-	if tok == nil || !time.Now().Before(tok.expires) {
+	if tok == nil || tok.revoked || !time.Now().Before(tok.expires) {
 		return nil
 	}
 	return tok.app

@@ -89,8 +89,8 @@ func (s *Server) listMethods(w http.ResponseWriter, r *http.Request) {
 		for _, m := range u.Methods {
 			items = append(items, renderMethod(m))
 		}
-		if u.TAP != nil {
-			items = append(items, renderTAP(t, u, now))
+		if v := t.readView(u); v.TAP != nil {
+			items = append(items, renderTAP(t, v, now))
 		}
 	})
 	if userID == "" {

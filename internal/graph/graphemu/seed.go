@@ -63,6 +63,14 @@ const (
 	// a week ago: no longer privileged.
 	LapsedEligibilityUserID = "a1000000-0000-4000-8000-000000000058"
 
+	// Two users on whom the demo's Graph misbehaves as a real one can,
+	// so that `portal dev` shows what the portal does about it:
+	// ActsThenFailsUserID's creates succeed and then answer 503 (the pass
+	// exists, its passcode is lost); FailsUnsureUserID's creates answer
+	// 503 without acting (the outcome is unknown until settled).
+	ActsThenFailsUserID = "a1000000-0000-4000-8000-000000000059"
+	FailsUnsureUserID   = "a1000000-0000-4000-8000-000000000060"
+
 	// ExecutiveGroupID is "Executive Leadership", the group to protect.
 	ExecutiveGroupID = "c3000000-0000-4000-8000-000000000001"
 	// ExecutiveOfficeGroupID is nested in ExecutiveGroupID.
@@ -447,6 +455,10 @@ func seedTenant(tenantID string, now time.Time) *Tenant {
 		b.authenticator("iPhone 15", "6.8.14", 90))
 	b.member(58, "Owen", "Price", "owen.price", "Former Cloud Engineer, now Product Owner", "Product Design", seattle,
 		b.authenticator("iPhone 12", "6.8.3", 400))
+
+	// Fault demonstration accounts (see StartDemo).
+	b.member(59, "Faye", "Timeout", "faye.timeout", "Test account: Graph acts, then fails", "Quality Assurance", seattle)
+	b.member(60, "Uma", "Unsure", "uma.unsure", "Test account: Graph fails, maybe before acting", "Quality Assurance", seattle)
 
 	b.t.Groups = []*Group{
 		{ID: ExecutiveGroupID, DisplayName: "Executive Leadership", Description: "Executives and their office. Protected: no helpdesk passes.",

@@ -291,6 +291,12 @@ type Fault struct {
 	RetryAfter time.Duration
 	// Drop closes the connection without a reply.
 	Drop bool
+	// After makes the fault act after the request was served: the write
+	// happens, then the reply is the fault's Status, or the connection is
+	// dropped (Drop), or the reply waits Latency first (long enough, the
+	// client times out). Graph can act and then fail, and a client that
+	// cannot tell must not guess.
+	After bool
 	// Times limits how many requests the fault hits; 0 means until removed.
 	Times int
 }
@@ -335,9 +341,11 @@ func (s *Server) matchFaults(r *http.Request) (time.Duration, *Fault) {
 	kept := s.faults[:0]
 	for _, e := range s.faults {
 		match := (e.Method == "" || e.Method == r.Method) && (e.Path == "" || pathMatch(e.Path, r.URL.Path))
-		if match && (e.Status == 0 && !e.Drop || action == nil) {
-			latency += e.Latency
-			if e.Status != 0 || e.Drop {
+		if match && (e.Status == 0 && !e.Drop && !e.After || action == nil) {
+			if !e.After {
+				latency += e.Latency
+			}
+			if e.Status != 0 || e.Drop || e.After {
 				f := e.Fault
 				action = &f
 			}
@@ -421,7 +429,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		// A batch's items run inside the exchange whose latency was just
 		// spent: they wait only for what their own faults add beyond it.
 		r = r.WithContext(context.WithValue(r.Context(), envelopeLatencyKey, latency))
-		if fault != nil && fault.Drop {
+		if fault != nil && fault.Drop && !fault.After {
 			if hj, ok := w.(http.Hijacker); ok {
 				if conn, _, err := hj.Hijack(); err == nil {
 					conn.Close()
@@ -465,6 +473,10 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // faults and the request log treat a batch item like a request of its own.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, body []byte, fault *Fault, next http.Handler) {
 	rec := &statusRecorder{ResponseWriter: w}
+	if fault != nil && fault.After {
+		s.serveThenFail(w, rec, r, body, fault, next)
+		return
+	}
 	if fault != nil && fault.Status != 0 && fault.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int((fault.RetryAfter+time.Second-1)/time.Second)))
 	}
@@ -477,15 +489,44 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, body []byte, faul
 		next.ServeHTTP(rec, r)
 	}
 
+	s.logRequest(r, body, rec.status)
+}
+
+// serveThenFail serves r for real, so that a write happens, and then
+// fails as fault says: the status the handler produced is recorded, the
+// client gets the fault.
+func (s *Server) serveThenFail(w http.ResponseWriter, rec *statusRecorder, r *http.Request, body []byte, fault *Fault, next http.Handler) {
+	acted := newItemRecorder()
+	next.ServeHTTP(acted, r)
+	s.logRequest(r, body, acted.status)
+	if !sleep(r.Context(), fault.Latency) || fault.Drop {
+		panic(http.ErrAbortHandler)
+	}
+	if fault.Status != 0 {
+		if fault.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int((fault.RetryAfter+time.Second-1)/time.Second)))
+		}
+		writeError(rec, r, fault.Status, "serviceNotAvailable", http.StatusText(fault.Status))
+		return
+	}
+	for k, v := range acted.Header() {
+		w.Header()[k] = v
+	}
+	rec.WriteHeader(max(acted.status, http.StatusOK))
+	rec.Write(acted.body.Bytes())
+}
+
+// logRequest records one exchange in the request log.
+func (s *Server) logRequest(r *http.Request, body []byte, status int) {
 	s.mu.Lock()
 	if len(s.reqLog) < maxRecordedRequests {
 		s.reqLog = append(s.reqLog, RequestRecord{
 			Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
-			Header: r.Header.Clone(), Body: body, Status: rec.status,
+			Header: r.Header.Clone(), Body: body, Status: status,
 		})
 	}
 	s.mu.Unlock()
-	s.logger.Debug("graph emulator", "method", r.Method, "path", r.URL.Path, "status", rec.status, "request_id", requestID(r))
+	s.logger.Debug("graph emulator", "method", r.Method, "path", r.URL.Path, "status", status, "request_id", requestID(r))
 }
 
 // readBody reads the request body, decompressing it when the client sent

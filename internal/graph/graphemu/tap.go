@@ -50,8 +50,8 @@ func (s *Server) listTAPs(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		userID = u.ID
-		if u.TAP != nil {
-			items = append(items, renderTAP(t, u, now))
+		if v := t.readView(u); v.TAP != nil {
+			items = append(items, renderTAP(t, v, now))
 		}
 	})
 	if userID == "" {
@@ -75,6 +75,9 @@ func (s *Server) getTAP(w http.ResponseWriter, r *http.Request) {
 	var aerr *apiError
 	s.View(func(t *Tenant) {
 		u := t.LookupUser(id)
+		if u != nil {
+			u = t.readView(u)
+		}
 		switch {
 		case u == nil:
 			aerr = notFound(id)
@@ -206,6 +209,7 @@ func (s *Server) createTAP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		// A new pass replaces the one the user holds, as Graph now does.
+		t.beforeWrite(u)
 		u.TAP = tap
 		t.Audits = append(t.Audits, tapAudit(app, u, now, "Admin registered security info", "Add",
 			"Admin registered temporary access pass method for user"))
@@ -279,6 +283,7 @@ func (s *Server) deleteTAP(w http.ResponseWriter, r *http.Request) {
 		case u.TAP == nil || !strings.EqualFold(u.TAP.ID, tapID):
 			aerr = notFound(tapID)
 		default:
+			t.beforeWrite(u)
 			u.TAP = nil
 			t.Audits = append(t.Audits, tapAudit(app, u, now, "Admin deleted security info", "Delete",
 				"Admin deleted temporary access pass method for user"))

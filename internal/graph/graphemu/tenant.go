@@ -62,6 +62,12 @@ type Tenant struct {
 	// auditReads holds, per calling app, when it last read the audit log,
 	// for Graph's audit throttle.
 	auditReads map[string][]time.Time
+
+	// ReplicationDelay is how long, in real time, reads of a user's pass
+	// keep showing it as it was before a write: Graph's directory is
+	// eventually consistent, so a pass just created may not be listed yet,
+	// and one just deleted may still be.
+	ReplicationDelay time.Duration
 }
 
 // User is a directory user with the sign-in methods and memberships the
@@ -88,6 +94,11 @@ type User struct {
 	Methods []*Method
 	// TAP is the user's Temporary Access Pass, if any.
 	TAP *TAP
+
+	// stale is what reads still see of the pass until staleUntil (real
+	// time), when the tenant replicates writes with a delay.
+	stale      *TAP
+	staleUntil time.Time
 }
 
 // Method is a registered authentication method. Type is the OData type name
@@ -350,4 +361,27 @@ func (t *Tenant) TAPUsability(u *User, now time.Time) (usable bool, reason strin
 // End is when the pass stops being valid.
 func (p *TAP) End() time.Time {
 	return p.Start.Add(time.Duration(p.LifetimeMinutes) * time.Minute)
+}
+
+// beforeWrite notes, ahead of a change to u's pass, what reads go on
+// seeing while the change replicates.
+func (t *Tenant) beforeWrite(u *User) {
+	if t.ReplicationDelay <= 0 {
+		return
+	}
+	if time.Now().After(u.staleUntil) {
+		u.stale = u.TAP
+	}
+	u.staleUntil = time.Now().Add(t.ReplicationDelay)
+}
+
+// readView is u as a read sees it: with the pass from before a recent
+// write while that write replicates.
+func (t *Tenant) readView(u *User) *User {
+	if u.staleUntil.IsZero() || time.Now().After(u.staleUntil) {
+		return u
+	}
+	v := *u
+	v.TAP = u.stale
+	return &v
 }
