@@ -157,15 +157,15 @@ func TestReplicasShareOnePostgreSQL(t *testing.T) {
 				t.Fatalf("user page of %s = %d", name, p.status)
 			}
 			p = op.get(t, "/users/"+tg.id+"/issue")
-			csrf := csrfRE.FindStringSubmatch(p.body)
-			if p.status != http.StatusOK || csrf == nil {
-				t.Fatalf("issue form = %d, without a CSRF token", p.status)
+			csrf, submission := csrfRE.FindStringSubmatch(p.body), submissionRE.FindStringSubmatch(p.body)
+			if p.status != http.StatusOK || csrf == nil || submission == nil {
+				t.Fatalf("issue form = %d, without a CSRF token and a submission id", p.status)
 			}
 			// The form came from one process; the issuance goes to the
 			// one chosen for it (the other, or the same after a turn).
 			lb.steer(t, tg.postTo)
 			p = op.post(t, "/users/"+tg.id+"/issue", url.Values{
-				"csrf": {html.UnescapeString(csrf[1])}, "start": {"now"}, "lifetime": {"60"}, "reason": {tg.reason},
+				"csrf": {html.UnescapeString(csrf[1])}, "submission": {submission[1]}, "start": {"now"}, "lifetime": {"60"}, "reason": {tg.reason},
 			})
 			if p.status != http.StatusOK || !passcodeRE.MatchString(p.body) {
 				t.Fatalf("issuing = %d, without a passcode", p.status)
@@ -504,6 +504,7 @@ func (w *discardWriter) WriteHeader(int)             {}
 var (
 	authRequestRE = regexp.MustCompile(`name="authRequestID" value="([^"]+)"`)
 	csrfRE        = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+	submissionRE  = regexp.MustCompile(`name="submission" value="([^"]+)"`)
 	passcodeRE    = regexp.MustCompile(`<p id="passcode" class="passcode"[^>]*>([^<]+)</p>`)
 )
 

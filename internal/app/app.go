@@ -53,6 +53,8 @@ type App struct {
 
 	capsMu sync.Mutex
 	caps   []portal.Capability
+	// replica names this process to the others, for the settler's lease.
+	replica string
 }
 
 // New builds the portal. It opens the store and discovers the OpenID
@@ -107,9 +109,13 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		Now:           opts.Now,
 		Logger:        logger,
 		Observe:       m.ObserveAction,
+		// A lock outlives any request: the Graph call and its read-back.
+		LockTTL:      2*cfg.GraphTimeout + 30*time.Second,
+		SettleWindow: cfg.GraphSettleWindow,
 	})
 	issuer, _ := url.Parse(cfg.OIDCIssuer)
-	a := &App{Metrics: m, Store: st, Graph: gc, Service: svc, logger: logger, cfg: cfg}
+	host, _ := os.Hostname()
+	a := &App{Metrics: m, Store: st, Graph: gc, Service: svc, logger: logger, cfg: cfg, replica: host + "/" + session.RandomToken()[:8]}
 	h := handlers.New(handlers.Config{
 		Service: svc, History: history, Sessions: sessions, Revoked: st, Auth: authn, Assets: assets, Logger: logger,
 		PublicURL: cfg.PublicURL, ProviderOrigin: issuer.Scheme + "://" + issuer.Host,
@@ -150,19 +156,27 @@ func (a *App) Capabilities() []portal.Capability {
 	return slices.Clone(a.caps)
 }
 
-// Reconcile settles intents left without an outcome by a portal that
-// stopped mid-call. Only intents older than a Graph call can take are
-// touched, so a request still in flight on another replica is left alone.
-func (a *App) Reconcile(ctx context.Context) (int, error) {
-	n, err := a.Service.Reconcile(ctx, time.Now().Add(-(a.cfg.GraphTimeout + time.Minute)))
+// SettleInterval is how often the settler reads Graph for the outcomes
+// the history does not know.
+const SettleInterval = 10 * time.Second
+
+// Settle runs the settler once if this replica holds the settler's lease:
+// one replica at a time reads Graph for unknown and pending outcomes.
+func (a *App) Settle(ctx context.Context) (int, error) {
+	ok, err := a.Store.TryLease(ctx, "settler", a.replica, 3*SettleInterval)
+	if err != nil || !ok {
+		return 0, err
+	}
+	n, err := a.Service.Settle(ctx, a.replica)
 	if n > 0 {
-		a.logger.InfoContext(ctx, "reconciled unsettled intents", "count", n)
+		a.logger.InfoContext(ctx, "settled outcomes from Graph", "count", n)
 	}
 	return n, err
 }
 
-// Maintain reconciles at once and then hourly, and applies the retention
-// setting daily, until ctx ends.
+// Maintain runs the settler every SettleInterval, probes the Graph app's
+// permissions hourly and applies the retention setting daily, until ctx
+// ends.
 func (a *App) Maintain(ctx context.Context) {
 	retain := func() {
 		if a.cfg.RetentionDays <= 0 {
@@ -175,24 +189,29 @@ func (a *App) Maintain(ctx context.Context) {
 		}
 		a.logger.InfoContext(ctx, "retention deleted old history records", "count", n, "days", a.cfg.RetentionDays)
 	}
-	reconcile := func() {
-		if _, err := a.Reconcile(ctx); err != nil {
-			a.logger.ErrorContext(ctx, "reconciling intents", "err", err)
+	settle := func() {
+		if _, err := a.Settle(ctx); err != nil && ctx.Err() == nil {
+			a.logger.ErrorContext(ctx, "settling outcomes", "err", err)
 		}
 	}
-	reconcile()
+	settle()
 	retain()
 	a.CheckPermissions(ctx)
-	hourly := time.NewTicker(time.Hour)
-	defer hourly.Stop()
-	for hours := 1; ; hours++ {
+	tick := time.NewTicker(SettleInterval)
+	defer tick.Stop()
+	lastHour, lastDay := time.Now(), time.Now()
+	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-hourly.C:
-			reconcile()
-			a.CheckPermissions(ctx)
-			if hours%24 == 0 {
+		case now := <-tick.C:
+			settle()
+			if now.Sub(lastHour) >= time.Hour {
+				lastHour = now
+				a.CheckPermissions(ctx)
+			}
+			if now.Sub(lastDay) >= 24*time.Hour {
+				lastDay = now
 				retain()
 			}
 		}

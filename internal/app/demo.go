@@ -63,6 +63,15 @@ func StartDemo(cfg *config.Config, dataDir string, logger *slog.Logger) (*Demo, 
 		return nil, fmt.Errorf("demo OpenID provider: %w", err)
 	}
 
+	// Two demo users on whom Graph misbehaves, for trying what the portal
+	// does when it cannot know whether a write happened.
+	for id, f := range map[string]graphemu.Fault{
+		graphemu.ActsThenFailsUserID: {Status: 503, After: true},
+		graphemu.FailsUnsureUserID:   {Status: 503},
+	} {
+		f.Method, f.Path = "POST", "/v1.0/users/"+id+"/authentication/temporaryAccessPassMethods"
+		emu.Inject(f)
+	}
 	cfg.OIDCIssuer, cfg.OIDCClientID, cfg.OIDCClientSecret = op.Issuer(), DemoClientID, secret
 	cfg.GraphTenantID, cfg.GraphClientID = emu.TenantID(), graphemu.DemoGraphClientID
 	cfg.GraphCertFile, cfg.GraphCertPassword = certFile, ""

@@ -46,6 +46,7 @@ var Vars = []Var{
 	{Name: "PORTAL_GRAPH_AUTHORITY_URL", Help: "Override the cloud's Entra authority (https)."},
 	{Name: "PORTAL_GRAPH_TIMEOUT", Default: "30s", Help: "Upper bound of one Graph operation, retries included."},
 	{Name: "PORTAL_GRAPH_POLICY_TTL", Default: "1m", Help: "How long the tenant's TAP policy is cached."},
+	{Name: "PORTAL_GRAPH_SETTLE_WINDOW", Default: "45s", Help: "After a write Graph did not confirm, how long the settler waits for Graph's replicas to show a change before it records that none happened."},
 	{Name: "PORTAL_EXTRA_CA_FILE", Help: "PEM file of extra trusted roots for outbound TLS (proxies, test tenants)."},
 	{Name: "PORTAL_PROTECTED_ROLE_IDS", Default: "all", Help: "Directory roles whose holders never get a pass, active or PIM-eligible, at any scope, directly or through a group: all, or a comma-separated list of role template ids (custom roles stay protected unless in PORTAL_ALLOWED_CUSTOM_ROLE_IDS)."},
 	{Name: "PORTAL_ALLOWED_CUSTOM_ROLE_IDS", Help: "Comma-separated custom role definition ids whose holders may get a pass when PORTAL_PROTECTED_ROLE_IDS is a list."},
@@ -87,6 +88,7 @@ type Config struct {
 	GraphAuthorityURL string
 	GraphTimeout      time.Duration
 	GraphPolicyTTL    time.Duration
+	GraphSettleWindow time.Duration
 	ExtraCAFile       string
 
 	// ProtectedRoleIDs empty means every role protects its holder.
@@ -140,6 +142,7 @@ func Load(getenv func(string) string, dev bool) (Config, error) {
 		GraphAuthorityURL:    p.httpsURL("PORTAL_GRAPH_AUTHORITY_URL", false),
 		GraphTimeout:         p.duration("PORTAL_GRAPH_TIMEOUT", time.Second, 5*time.Minute),
 		GraphPolicyTTL:       p.duration("PORTAL_GRAPH_POLICY_TTL", time.Second, 24*time.Hour),
+		GraphSettleWindow:    p.duration("PORTAL_GRAPH_SETTLE_WINDOW", time.Second, 10*time.Minute),
 		ExtraCAFile:          p.str("PORTAL_EXTRA_CA_FILE"),
 		ProtectedRoleIDs:     p.roleIDs("PORTAL_PROTECTED_ROLE_IDS"),
 		AllowedCustomRoleIDs: p.guids("PORTAL_ALLOWED_CUSTOM_ROLE_IDS"),

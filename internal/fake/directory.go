@@ -57,10 +57,11 @@ type Directory struct {
 	// Now is the clock that stamps new passes; default time.Now.
 	Now func() time.Time
 
-	mu     sync.Mutex
-	fail   map[Operation]error
-	calls  map[Operation]int
-	serial int
+	mu        sync.Mutex
+	fail      map[Operation]error
+	failAfter map[Operation]error
+	calls     map[Operation]int
+	serial    int
 }
 
 var _ portal.Directory = (*Directory)(nil)
@@ -73,6 +74,17 @@ func (d *Directory) Fail(op Operation, err error) {
 		d.fail = map[Operation]error{}
 	}
 	d.fail[op] = err
+}
+
+// FailAfter makes every later call of op act and then return err, as a
+// Graph that carried out a write and then timed out does.
+func (d *Directory) FailAfter(op Operation, err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.failAfter == nil {
+		d.failAfter = map[Operation]error{}
+	}
+	d.failAfter[op] = err
 }
 
 // Calls returns how many times op was called.
@@ -105,7 +117,11 @@ func call[T any](d *Directory, op Operation, userID string, f func(id string) (T
 		}
 		id = u.ID
 	}
-	return f(id)
+	out, err := f(id)
+	if err == nil && d.failAfter[op] != nil {
+		return zero, d.failAfter[op]
+	}
+	return out, err
 }
 
 func (d *Directory) now() time.Time {

@@ -17,10 +17,12 @@ type History struct {
 	// Now stamps records recorded without a time; default time.Now.
 	Now func() time.Time
 
-	mu     sync.Mutex
-	events []portal.Event // oldest first
-	lastID int64
-	fail   error
+	mu          sync.Mutex
+	events      []portal.Event // oldest first
+	lastID      int64
+	submissions map[string]int64
+	locks       map[string]portal.TargetLock
+	fail        error
 }
 
 var _ portal.History = (*History)(nil)
@@ -69,24 +71,22 @@ func (h *History) append(e portal.Event) (portal.Event, error) {
 	return e, nil
 }
 
-// RecordLimited implements portal.History.
-func (h *History) RecordLimited(_ context.Context, e portal.Event, l portal.Limit) (portal.Event, error) {
+// RecordIntent implements portal.History.
+func (h *History) RecordIntent(_ context.Context, e portal.Event, o portal.IntentOptions) (portal.Event, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.fail != nil {
 		return portal.Event{}, h.fail
 	}
-	if l.Max > 0 && l.Window > 0 {
+	if l := o.Limit; l.Max > 0 && l.Window > 0 {
 		now := e.Time
 		if now.IsZero() {
-			now = time.Now()
-			if h.Now != nil {
-				now = h.Now()
-			}
+			now = h.now()
 		}
 		n := 0
 		for _, x := range h.events {
-			if x.OperatorID == e.OperatorID && x.Action == portal.ActionIssue && x.Outcome == portal.OutcomePending && x.Time.After(now.Add(-l.Window)) {
+			if x.OperatorID == e.OperatorID && x.Action == portal.ActionIssue && x.Outcome == portal.OutcomePending &&
+				x.Time.After(now.Add(-l.Window)) && !h.cameToNothing(x.ID) {
 				n++
 			}
 		}
@@ -94,7 +94,102 @@ func (h *History) RecordLimited(_ context.Context, e portal.Event, l portal.Limi
 			return portal.Event{}, portal.Errorf(portal.ELimited, "You have issued %d passes in the last %s: the limit is %d.", n, l.Window, l.Max)
 		}
 	}
-	return h.append(e)
+	if o.Submission != "" {
+		if _, ok := h.submissions[o.Submission]; ok {
+			return portal.Event{}, portal.Errorf(portal.EConflict, "This form was already submitted.")
+		}
+	}
+	out, err := h.append(e)
+	if err == nil && o.Submission != "" {
+		if h.submissions == nil {
+			h.submissions = map[string]int64{}
+		}
+		h.submissions[o.Submission] = out.ID
+	}
+	return out, err
+}
+
+// cameToNothing reports whether the intent's outcome is a failure.
+func (h *History) cameToNothing(intentID int64) bool {
+	for _, x := range h.events {
+		if x.IntentID == intentID {
+			return x.Outcome == portal.OutcomeFailed || x.Outcome == portal.OutcomeRefused
+		}
+	}
+	return false
+}
+
+func (h *History) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
+// Submission implements portal.History.
+func (h *History) Submission(_ context.Context, id string) (portal.SubmissionRecord, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	intentID, ok := h.submissions[id]
+	if !ok {
+		return portal.SubmissionRecord{}, portal.Errorf(portal.ENotFound, "No form was submitted with this id.")
+	}
+	var rec portal.SubmissionRecord
+	for _, x := range h.events {
+		if x.ID == intentID {
+			rec.Intent, rec.Latest = x, x
+		}
+	}
+	for changed := true; changed; {
+		changed = false
+		for _, x := range h.events {
+			if x.IntentID == rec.Latest.ID {
+				rec.Latest, changed = x, true
+			}
+		}
+	}
+	return rec, nil
+}
+
+// LockTarget implements portal.History.
+func (h *History) LockTarget(_ context.Context, l portal.TargetLock) (portal.TargetLock, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.fail != nil {
+		return portal.TargetLock{}, h.fail
+	}
+	if held, ok := h.locks[l.TargetID]; ok && held.Holder != l.Holder && h.now().Before(held.Expires) {
+		return held, portal.Errorf(portal.EConflict, "Another action for this user is in progress.")
+	}
+	if h.locks == nil {
+		h.locks = map[string]portal.TargetLock{}
+	}
+	h.locks[l.TargetID] = l
+	return l, nil
+}
+
+// UnlockTarget implements portal.History.
+func (h *History) UnlockTarget(_ context.Context, l portal.TargetLock) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if held, ok := h.locks[l.TargetID]; ok && held.Holder == l.Holder {
+		delete(h.locks, l.TargetID)
+	}
+	return nil
+}
+
+// Locked returns the lock held on target, if any.
+func (h *History) Locked(target string) (portal.TargetLock, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	l, ok := h.locks[target]
+	return l, ok
+}
+
+// TryLease implements portal.History: every holder always has it, as one
+// replica alone would.
+func (h *History) TryLease(context.Context, string, string, time.Duration) (bool, error) {
+	return h.fail == nil, h.fail
 }
 
 func matches(f portal.EventFilter, e portal.Event) bool {
@@ -102,6 +197,11 @@ func matches(f portal.EventFilter, e portal.Event) bool {
 		(f.Action == "" || e.Action == f.Action) && (f.Outcome == "" || e.Outcome == f.Outcome) &&
 		(f.From.IsZero() || !e.Time.Before(f.From)) && (f.To.IsZero() || e.Time.Before(f.To)) &&
 		(f.Before == 0 || e.ID < f.Before)
+}
+
+// settled reports whether a later record settles e.
+func settled(events []portal.Event, e portal.Event) bool {
+	return slices.ContainsFunc(events, func(x portal.Event) bool { return x.IntentID == e.ID })
 }
 
 // List implements portal.History.
@@ -117,7 +217,7 @@ func (h *History) List(_ context.Context, f portal.EventFilter) ([]portal.Event,
 	}
 	var out []portal.Event
 	for i := len(h.events) - 1; i >= 0 && len(out) < limit; i-- {
-		if matches(f, h.events[i]) {
+		if matches(f, h.events[i]) && !(f.Fold && settled(h.events, h.events[i])) {
 			out = append(out, h.events[i])
 		}
 	}
@@ -195,7 +295,7 @@ func (h *History) Unsettled(_ context.Context, olderThan time.Time) ([]portal.Ev
 	}
 	var out []portal.Event
 	for _, e := range h.events {
-		if e.Outcome == portal.OutcomePending && !settled[e.ID] && e.Time.Before(olderThan) {
+		if (e.Outcome == portal.OutcomePending || e.Outcome == portal.OutcomeUnknown) && !settled[e.ID] && e.Time.Before(olderThan) {
 			out = append(out, e)
 		}
 	}

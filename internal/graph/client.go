@@ -103,11 +103,7 @@ type Client struct {
 	staff      staffCache
 	names      names
 
-	tokens tokenSource
-}
-
-type tokenSource interface {
-	GetToken(ctx context.Context, opts policy.TokenRequestOptions) (azcore.AccessToken, error)
+	cred *healingCredential
 }
 
 var _ portal.Directory = (*Client)(nil)
@@ -207,22 +203,25 @@ func New(cfg Config) (*Client, error) {
 	if name == "" {
 		name = "public"
 	}
-	cred, err := azidentity.NewClientCertificateCredential(cfg.TenantID, cfg.ClientID, cfg.Certificate, cfg.Key,
-		&azidentity.ClientCertificateCredentialOptions{
-			ClientOptions: azcore.ClientOptions{
-				Cloud:     cloud.Configuration{ActiveDirectoryAuthorityHost: authority},
-				Transport: &http.Client{Transport: base, Timeout: cfg.Timeout},
-			},
-			// Instance discovery asks the public cloud about the authority,
-			// which fails for an overridden one and adds a call otherwise.
-			DisableInstanceDiscovery: cfg.AuthorityURL != "",
-		})
-	if err != nil {
-		return nil, fmt.Errorf("graph: credential: %w", err)
-	}
 	// The token's audience is the cloud's Graph resource even when the
 	// Graph root is overridden (a proxy or an emulator stands in for it).
 	scope := clouds[name].graph + "/.default"
+	cred, err := newHealingCredential(scope, func() (azcore.TokenCredential, error) {
+		return azidentity.NewClientCertificateCredential(cfg.TenantID, cfg.ClientID, cfg.Certificate, cfg.Key,
+			&azidentity.ClientCertificateCredentialOptions{
+				ClientOptions: azcore.ClientOptions{
+					Cloud:     cloud.Configuration{ActiveDirectoryAuthorityHost: authority},
+					Transport: &http.Client{Transport: base, Timeout: cfg.Timeout},
+				},
+				// Instance discovery asks the public cloud about the
+				// authority, which fails for an overridden one and adds a
+				// call otherwise.
+				DisableInstanceDiscovery: cfg.AuthorityURL != "",
+			})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("graph: credential: %w", err)
+	}
 	root, _ := url.Parse(graphRoot)
 	auth, err := authentication.NewAzureIdentityAuthenticationProviderWithScopesAndValidHosts(cred, []string{scope}, []string{root.Hostname()})
 	if err != nil {
@@ -232,9 +231,8 @@ func New(cfg Config) (*Client, error) {
 	retry := khttp.RetryHandlerOptions{
 		MaxRetries:   cfg.MaxRetries,
 		DelaySeconds: int(cfg.RetryDelay / time.Second),
-		// The handler calls this unconditionally; the status and
-		// Retry-After rules are its own.
-		ShouldRetry: func(time.Duration, int, *http.Request, *http.Response) bool { return true },
+		// Called for 429, 503 and 504 only: see resilience.go.
+		ShouldRetry: shouldRetry(cfg.RetryDelay),
 	}
 	if cfg.RetryDelay > 0 && retry.DelaySeconds == 0 {
 		retry.DelaySeconds = 1
@@ -245,12 +243,17 @@ func New(cfg Config) (*Client, error) {
 	}
 	opts := msgraphsdk.GetDefaultClientOptions()
 	middleware := append([]khttp.Middleware{
+		// Outermost, so that a request sent again after a 401 goes
+		// through the whole pipeline with its new token.
+		tokenHealer{cred},
 		msgraphcore.NewGraphTelemetryHandler(&opts),
 		khttp.NewUrlReplaceHandler(true, msgraphcore.ReplacementPairs),
 	}, kiota...)
 	// Runs after the telemetry handler so the portal's id replaces the
 	// random one it adds.
-	middleware = append(middleware, clientRequestID{})
+	// Innermost, next to the network: only a connection never made is
+	// tried again there.
+	middleware = append(middleware, clientRequestID{}, dialRetry{delay: 200 * time.Millisecond})
 	httpClient := &http.Client{
 		Transport: khttp.NewCustomTransportWithParentTransport(base, middleware...),
 		// Graph does not redirect the calls the portal makes; a redirect
@@ -269,7 +272,7 @@ func New(cfg Config) (*Client, error) {
 		timeout:    cfg.Timeout,
 		policyTTL:  cfg.PolicyTTL,
 		now:        cfg.Now,
-		tokens:     tokenScope{cred, scope},
+		cred:       cred,
 		adapter:    adapter,
 		staffAppID: cfg.StaffAppID,
 		staff:      staffCache{ttl: cfg.StaffTTL},
@@ -286,23 +289,18 @@ func newServiceClient(adapter *msgraphsdk.GraphRequestAdapter) *msgraphsdk.Graph
 	return &msgraphsdk.GraphServiceClient{GraphBaseServiceClient: *msgraphsdk.NewGraphBaseServiceClient(adapter, nil)}
 }
 
-type tokenScope struct {
-	cred  *azidentity.ClientCertificateCredential
-	scope string
-}
-
-func (t tokenScope) GetToken(ctx context.Context, opts policy.TokenRequestOptions) (azcore.AccessToken, error) {
-	opts.Scopes = []string{t.scope}
-	return t.cred.GetToken(ctx, opts)
-}
-
-// Ping gets a Graph token, proving the credential, the authority and the
-// network path work. Readiness checks use it.
+// Ping gets a Graph token through the credential every call uses,
+// proving the certificate, the authority and the network path work, and
+// fails while Graph refuses the portal's tokens even after renewing them.
+// Readiness checks use it.
 func (c *Client) Ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	if _, err := c.tokens.GetToken(ctx, policy.TokenRequestOptions{}); err != nil {
+	if _, err := c.cred.GetToken(ctx, policy.TokenRequestOptions{}); err != nil {
 		return &portal.Error{Code: portal.EUnavailable, Message: "The portal could not get a Microsoft Graph token with its certificate.", Err: err}
+	}
+	if why := c.cred.refusal(); why != "" {
+		return &portal.Error{Code: portal.EUnavailable, Message: why}
 	}
 	return nil
 }

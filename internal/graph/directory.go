@@ -3,9 +3,11 @@ package graph
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -16,6 +18,14 @@ import (
 
 	"github.com/tapportal/portal/internal/portal"
 )
+
+// InfoTimeout bounds a read that only informs (the sign-in methods).
+const InfoTimeout = 5 * time.Second
+
+// noRetry is a request option that turns the SDK's retries off.
+func noRetry() *khttp.RetryHandlerOptions {
+	return &khttp.RetryHandlerOptions{ShouldRetry: func(time.Duration, int, *http.Request, *http.Response) bool { return false }}
+}
 
 // PageSize is the number of users a search page holds.
 const PageSize = 25
@@ -169,9 +179,12 @@ func (c *Client) Methods(ctx context.Context, userID string) ([]portal.Method, e
 	if err := checkID(userID); err != nil {
 		return nil, err
 	}
-	ctx, cancel := c.call(ctx)
+	// The methods are for the reader only: a short budget and no retries,
+	// so that a failing read costs its card, not the page.
+	ctx, cancel := context.WithTimeout(ctx, min(c.timeout, InfoTimeout))
 	defer cancel()
-	resp, err := c.sdk.Users().ByUserId(userID).Authentication().Methods().Get(ctx, nil)
+	resp, err := c.sdk.Users().ByUserId(userID).Authentication().Methods().Get(ctx,
+		&users.ItemAuthenticationMethodsRequestBuilderGetRequestConfiguration{Options: []abstractions.RequestOption{noRetry()}})
 	if err != nil {
 		return nil, translate(opMethods, err)
 	}
@@ -296,11 +309,14 @@ func (c *Client) CreateTAP(ctx context.Context, userID string, req portal.NewTAP
 	resp, err := c.sdk.Users().ByUserId(userID).Authentication().TemporaryAccessPassMethods().Post(ctx, body,
 		&users.ItemAuthenticationTemporaryAccessPassMethodsRequestBuilderPostRequestConfiguration{Options: []abstractions.RequestOption{inspect}})
 	if err != nil {
-		return portal.IssuedTAP{}, translate(opTAPCreate, err)
+		return portal.IssuedTAP{}, translateWrite(opTAPCreate, err)
 	}
 	code := deref(resp.GetTemporaryAccessPass())
 	if code == "" {
-		return portal.IssuedTAP{}, &portal.Error{Code: portal.EInternal, Message: "Microsoft Graph created the pass but sent no passcode. Revoke it and issue another."}
+		// Graph acted, but what it sent cannot be shown: the outcome is
+		// settled like any other the portal could not read.
+		return portal.IssuedTAP{}, &portal.Error{Code: portal.EInternal, Unsure: true, RequestID: firstHeader(inspect, "request-id"),
+			Message: "Microsoft Graph created the pass but sent no passcode."}
 	}
 	return portal.IssuedTAP{TAP: toTAP(resp), Passcode: portal.NewSecret(code), RequestID: firstHeader(inspect, "request-id")}, nil
 }
@@ -335,7 +351,7 @@ func (c *Client) DeleteTAP(ctx context.Context, userID, tapID string) (string, e
 		Delete(ctx, &users.ItemAuthenticationTemporaryAccessPassMethodsTemporaryAccessPassAuthenticationMethodItemRequestBuilderDeleteRequestConfiguration{
 			Options: []abstractions.RequestOption{inspect}})
 	if err != nil {
-		return "", translate(opTAPDelete, err)
+		return "", translateWrite(opTAPDelete, err)
 	}
 	return firstHeader(inspect, "request-id"), nil
 }

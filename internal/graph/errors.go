@@ -94,7 +94,7 @@ func translate(o op, err error) error {
 		e.RetryAfter = retryAfter(headers)
 		e.Message = "Microsoft Graph is throttling the portal. Wait a moment and try again."
 		if e.RetryAfter > 0 {
-			e.Message = fmt.Sprintf("Microsoft Graph is throttling the portal. Try again in %s.", e.RetryAfter.Round(time.Second))
+			e.Message = fmt.Sprintf("Microsoft Graph asked the portal to wait %d s before trying to %s again.", int(e.RetryAfter.Round(time.Second)/time.Second), o.what)
 		}
 	case status >= 500:
 		e.Code = portal.EUnavailable
@@ -104,6 +104,29 @@ func translate(o op, err error) error {
 		e.Message = fmt.Sprintf("Microsoft Graph answered %d (%s) while trying to %s.", status, code, o.what)
 	}
 	return e
+}
+
+// translateWrite is translate for a write: a failure after which Graph
+// may have acted is marked Unsure. Only a reply below 500 (Graph answered
+// without acting: refused, throttled, not found) or a connection never
+// made is sure.
+func translateWrite(o op, err error) error {
+	out := translate(o, err)
+	pe, ok := out.(*portal.Error)
+	if !ok {
+		return out
+	}
+	var odata *odataerrors.ODataError
+	switch {
+	case errors.As(err, &odata):
+		pe.Unsure = odata.ResponseStatusCode >= 500
+	default:
+		pe.Unsure = !neverSent(err)
+	}
+	if pe.Unsure {
+		pe.Message = fmt.Sprintf("Microsoft Graph did not confirm whether it could %s: it may have done so.", o.what)
+	}
+	return pe
 }
 
 // transportError covers failures without a Graph reply: timeouts, dropped

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -68,6 +69,10 @@ func (s *Server) handleError(err error, c echo.Context) {
 		v.SignIn = pe.Code == portal.EUnauthorized
 		if pe.RetryAfter > 0 {
 			c.Response().Header().Set("Retry-After", strconv.Itoa(int(pe.RetryAfter.Seconds())))
+			v.Message += " Try again at " + time.Now().Add(pe.RetryAfter).In(location(c)).Format("15:04:05") + "."
+		}
+		if pe.Code == portal.ELimited {
+			v.Heading = "Rate limit reached"
 		}
 	case errors.As(err, &he):
 		v.Status = he.Code
@@ -91,7 +96,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 		s.cfg.Logger.ErrorContext(c.Request().Context(), "request failed", slog.String("request_id", requestID(c)),
 			slog.Int("status", v.Status), slog.String("err", err.Error()))
 	}
-	v.Heading = headings[v.Status]
+	if v.Heading == "" {
+		v.Heading = headings[v.Status]
+	}
 	if v.Heading == "" {
 		v.Heading = http.StatusText(v.Status)
 	}

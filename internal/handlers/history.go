@@ -5,7 +5,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/tapportal/portal/internal/issuance"
 	"github.com/tapportal/portal/web/templates"
 )
 
@@ -25,8 +24,10 @@ func (s *Server) historyList(c echo.Context, mine bool) error {
 	if len(errs) > 0 {
 		return s.render(c, http.StatusBadRequest, templates.HistoryPage(s.page(c, title, nav), v))
 	}
-	// One more than a page tells whether an older page exists.
-	f.Limit = HistoryPageSize + 1
+	// One more than a page tells whether an older page exists. An intent
+	// and its outcome are one action to a reader: the store shows the
+	// outcome, and an intent only while it has none.
+	f.Limit, f.Fold = HistoryPageSize+1, true
 	events, err := s.cfg.History.List(c.Request().Context(), f)
 	if err != nil {
 		return err
@@ -35,8 +36,6 @@ func (s *Server) historyList(c echo.Context, mine bool) error {
 		events = events[:HistoryPageSize]
 		v.Next = events[len(events)-1].ID
 	}
-	// An intent and its outcome are one action to a reader: show the
-	// outcome, and an intent only while it has none.
-	v.Events = issuance.Settled(events)
+	v.Events = events
 	return s.render(c, http.StatusOK, templates.HistoryPage(s.page(c, title, nav), v))
 }

@@ -57,7 +57,7 @@ func parseHistoryFilter(c echo.Context, mine bool) (portal.EventFilter, template
 		errs["action"] = "Choose an action from the list."
 	}
 	switch portal.Outcome(form.Outcome) {
-	case "", portal.OutcomeSuccess, portal.OutcomeRefused, portal.OutcomeFailed, portal.OutcomePending:
+	case "", portal.OutcomeSuccess, portal.OutcomeRefused, portal.OutcomeFailed, portal.OutcomePending, portal.OutcomeUnknown:
 		f.Outcome = portal.Outcome(form.Outcome)
 	default:
 		errs["outcome"] = "Choose an outcome from the list."

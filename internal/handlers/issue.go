@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -33,7 +34,7 @@ func (s *Server) reauthenticate(c echo.Context, draft url.Values) error {
 
 // draftFields are the issue form's fields that survive a fresh sign-in;
 // none of them is secret.
-var draftFields = []string{"start", "start_at", "lifetime", "one_time", "reason", "ticket"}
+var draftFields = []string{"start", "start_at", "lifetime", "one_time", "reason", "ticket", "submission"}
 
 // issueForm shows the form, or the reasons the user cannot get a pass. A
 // sign-in too old to issue is refreshed first, so nothing typed is lost.
@@ -73,6 +74,11 @@ func (s *Server) issueForm(c echo.Context) error {
 	}
 	v := issueView(f, vals)
 	v.Error = notice
+	v.Submission = issuance.NewSubmission()
+	if d != nil && c.FormValue("submission") != "" {
+		// The form as it was before the fresh sign-in: the same submission.
+		v.Submission = c.FormValue("submission")
+	}
 	return s.render(c, http.StatusOK, templates.IssuePage(s.page(c, "Issue a pass", "search"), v))
 }
 
@@ -97,7 +103,8 @@ func parseIssue(c echo.Context, loc *time.Location) (issuance.IssueRequest, temp
 		Ticket:    strings.TrimSpace(c.FormValue("ticket")),
 	}
 	req := issuance.IssueRequest{OneTime: vals.OneTime, Reason: strings.TrimSpace(vals.Reason), Ticket: vals.Ticket,
-		ConfirmReplace: c.FormValue("confirm_replace") == "yes", RequestID: requestID(c), Malformed: fe}
+		ConfirmReplace: c.FormValue("confirm_replace") == "yes", RequestID: requestID(c), Malformed: fe,
+		Submission: c.FormValue("submission")}
 
 	raw := strings.TrimSpace(c.FormValue("lifetime"))
 	if n, err := strconv.Atoi(raw); err != nil || n <= 0 {
@@ -148,8 +155,11 @@ func (s *Server) issue(c echo.Context) error {
 		}))
 	}
 
+	if err := s.unsettled(c, err); err != nil {
+		return err
+	}
 	form := issueView(res.Form, vals)
-	form.Confirm = req.ConfirmReplace
+	form.Confirm, form.Submission = req.ConfirmReplace, req.Submission
 	var invalid issuance.FieldErrors
 	status := http.StatusBadRequest
 	switch {
@@ -165,4 +175,25 @@ func (s *Server) issue(c echo.Context) error {
 		return err
 	}
 	return s.render(c, status, templates.IssuePage(s.page(c, "Issue a pass", "search"), form))
+}
+
+// unsettled turns the errors of an action that cannot be shown on its
+// form into pages in the operator's time zone: a form sent again, an
+// action already in flight for the user, and writes whose outcome Graph
+// did not confirm. Other errors come back unchanged.
+func (s *Server) unsettled(c echo.Context, err error) error {
+	loc := location(c)
+	var handled *issuance.AlreadyHandledError
+	var busy *issuance.InProgressError
+	switch {
+	case errors.As(err, &handled):
+		return &portal.Error{Code: portal.EConflict, Message: fmt.Sprintf("This request was already handled at %s (%s). Nothing more was done.",
+			handled.Record.Intent.Time.In(loc).Format("15:04:05"), handled.Outcome())}
+	case errors.As(err, &busy):
+		return &portal.Error{Code: portal.EConflict, Message: fmt.Sprintf("Another action for this user is in progress: %s started it at %s. Nothing was done; look at the user's page in a moment.",
+			busy.Lock.HolderName, busy.Lock.Since.In(loc).Format("15:04:05"))}
+	case errors.Is(err, issuance.ErrPasscodeLost), errors.Is(err, issuance.ErrIssueUnknown), errors.Is(err, issuance.ErrRevokeUnknown):
+		return err
+	}
+	return nil
 }

@@ -60,7 +60,7 @@ func TestMetricsAfterIssueAndRefusal(t *testing.T) {
 		`tap_portal_graph_requests_total{operation="tap_post",status="201"} 1`,
 		`tap_portal_graph_requests_total{operation="token",status="200"}`,
 		`tap_portal_graph_request_duration_seconds_bucket{operation="role_assignments",le=`,
-		`tap_portal_store_operation_duration_seconds_count{operation="record_limited",result="ok"}`,
+		`tap_portal_store_operation_duration_seconds_count{operation="record_intent",result="ok"}`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(p.body, want) {

@@ -26,6 +26,9 @@ func (s *Server) revoke(c echo.Context) error {
 	t, err := s.cfg.Service.Revoke(c.Request().Context(), operator(c), c.Param("id"), issuance.RevokeRequest{
 		TAPID: c.FormValue("tap_id"), Reason: strings.TrimSpace(c.FormValue("reason")), RequestID: requestID(c),
 	})
+	if uerr := s.unsettled(c, err); uerr != nil {
+		return uerr
+	}
 	form := templates.RevokeForm{User: t.User, TAP: t.TAP, Reason: c.FormValue("reason"), Errors: map[string]string{}}
 	var invalid issuance.FieldErrors
 	switch {

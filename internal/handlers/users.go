@@ -39,7 +39,7 @@ func (s *Server) userPage(c echo.Context) error {
 		return err
 	}
 	v := templates.UserView{
-		User: uv.User, Methods: uv.Methods, TAP: uv.TAP, TAPState: uv.TAPState, Policy: uv.Policy, History: uv.History,
+		User: uv.User, Methods: uv.Methods, MethodsError: uv.MethodsError, TAP: uv.TAP, TAPState: uv.TAPState, Policy: uv.Policy, History: uv.History,
 	}
 	for _, p := range uv.Privileges {
 		v.Privileges = append(v.Privileges, p.Text)

@@ -50,11 +50,22 @@ type read struct {
 	methods bool
 }
 
+// methodsResult is the outcome of the informational read of the methods:
+// methodsRead, methodsFailed, or nil when they were not asked for.
+type methodsResult interface{ methods() }
+
+type methodsRead struct{ list []portal.Method }
+
+type methodsFailed struct{ err error }
+
+func (methodsRead) methods()   {}
+func (methodsFailed) methods() {}
+
 // facts reads everything a decision about userID rests on; with want.methods
 // it also reads the user's sign-in methods (for the user page), in the
 // same round. A user named by user principal name is read first, since the
 // role listings take object ids only.
-func (s *Service) facts(ctx context.Context, userID string, want read) (facts, []portal.Method, error) {
+func (s *Service) facts(ctx context.Context, userID string, want read) (facts, methodsResult, error) {
 	var f facts
 	if !portal.IsObjectID(userID) {
 		u, err := s.dir.User(ctx, userID)
@@ -63,7 +74,7 @@ func (s *Service) facts(ctx context.Context, userID string, want read) (facts, [
 		}
 		f.user, userID = u, u.ID
 	}
-	var methods []portal.Method
+	var mc chan methodsResult
 	g, gctx := errgroup.WithContext(ctx)
 	if f.user.ID == "" {
 		g.Go(func() (err error) { f.user, err = s.dir.User(gctx, userID); return err })
@@ -81,7 +92,17 @@ func (s *Service) facts(ctx context.Context, userID string, want read) (facts, [
 		})
 	}
 	if want.methods {
-		g.Go(func() (err error) { methods, err = s.dir.Methods(gctx, userID); return err })
+		// Informational: its failure is reported, not fatal, and it runs
+		// outside the errgroup's context so that it cannot cancel the
+		// guardrail reads.
+		mc = make(chan methodsResult, 1)
+		go func() {
+			if list, err := s.dir.Methods(ctx, userID); err != nil {
+				mc <- methodsFailed{err}
+			} else {
+				mc <- methodsRead{list}
+			}
+		}()
 	}
 	if err := g.Wait(); err != nil {
 		return facts{}, nil, err
@@ -104,6 +125,10 @@ func (s *Service) facts(ctx context.Context, userID string, want read) (facts, [
 			return facts{}, nil, err
 		}
 		f.grants = append(f.grants, held...)
+	}
+	var methods methodsResult
+	if mc != nil {
+		methods = <-mc
 	}
 	return f, methods, nil
 }

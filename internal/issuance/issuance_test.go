@@ -36,11 +36,11 @@ func (f *flakyHistory) Record(ctx context.Context, e portal.Event) (portal.Event
 	return f.History.Record(ctx, e)
 }
 
-func (f *flakyHistory) RecordLimited(ctx context.Context, e portal.Event, l portal.Limit) (portal.Event, error) {
+func (f *flakyHistory) RecordIntent(ctx context.Context, e portal.Event, o portal.IntentOptions) (portal.Event, error) {
 	if f.failing.Load() && f.okRecords.Add(-1) < 0 {
 		return e, errStoreDown
 	}
-	return f.History.RecordLimited(ctx, e, l)
+	return f.History.RecordIntent(ctx, e, o)
 }
 
 type env struct {
@@ -77,7 +77,7 @@ func newEnv(t testing.TB) *env {
 	}
 	t.Cleanup(func() { st.Close() })
 	h := &flakyHistory{History: st}
-	return &env{demo: demo, cfg: cfg, dir: gc, store: st, history: h, svc: issuance.New(gc, h, issuance.Options{Logger: logger})}
+	return &env{demo: demo, cfg: cfg, dir: gc, store: st, history: h, svc: issuance.New(gc, h, issuance.Options{Logger: logger, SettleWindow: time.Millisecond})}
 }
 
 var operator = portal.Operator{ID: graphemu.OperatorUserID, Name: "Priya Natarajan", AuthTime: time.Now()}
@@ -101,12 +101,15 @@ func (e *env) events(t *testing.T, target string) []portal.Event {
 	return evs
 }
 
-var request = issuance.IssueRequest{LifetimeMinutes: 60, Reason: "Fault test"}
+// request is a valid request with a submission id of its own.
+func request() issuance.IssueRequest {
+	return issuance.IssueRequest{LifetimeMinutes: 60, Reason: "Fault test", Submission: issuance.NewSubmission()}
+}
 
 func TestStoreDownBeforeTheCallIssuesNothing(t *testing.T) {
 	e := newEnv(t)
 	e.history.failing.Store(true)
-	_, err := e.svc.Issue(context.Background(), operator, graphemu.TAPExpiredUserID, request)
+	_, err := e.svc.Issue(context.Background(), operator, graphemu.TAPExpiredUserID, request())
 	if portal.ErrorCode(err) != portal.EUnavailable || !strings.Contains(portal.ErrorMessage(err), "unavailable") {
 		t.Fatalf("Issue with the store down = %v, want EUnavailable", err)
 	}
@@ -122,7 +125,7 @@ func TestStoreDownAfterTheCallIsReconciled(t *testing.T) {
 	e := newEnv(t)
 	e.history.failing.Store(true)
 	e.history.okRecords.Store(1) // the intent is written, the outcome is not
-	res, err := e.svc.Issue(context.Background(), operator, graphemu.TAPExpiredUserID, request)
+	res, err := e.svc.Issue(context.Background(), operator, graphemu.TAPExpiredUserID, request())
 	if err != nil || res.Issued.Passcode.IsZero() {
 		t.Fatalf("Issue = %v; the pass exists, so the operator must still see its passcode", err)
 	}
@@ -131,9 +134,9 @@ func TestStoreDownAfterTheCallIsReconciled(t *testing.T) {
 		t.Fatalf("history = %+v, want the pending intent alone", evs)
 	}
 	e.history.failing.Store(false)
-	n, err := e.svc.Reconcile(context.Background(), time.Now().Add(time.Second))
+	n, err := e.svc.Settle(context.Background(), "test")
 	if err != nil || n != 1 {
-		t.Fatalf("Reconcile = %d, %v; want 1 settled", n, err)
+		t.Fatalf("Settle = %d, %v; want 1 settled", n, err)
 	}
 	evs = e.events(t, graphemu.TAPExpiredUserID)
 	if len(evs) != 2 || evs[0].Outcome != portal.OutcomeSuccess || !evs[0].Reconciled || evs[0].TAPID != res.Issued.ID || evs[0].IntentID != evs[1].ID {
@@ -171,11 +174,11 @@ func TestCrashBetweenIntentAndOutcome(t *testing.T) {
 	}
 
 	// Two replicas start at once.
-	other := issuance.New(e.dir, e.store, issuance.Options{})
+	other := issuance.New(e.dir, e.store, issuance.Options{SettleWindow: time.Millisecond})
 	results := make(chan int, 2)
 	for _, svc := range []*issuance.Service{e.svc, other} {
 		go func() {
-			n, err := svc.Reconcile(ctx, time.Now().Add(time.Second))
+			n, err := svc.Settle(ctx, "replica")
 			if err != nil {
 				t.Error(err)
 			}
@@ -213,7 +216,7 @@ func TestCrashBetweenIntentAndOutcome(t *testing.T) {
 
 func TestRefusalsAreRecorded(t *testing.T) {
 	e := newEnv(t)
-	_, err := e.svc.Issue(context.Background(), operator, graphemu.GlobalAdminUserID, request)
+	_, err := e.svc.Issue(context.Background(), operator, graphemu.GlobalAdminUserID, request())
 	if portal.ErrorCode(err) != portal.EPolicy {
 		t.Fatalf("Issue to a global admin = %v, want EPolicy", err)
 	}
@@ -227,7 +230,7 @@ func TestRefusalsAreRecorded(t *testing.T) {
 	stale := operator
 	stale.AuthTime = time.Now().Add(-time.Hour)
 	svc := issuance.New(e.dir, e.history, issuance.Options{MaxAuthAge: 15 * time.Minute})
-	if _, err := svc.Issue(context.Background(), stale, graphemu.TAPExpiredUserID, request); !errors.Is(err, issuance.ErrStaleSignIn) {
+	if _, err := svc.Issue(context.Background(), stale, graphemu.TAPExpiredUserID, request()); !errors.Is(err, issuance.ErrStaleSignIn) {
 		t.Fatalf("Issue with an hour-old sign-in = %v, want ErrStaleSignIn", err)
 	}
 }
@@ -235,7 +238,7 @@ func TestRefusalsAreRecorded(t *testing.T) {
 func TestGuardrailChecksFailClosed(t *testing.T) {
 	e := newEnv(t)
 	e.demo.Graph.Inject(graphemu.Fault{Path: "/v1.0/users/*/transitiveMemberOf/*", Status: http.StatusServiceUnavailable, RetryAfter: time.Second})
-	_, err := e.svc.Issue(context.Background(), operator, graphemu.TAPExpiredUserID, request)
+	_, err := e.svc.Issue(context.Background(), operator, graphemu.TAPExpiredUserID, request())
 	if portal.ErrorCode(err) != portal.EUnavailable {
 		t.Fatalf("Issue while the role check fails = %v, want EUnavailable", err)
 	}

@@ -21,6 +21,9 @@ type IssueRequest struct {
 	// existing pass.
 	ConfirmReplace bool
 	RequestID      string
+	// Submission is the form's single-use id: a form is handled once,
+	// however often it is sent.
+	Submission string
 	// Malformed holds the fields the form parser could not read; Issue
 	// reports them with its own findings and issues nothing.
 	Malformed FieldErrors
@@ -56,6 +59,10 @@ var ErrNeedsConfirmation = errors.New("issuance: replacing the current pass need
 // ErrStaleSignIn means the operator must sign in again before issuing.
 var ErrStaleSignIn = errors.New("issuance: the sign-in is too old to issue a pass")
 
+// ErrStaleForm means the form carries no valid submission id: it was not
+// served by this portal as it is now, and is not sent on.
+var ErrStaleForm = &portal.Error{Code: portal.EInvalid, Message: "The form is out of date: reload the page and fill it in again. Nothing was issued."}
+
 func (s *Service) form(op portal.Operator, f facts) IssueForm {
 	form := IssueForm{User: f.user, Policy: f.policy, Verdict: s.verdict(op, f)}
 	if now := s.now(); f.current != nil && f.current.Live(now) {
@@ -87,6 +94,20 @@ func (s *Service) Issue(ctx context.Context, op portal.Operator, userID string, 
 		s.refuse(ctx, op, u, req, Refusal{RefuseStaleSignIn, "The operator's sign-in was too old; they were sent to sign in again before issuing."}, "")
 		return IssueResult{}, ErrStaleSignIn
 	}
+	if !validSubmission(req.Submission) {
+		return IssueResult{}, ErrStaleForm
+	}
+	// A form sent twice (a double click, a second tab, the back button)
+	// is answered from its first submission, without going near Graph.
+	if err := s.alreadyHandled(ctx, req.Submission); err != nil {
+		return IssueResult{}, err
+	}
+	lock, err := s.lock(ctx, op, userID, req.RequestID)
+	if err != nil {
+		return IssueResult{}, err
+	}
+	defer s.unlock(lock)
+
 	f, _, err := s.facts(ctx, userID, read{})
 	if err != nil {
 		if code := portal.ErrorCode(err); code == portal.ENotFound || code == portal.EInvalid {
@@ -117,38 +138,56 @@ func (s *Service) Issue(ctx context.Context, op portal.Operator, userID string, 
 		return res, ErrNeedsConfirmation
 	}
 
-	intent, err := s.recordIntent(ctx, s.event(op, f.user, req, portal.ActionIssue, portal.OutcomePending))
-	if err != nil {
-		if portal.ErrorCode(err) == portal.ELimited {
-			s.refuse(ctx, op, f.user, req, Refusal{RefuseRateLimited, portal.ErrorMessage(err)}, "")
+	intent, err := s.history.RecordIntent(ctx, s.event(op, f.user, req, portal.ActionIssue, portal.OutcomePending),
+		portal.IntentOptions{Limit: s.limit, Submission: req.Submission})
+	switch portal.ErrorCode(err) {
+	case "":
+	case portal.ELimited:
+		s.refuse(ctx, op, f.user, req, Refusal{RefuseRateLimited, portal.ErrorMessage(err)}, "")
+		return res, err
+	case portal.EConflict:
+		// The same form won a race to the history on another replica.
+		if herr := s.alreadyHandled(ctx, req.Submission); herr != nil {
+			return res, herr
 		}
+		return res, err
+	default:
 		return res, err
 	}
 	issued, err := s.dir.CreateTAP(ctx, f.user.ID, portal.NewTAP{Start: req.Start, LifetimeMinutes: req.LifetimeMinutes, OneTime: req.OneTime})
 	outcome := s.event(op, f.user, req, portal.ActionIssue, portal.OutcomeSuccess)
 	outcome.IntentID = intent.ID
 	if err != nil {
+		if portal.Unsure(err) {
+			before := ""
+			if f.current != nil {
+				before = f.current.ID
+			}
+			return res, s.settleCreate(ctx, intent, outcome, before, err)
+		}
 		outcome.Outcome, outcome.Detail, outcome.GraphRequestID = portal.OutcomeFailed, portal.ErrorMessage(err), portal.RequestID(err)
 		if portal.ErrorCode(err) == portal.EPolicy {
 			outcome.Outcome, outcome.RefusalCode = portal.OutcomeRefused, RefuseGraph
 		}
-		if _, rerr := s.history.Record(ctx, outcome); rerr != nil {
-			s.log.ErrorContext(ctx, "recording a failed issuance", "err", rerr, "intent", intent.ID)
-		}
-		s.observe(portal.ActionIssue, outcome.Outcome, outcome.RefusalCode)
+		s.recordOutcome(ctx, outcome)
 		return res, err
 	}
 	outcome.TAPID, outcome.GraphRequestID = issued.ID, issued.RequestID
 	outcome.Start, outcome.LifetimeMinutes, outcome.OneTime = issued.Start, issued.LifetimeMinutes, issued.OneTime
-	if _, err := s.history.Record(ctx, outcome); err != nil {
-		// The pass exists and its intent is recorded; start-up
-		// reconciliation completes the record. The operator still needs
-		// the passcode, which nothing else can show again.
-		s.log.ErrorContext(ctx, "recording an issuance outcome", "err", err, "intent", intent.ID, "tap_id", issued.ID)
-	}
-	s.observe(portal.ActionIssue, portal.OutcomeSuccess, "")
+	// A store failure here leaves the intent for the settler. The operator
+	// still needs the passcode, which nothing else can show again.
+	s.recordOutcome(ctx, outcome)
 	res.Issued = issued
 	return res, nil
+}
+
+// recordOutcome records the outcome of an intent, logging a store
+// failure: the settler completes the record from Graph.
+func (s *Service) recordOutcome(ctx context.Context, e portal.Event) {
+	if _, err := s.history.Record(ctx, e); err != nil {
+		s.log.ErrorContext(ctx, "recording an outcome", "err", err, "intent", e.IntentID, "action", string(e.Action), "outcome", string(e.Outcome))
+	}
+	s.observe(e.Action, e.Outcome, e.RefusalCode)
 }
 
 // validate checks the request against the form's rules and the policy,
@@ -171,15 +210,6 @@ func (s *Service) validate(ctx context.Context, op portal.Operator, f facts, req
 		fe[k] = msg
 	}
 	return fe
-}
-
-// recordIntent records an issue intent, within the rate limit when one is
-// set: the store counts and appends atomically, so replicas share it.
-func (s *Service) recordIntent(ctx context.Context, e portal.Event) (portal.Event, error) {
-	if s.limit.Max > 0 {
-		return s.history.RecordLimited(ctx, e, s.limit)
-	}
-	return s.history.Record(ctx, e)
 }
 
 func (s *Service) event(op portal.Operator, u portal.User, req IssueRequest, a portal.Action, o portal.Outcome) portal.Event {

@@ -53,6 +53,11 @@ func (s *Service) Revoke(ctx context.Context, op portal.Operator, userID string,
 	// Revoking stays open to every operator, protected accounts included
 	// (removing a pass is what incident response needs), so the facts
 	// serve the record: a revocation on a protected account says why.
+	lock, err := s.lock(ctx, op, userID, req.RequestID)
+	if err != nil {
+		return RevokeTarget{}, err
+	}
+	defer s.unlock(lock)
 	f, _, err := s.facts(ctx, userID, read{})
 	if err != nil {
 		return RevokeTarget{}, err
@@ -93,12 +98,12 @@ func (s *Service) Revoke(ctx context.Context, op portal.Operator, userID string,
 	rid, err := s.dir.DeleteTAP(ctx, t.User.ID, t.TAP.ID)
 	outcome := base
 	outcome.IntentID, outcome.Outcome, outcome.GraphRequestID = intent.ID, portal.OutcomeSuccess, rid
+	if err != nil && portal.Unsure(err) {
+		return t, s.settleDelete(ctx, outcome, err)
+	}
 	if err != nil {
 		outcome.Outcome, outcome.Detail, outcome.GraphRequestID = portal.OutcomeFailed, portal.ErrorMessage(err), portal.RequestID(err)
 	}
-	if _, rerr := s.history.Record(ctx, outcome); rerr != nil {
-		s.log.ErrorContext(ctx, "recording a revocation outcome", "err", rerr, "intent", intent.ID)
-	}
-	s.observe(portal.ActionRevoke, outcome.Outcome, "")
+	s.recordOutcome(ctx, outcome)
 	return t, err
 }

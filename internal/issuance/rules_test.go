@@ -79,7 +79,7 @@ func newScenario() *scenario {
 			StaffChecks: true, OperatorRoles: []string{"TAP.Operator", "TAP.Supervisor"},
 			Guardrails: issuance.Guardrails{ProtectStaff: true}},
 		op:  tableOp,
-		req: issuance.IssueRequest{LifetimeMinutes: 60, Reason: "New phone", Ticket: "INC0042"},
+		req: issuance.IssueRequest{LifetimeMinutes: 60, Reason: "New phone", Ticket: "INC0042", Submission: issuance.NewSubmission()},
 	}
 }
 
@@ -118,8 +118,17 @@ func (s *scenario) staff(principal, appRole string, group bool) {
 	s.dir.PortalStaff.Holders = append(s.dir.PortalStaff.Holders, portal.StaffHolder{PrincipalID: principal, PrincipalName: groupNames[principal], Group: group, AppRoleID: appRole})
 }
 
+// pass gives the target a pass, with the usability Graph would report
+// for it at fixedNow.
 func (s *scenario) pass(start time.Time, minutes int) {
-	s.dir.Passes = map[string]*portal.TAP{targetID: {ID: "tap-old", Created: start, Start: start, LifetimeMinutes: minutes, Usable: true, Reason: "EnabledByPolicy"}}
+	t := &portal.TAP{ID: "tap-old", Created: start, Start: start, LifetimeMinutes: minutes, Usable: true, Reason: "EnabledByPolicy"}
+	switch {
+	case fixedNow.Before(start):
+		t.Usable, t.Reason = false, "NotYetValid"
+	case !fixedNow.Before(t.End()):
+		t.Usable, t.Reason = false, "Expired"
+	}
+	s.dir.Passes = map[string]*portal.TAP{targetID: t}
 }
 
 // The outcomes a row expects, in the order they are recorded.
@@ -160,13 +169,24 @@ type issueRule struct {
 	history []string
 	// detail is text the first recorded refusal must hold.
 	detail string
+	// readBack marks a row whose write Graph did not confirm: the pass is
+	// read a second time, to settle it.
+	readBack bool
 }
 
 const (
-	errInvalid = "field errors"
-	errConfirm = "needs confirmation"
-	errStale   = "stale sign-in"
+	errInvalid  = "field errors"
+	errConfirm  = "needs confirmation"
+	errStale    = "stale sign-in"
+	errRepeat   = "already handled"
+	errBusy     = "in progress"
+	errLost     = "passcode lost"
+	errUnknown  = "outcome unknown"
+	errRevokeUn = "revoke unknown"
 )
+
+// errTimeout is a write Graph may have carried out: its reply never came.
+var errTimeout = &portal.Error{Code: portal.EUnavailable, Unsure: true, Message: "Microsoft Graph did not answer in time."}
 
 var issueRules = []issueRule{
 	{name: "eligible member", err: "", history: []string{pending, success}},
@@ -421,6 +441,36 @@ var issueRules = []issueRule{
 	}, err: portal.EPolicy, history: []string{pending, refused(issuance.RefuseGraph)}, detail: "external guest"},
 	{name: "Graph fails the create", setup: func(s *scenario) { s.dir.Fail(fake.OpCreateTAP, errDown) },
 		err: portal.EUnavailable, history: []string{pending, failed}},
+	{name: "Graph throttles the create", setup: func(s *scenario) {
+		s.dir.Fail(fake.OpCreateTAP, &portal.Error{Code: portal.EThrottled, Message: "Microsoft Graph asked the portal to wait 60 s."})
+	}, err: portal.EThrottled, history: []string{pending, failed}},
+
+	// Exactly once, and the truth about every outcome.
+	{name: "the same form sent again", setup: func(s *scenario) {
+		in, _ := s.hist.RecordIntent(context.Background(), portal.Event{Action: portal.ActionIssue, Outcome: portal.OutcomePending,
+			OperatorID: operatorID, TargetID: targetID}, portal.IntentOptions{Submission: s.req.Submission})
+		s.hist.Record(context.Background(), portal.Event{Action: portal.ActionIssue, Outcome: portal.OutcomeSuccess, IntentID: in.ID, TargetID: targetID})
+	}, err: errRepeat, history: []string{pending, success}},
+	{name: "a form without a submission id", setup: func(s *scenario) { s.req.Submission = "" }, err: portal.EInvalid},
+	{name: "a forged submission id", setup: func(s *scenario) { s.req.Submission = "<script>" }, err: portal.EInvalid},
+	{name: "another action for the user in flight", setup: func(s *scenario) {
+		s.hist.LockTarget(context.Background(), portal.TargetLock{TargetID: targetID, Holder: "other-request", HolderName: "Marcus Oyelaran",
+			Since: fixedNow, Expires: fixedNow.Add(time.Minute)})
+	}, err: errBusy},
+	{name: "a lapsed lock of a stopped replica", setup: func(s *scenario) {
+		s.hist.LockTarget(context.Background(), portal.TargetLock{TargetID: targetID, Holder: "dead-replica", Since: fixedNow.Add(-time.Hour),
+			Expires: fixedNow.Add(-time.Minute)})
+	}, history: []string{pending, success}},
+	{name: "create times out after acting: the pass exists, its passcode is lost", setup: func(s *scenario) {
+		s.dir.FailAfter(fake.OpCreateTAP, errTimeout)
+	}, err: errLost, history: []string{pending, success}, readBack: true},
+	{name: "create times out, no pass visible: unknown", setup: func(s *scenario) { s.dir.Fail(fake.OpCreateTAP, errTimeout) },
+		err: errUnknown, history: []string{pending, "unknown"}, readBack: true},
+	{name: "create times out replacing a pass: the old pass is not the new one", setup: func(s *scenario) {
+		s.pass(fixedNow, 60)
+		s.req.ConfirmReplace = true
+		s.dir.Fail(fake.OpCreateTAP, errTimeout)
+	}, err: errUnknown, history: []string{pending, "unknown"}, readBack: true},
 
 	// The operator.
 	{name: "sign-in too old", setup: func(s *scenario) { s.op.AuthTime = fixedNow.Add(-time.Hour) },
@@ -452,6 +502,16 @@ func checkErr(t *testing.T, err error, want string) {
 		got = errConfirm
 	case errors.Is(err, issuance.ErrStaleSignIn):
 		got = errStale
+	case errors.As(err, new(*issuance.AlreadyHandledError)):
+		got = errRepeat
+	case errors.As(err, new(*issuance.InProgressError)):
+		got = errBusy
+	case errors.Is(err, issuance.ErrPasscodeLost):
+		got = errLost
+	case errors.Is(err, issuance.ErrIssueUnknown):
+		got = errUnknown
+	case errors.Is(err, issuance.ErrRevokeUnknown):
+		got = errRevokeUn
 	default:
 		got = portal.ErrorCode(err)
 	}
@@ -469,6 +529,9 @@ func TestIssueRules(t *testing.T) {
 				r.setup(s)
 			}
 			before := len(s.hist.Events())
+			if r.err == errRepeat {
+				before = 0 // the history the first submission left is the row's
+			}
 			svc := issuance.New(s.dir, s.hist, s.opts)
 			res, err := svc.Issue(context.Background(), s.op, targetID, s.req)
 			checkErr(t, err, r.err)
@@ -517,13 +580,31 @@ func TestIssueRules(t *testing.T) {
 
 			// One round of reads, and a write only when everything allowed it.
 			for _, op := range reads {
-				if n := s.dir.Calls(op); n > 1 {
-					t.Errorf("%s called %d times, want at most once", op, n)
+				max := 1
+				if op == fake.OpCurrentTAP && r.readBack {
+					max = 2
+				}
+				if n := s.dir.Calls(op); n > max {
+					t.Errorf("%s called %d times, want at most %d", op, n, max)
 				}
 			}
-			wantCreate := slices.Contains(r.history, pending)
+			if l, held := s.hist.Locked(targetID); held && l.Holder == s.req.RequestID {
+				t.Errorf("the request left its lock on the user: %+v", l)
+			}
+			if r.err == errRepeat || r.err == errBusy {
+				if n := s.dir.Calls(fake.OpUser) + s.dir.Calls(fake.OpGroups); n != 0 {
+					t.Errorf("a repeat or a busy user read Graph %d times, want none", n)
+				}
+			}
+			wantCreate := slices.Contains(r.history, pending) && r.err != errRepeat
 			if n := s.dir.Calls(fake.OpCreateTAP); (n == 1) != wantCreate || n > 1 {
 				t.Errorf("CreateTAP called %d times, want %v", n, wantCreate)
+			}
+			if r.readBack && r.err == errLost {
+				last := events[len(events)-1]
+				if !last.Reconciled || last.TAPID == "" || !strings.Contains(last.Detail, "passcode never reached") {
+					t.Errorf("settled outcome = %+v, want a reconciled success naming the pass", last)
+				}
 			}
 			if r.err == "" {
 				if res.Issued.Passcode.IsZero() || res.Issued.ID == "" || events[len(events)-1].TAPID != res.Issued.ID {
@@ -590,6 +671,7 @@ type revokeRule struct {
 	deletes int
 	// privilege is what every record must say of the target's privilege.
 	privilege string
+	readBack  bool
 }
 
 var revokeRules = []revokeRule{
@@ -607,6 +689,15 @@ var revokeRules = []revokeRule{
 	{name: "operator's role removed", setup: func(s *scenario, _ *issuance.RevokeRequest) { s.dir.PortalStaff.Holders = nil },
 		err: portal.EDenied, history: []string{refused(issuance.RefuseOperatorRole)}},
 	{name: "history down: nothing is deleted", setup: func(s *scenario, _ *issuance.RevokeRequest) { s.hist.Fail(errDown) }, err: portal.EUnavailable},
+	{name: "delete times out after acting: the pass is gone", setup: func(s *scenario, _ *issuance.RevokeRequest) {
+		s.dir.FailAfter(fake.OpDeleteTAP, errTimeout)
+	}, history: []string{pending, success}, deletes: 1, readBack: true},
+	{name: "delete times out, the pass still shows: unknown", setup: func(s *scenario, _ *issuance.RevokeRequest) {
+		s.dir.Fail(fake.OpDeleteTAP, errTimeout)
+	}, err: errRevokeUn, history: []string{pending, "unknown"}, deletes: 1, readBack: true},
+	{name: "another action for the user in flight", setup: func(s *scenario, _ *issuance.RevokeRequest) {
+		s.hist.LockTarget(context.Background(), portal.TargetLock{TargetID: targetID, Holder: "other", Expires: fixedNow.Add(time.Minute)})
+	}, err: errBusy},
 }
 
 func TestRevokeRules(t *testing.T) {
@@ -627,6 +718,10 @@ func TestRevokeRules(t *testing.T) {
 				got = "changed"
 			case errors.As(err, &fe):
 				got = errInvalid
+			case errors.Is(err, issuance.ErrRevokeUnknown):
+				got = errRevokeUn
+			case errors.As(err, new(*issuance.InProgressError)):
+				got = errBusy
 			}
 			if got != r.err {
 				t.Fatalf("Revoke error = %q (%v), want %q", got, err, r.err)
@@ -643,8 +738,12 @@ func TestRevokeRules(t *testing.T) {
 				t.Errorf("DeleteTAP called %d times, want %d", n, r.deletes)
 			}
 			for _, op := range reads {
-				if n := s.dir.Calls(op); n > 1 {
-					t.Errorf("%s called %d times, want at most once", op, n)
+				max := 1
+				if op == fake.OpCurrentTAP && r.readBack {
+					max = 2
+				}
+				if n := s.dir.Calls(op); n > max {
+					t.Errorf("%s called %d times, want at most %d", op, n, max)
 				}
 			}
 			if (r.err == "" || r.err == "changed" || r.err == errInvalid) && (target.User.ID != targetID || target.TAP.ID != "tap-old") {
@@ -669,5 +768,88 @@ func TestRecordOperatorChange(t *testing.T) {
 	}
 	if len(s.dir.Passes) != 0 || s.dir.Calls(fake.OpCreateTAP) != 0 {
 		t.Error("a pass was created")
+	}
+}
+
+// settleRule is one row of the settler's table: an action whose outcome
+// the history does not know, what Graph shows now, and what must be
+// recorded.
+type settleRule struct {
+	name   string
+	action portal.Action
+	// unknown records an unknown outcome after the intent; without it the
+	// intent has none (the portal stopped mid-call).
+	unknown bool
+	// age is how long ago the intent was recorded.
+	age   time.Duration
+	setup func(*scenario)
+	// want is the settlement's outcome, or "" for none yet.
+	want portal.Outcome
+}
+
+var settleRules = []settleRule{
+	{name: "unknown create, the pass shows", action: portal.ActionIssue, unknown: true, age: 5 * time.Second,
+		setup: func(s *scenario) { s.pass(fixedNow.Add(-4*time.Second), 60) }, want: portal.OutcomeSuccess},
+	{name: "unknown create, no pass yet: wait for replication", action: portal.ActionIssue, unknown: true, age: 5 * time.Second},
+	{name: "unknown create, no pass after the window", action: portal.ActionIssue, unknown: true, age: time.Minute, want: portal.OutcomeFailed},
+	{name: "unknown create, only an older pass", action: portal.ActionIssue, unknown: true, age: time.Minute,
+		setup: func(s *scenario) { s.pass(fixedNow.Add(-time.Hour), 120) }, want: portal.OutcomeFailed},
+	{name: "intent without an outcome (stopped mid-call), the pass shows", action: portal.ActionIssue, age: 5 * time.Minute,
+		setup: func(s *scenario) { s.pass(fixedNow.Add(-5*time.Minute), 60) }, want: portal.OutcomeSuccess},
+	{name: "unknown revoke, the pass is gone", action: portal.ActionRevoke, unknown: true, age: 5 * time.Second, want: portal.OutcomeSuccess},
+	{name: "unknown revoke, the pass still shows: wait", action: portal.ActionRevoke, unknown: true, age: 5 * time.Second,
+		setup: func(s *scenario) { s.pass(fixedNow.Add(-time.Hour), 120) }},
+	{name: "unknown revoke, the pass still shows after the window", action: portal.ActionRevoke, unknown: true, age: time.Minute,
+		setup: func(s *scenario) { s.pass(fixedNow.Add(-time.Hour), 120) }, want: portal.OutcomeFailed},
+	{name: "an action in flight for the user is left to its request", action: portal.ActionIssue, age: time.Minute,
+		setup: func(s *scenario) {
+			s.pass(fixedNow.Add(-30*time.Second), 60)
+			s.hist.LockTarget(context.Background(), portal.TargetLock{TargetID: targetID, Holder: "in-flight", Expires: fixedNow.Add(time.Minute)})
+		}},
+}
+
+func TestSettleRules(t *testing.T) {
+	for _, r := range settleRules {
+		t.Run(r.name, func(t *testing.T) {
+			s := newScenario()
+			ctx := context.Background()
+			at := fixedNow.Add(-r.age)
+			intent, _ := s.hist.Record(ctx, portal.Event{Time: at, Action: r.action, Outcome: portal.OutcomePending, OperatorID: operatorID,
+				TargetID: targetID, TAPID: "tap-old"})
+			open := intent
+			if r.unknown {
+				open, _ = s.hist.Record(ctx, portal.Event{Time: at.Add(time.Second), Action: r.action, Outcome: portal.OutcomeUnknown,
+					OperatorID: operatorID, TargetID: targetID, TAPID: "tap-old", IntentID: intent.ID})
+			}
+			if r.setup != nil {
+				r.setup(s)
+			}
+			before := len(s.hist.Events())
+			n, err := issuance.New(s.dir, s.hist, s.opts).Settle(ctx, "replica-1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			added := s.hist.Events()[before:]
+			if r.want == "" {
+				if n != 0 || len(added) != 0 {
+					t.Fatalf("settled %d, recorded %+v; want nothing yet", n, added)
+				}
+				return
+			}
+			if n != 1 || len(added) != 1 {
+				t.Fatalf("settled %d, recorded %d records; want one settlement", n, len(added))
+			}
+			got := added[0]
+			if got.Outcome != r.want || got.IntentID != open.ID || !got.Reconciled || !strings.HasPrefix(got.Detail, "Settled from Microsoft Graph") {
+				t.Fatalf("settlement = %+v, want a reconciled %s of record %d", got, r.want, open.ID)
+			}
+			if _, held := s.hist.Locked(targetID); held {
+				t.Error("the settler left the user locked")
+			}
+			// A second pass finds nothing left to do.
+			if n, _ := issuance.New(s.dir, s.hist, s.opts).Settle(ctx, "replica-2"); n != 0 {
+				t.Errorf("a second settler settled %d more, want none", n)
+			}
+		})
 	}
 }

@@ -8,7 +8,8 @@
 //     guardrails that decide it
 //   - validate.go: the operator's input, on every path that records it
 //   - issue.go and revoke.go: the two writes
-//   - reconcile.go and retention.go: the history's upkeep
+//   - once.go: one submission, one pass; one action in flight per user
+//   - settle.go and retention.go: the history's upkeep
 package issuance
 
 import (
@@ -47,8 +48,19 @@ type Options struct {
 	// that the operator still holds one of OperatorRoles.
 	StaffChecks   bool
 	OperatorRoles []string
-	Now           func() time.Time
-	Logger        *slog.Logger
+	// LockTTL bounds how long a target stays locked by a request that
+	// never releases it (its replica stopped): longer than any request.
+	// Default 2 minutes.
+	LockTTL time.Duration
+	// ReadBackTimeout bounds the read of a user's pass after a write Graph
+	// did not confirm. Default 10 seconds.
+	ReadBackTimeout time.Duration
+	// SettleWindow is how long after an unconfirmed write the settler
+	// waits for Graph's replicas to show a change before it concludes
+	// there was none. Default 45 seconds.
+	SettleWindow time.Duration
+	Now          func() time.Time
+	Logger       *slog.Logger
 	// Observe, when set, is told every settled action: its outcome and,
 	// for a refusal, the refusal code.
 	Observe func(a portal.Action, o portal.Outcome, refusal string)
@@ -63,9 +75,13 @@ type Service struct {
 	maxAuthAge time.Duration
 	staffApp   bool
 	opRoles    []string
-	now        func() time.Time
-	log        *slog.Logger
-	observe    func(portal.Action, portal.Outcome, string)
+
+	lockTTL         time.Duration
+	readBackTimeout time.Duration
+	settleWindow    time.Duration
+	now             func() time.Time
+	log             *slog.Logger
+	observe         func(portal.Action, portal.Outcome, string)
 }
 
 // New returns a Service.
@@ -82,8 +98,18 @@ func New(dir portal.Directory, history portal.History, o Options) *Service {
 	if !o.StaffChecks {
 		o.Guardrails.ProtectStaff = false
 	}
+	if o.LockTTL <= 0 {
+		o.LockTTL = 2 * time.Minute
+	}
+	if o.ReadBackTimeout <= 0 {
+		o.ReadBackTimeout = 10 * time.Second
+	}
+	if o.SettleWindow <= 0 {
+		o.SettleWindow = 45 * time.Second
+	}
 	return &Service{dir: dir, history: history, rails: o.Guardrails, limit: o.RateLimit, maxAuthAge: o.MaxAuthAge,
-		staffApp: o.StaffChecks, opRoles: o.OperatorRoles, now: o.Now, log: o.Logger, observe: o.Observe}
+		staffApp: o.StaffChecks, opRoles: o.OperatorRoles, now: o.Now, log: o.Logger, observe: o.Observe,
+		lockTTL: o.LockTTL, readBackTimeout: o.ReadBackTimeout, settleWindow: o.SettleWindow}
 }
 
 // FreshSignIn reports whether op signed in recently enough to issue.

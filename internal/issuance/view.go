@@ -10,7 +10,10 @@ import (
 type UserView struct {
 	User    portal.User
 	Methods []portal.Method
-	TAP     *portal.TAP
+	// MethodsError says why the methods could not be read; the page
+	// shows everything else.
+	MethodsError string
+	TAP          *portal.TAP
 	// TAPState is where TAP stands now; empty without a pass.
 	TAPState portal.TAPState
 	Policy   portal.Policy
@@ -27,39 +30,25 @@ func (s *Service) View(ctx context.Context, op portal.Operator, userID string) (
 	if err != nil {
 		return UserView{}, err
 	}
-	v := UserView{User: f.user, Methods: methods, Policy: f.policy, TAP: f.current, Privileges: privileges(f)}
+	v := UserView{User: f.user, Policy: f.policy, TAP: f.current, Privileges: privileges(f)}
+	switch m := methods.(type) {
+	case methodsRead:
+		v.Methods = m.list
+	case methodsFailed:
+		// The methods are for reading only: their card says what went
+		// wrong, the rest of the page stands.
+		v.MethodsError = portal.ErrorMessage(m.err)
+	}
 	if f.current != nil {
 		v.TAPState = f.current.State(s.now())
 	}
 	v.Verdict = s.verdict(op, f)
-	hist, err := s.history.List(ctx, portal.EventFilter{TargetID: f.user.ID, Limit: 20})
+	hist, err := s.history.List(ctx, portal.EventFilter{TargetID: f.user.ID, Limit: 10, Fold: true})
 	if err != nil {
 		return UserView{}, err
 	}
-	v.History = Settled(hist)
-	if len(v.History) > 10 {
-		v.History = v.History[:10]
-	}
+	v.History = hist
 	return v, nil
-}
-
-// Settled drops the intents whose outcome is among events: a person
-// reading the history wants one line per action, and a pending line only
-// while its outcome is unknown.
-func Settled(events []portal.Event) []portal.Event {
-	done := map[int64]bool{}
-	for _, e := range events {
-		if e.IntentID != 0 {
-			done[e.IntentID] = true
-		}
-	}
-	out := make([]portal.Event, 0, len(events))
-	for _, e := range events {
-		if e.Outcome != portal.OutcomePending || !done[e.ID] {
-			out = append(out, e)
-		}
-	}
-	return out
 }
 
 // Search finds users by the start of a name, user principal name or mail.

@@ -177,9 +177,29 @@ func (t timedHistory) Record(ctx context.Context, e portal.Event) (out portal.Ev
 	return t.h.Record(ctx, e)
 }
 
-func (t timedHistory) RecordLimited(ctx context.Context, e portal.Event, l portal.Limit) (out portal.Event, err error) {
-	defer func(start time.Time) { t.observe("record_limited", start, err) }(time.Now())
-	return t.h.RecordLimited(ctx, e, l)
+func (t timedHistory) RecordIntent(ctx context.Context, e portal.Event, o portal.IntentOptions) (out portal.Event, err error) {
+	defer func(start time.Time) { t.observe("record_intent", start, err) }(time.Now())
+	return t.h.RecordIntent(ctx, e, o)
+}
+
+func (t timedHistory) Submission(ctx context.Context, id string) (out portal.SubmissionRecord, err error) {
+	defer func(start time.Time) { t.observe("submission", start, err) }(time.Now())
+	return t.h.Submission(ctx, id)
+}
+
+func (t timedHistory) LockTarget(ctx context.Context, l portal.TargetLock) (out portal.TargetLock, err error) {
+	defer func(start time.Time) { t.observe("lock_target", start, err) }(time.Now())
+	return t.h.LockTarget(ctx, l)
+}
+
+func (t timedHistory) UnlockTarget(ctx context.Context, l portal.TargetLock) (err error) {
+	defer func(start time.Time) { t.observe("unlock_target", start, err) }(time.Now())
+	return t.h.UnlockTarget(ctx, l)
+}
+
+func (t timedHistory) TryLease(ctx context.Context, name, holder string, ttl time.Duration) (ok bool, err error) {
+	defer func(start time.Time) { t.observe("lease", start, err) }(time.Now())
+	return t.h.TryLease(ctx, name, holder, ttl)
 }
 
 func (t timedHistory) List(ctx context.Context, f portal.EventFilter) (out []portal.Event, err error) {

@@ -35,6 +35,10 @@ type Error struct {
 	RequestID string
 	// RetryAfter is how long Graph asked to wait, when throttled.
 	RetryAfter time.Duration
+	// Unsure is set on a failed write that Graph may have carried out all
+	// the same (a timeout, a lost connection, a 5xx after sending): its
+	// outcome must be read back from Graph, never assumed.
+	Unsure bool
 	// Err is the underlying error, kept for logs.
 	Err error
 }
@@ -81,6 +85,13 @@ func ErrorMessage(err error) string {
 		return e.Message
 	}
 	return "An internal error occurred."
+}
+
+// Unsure reports whether err is a failed write that Graph may have
+// carried out (see Error.Unsure).
+func Unsure(err error) bool {
+	e, ok := errors.AsType[*Error](err)
+	return ok && e.Unsure
 }
 
 // RequestID returns the Graph request id carried by err, if any.

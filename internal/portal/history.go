@@ -18,12 +18,15 @@ const (
 type Outcome string
 
 // The outcomes of an action. Pending marks an intent recorded before the
-// Graph call whose outcome is not known yet.
+// Graph call whose outcome is not known yet. Unknown is the outcome of a
+// write Graph may or may not have carried out (a timeout, a lost
+// connection, a 5xx after sending): a later record settles it from Graph.
 const (
 	OutcomePending Outcome = "pending"
 	OutcomeSuccess Outcome = "success"
 	OutcomeRefused Outcome = "refused"
 	OutcomeFailed  Outcome = "failed"
+	OutcomeUnknown Outcome = "unknown"
 )
 
 // Operator is the signed-in person acting through the portal.
@@ -66,8 +69,9 @@ type Event struct {
 	GraphRequestID string
 	// RequestID is the portal's own request id.
 	RequestID string
-	// IntentID links an outcome to the pending intent recorded before
-	// the Graph call.
+	// IntentID links an outcome to the record it settles: the pending
+	// intent recorded before the Graph call, or an unknown outcome that a
+	// later reading of Graph settles.
 	IntentID int64
 	// Reconciled marks an outcome the portal worked out at start-up for
 	// an intent left without one.
@@ -86,6 +90,10 @@ type EventFilter struct {
 	From, To time.Time
 	// Before is the keyset cursor: only records with a smaller id.
 	Before int64
+	// Fold shows one line per action: a record that a later one settles
+	// (an intent with its outcome, an unknown outcome settled since) is
+	// left out, so only what is still pending or unknown shows as such.
+	Fold bool
 	// Limit bounds List; 0 means 50. Export ignores it.
 	Limit int
 }
@@ -95,6 +103,36 @@ const (
 	// ActionRetention records a retention run that deleted old records.
 	ActionRetention Action = "retention"
 )
+
+// IntentOptions guard an intent's append.
+type IntentOptions struct {
+	// Limit, when set, is the operator's rate limit.
+	Limit Limit
+	// Submission, when set, is the single-use id of the form submitted.
+	Submission string
+}
+
+// SubmissionRecord is what became of a submitted form.
+type SubmissionRecord struct {
+	Intent Event
+	// Latest is the newest record settling the intent, or the intent
+	// itself while it has none.
+	Latest Event
+}
+
+// TargetLock is the lock on one target user while an action on them is in
+// flight.
+type TargetLock struct {
+	TargetID string
+	// Holder identifies the request holding the lock; HolderName names
+	// its operator for the others.
+	Holder     string
+	HolderName string
+	Since      time.Time
+	// Expires is when the lock lapses if never unlocked (a replica that
+	// stopped mid-call).
+	Expires time.Time
+}
 
 // Limit is a rate limit on issuance intents per operator.
 type Limit struct {
@@ -139,10 +177,24 @@ type History interface {
 	// Record appends an event and returns it with its id, time and hash.
 	// An outcome whose IntentID already has one returns EConflict.
 	Record(ctx context.Context, e Event) (Event, error)
-	// RecordLimited appends e unless the operator already has l.Max
-	// issue intents within l.Window, in which case it returns ELimited.
-	// The check and the append are atomic across replicas.
-	RecordLimited(ctx context.Context, e Event, l Limit) (Event, error)
+	// RecordIntent appends the intent e, within o's rate limit (ELimited
+	// when the operator is at it) and under o's submission id, which no
+	// two intents share (EConflict for a repeat). Checks and append are
+	// atomic across replicas.
+	RecordIntent(ctx context.Context, e Event, o IntentOptions) (Event, error)
+	// Submission returns the intent recorded under a submission id and the
+	// latest record settling it, or ENotFound.
+	Submission(ctx context.Context, id string) (SubmissionRecord, error)
+	// LockTarget takes the one lock a target may have while an action on
+	// it is in flight, until it expires or is unlocked. When another
+	// holder has it, it returns EConflict and that holder's lock.
+	LockTarget(ctx context.Context, l TargetLock) (TargetLock, error)
+	// UnlockTarget releases a lock taken by l.Holder.
+	UnlockTarget(ctx context.Context, l TargetLock) error
+	// TryLease takes or renews the lease name for holder until ttl from
+	// now, and reports whether holder has it: one replica at a time does
+	// what the lease guards.
+	TryLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error)
 	// List returns matching events, newest first.
 	List(ctx context.Context, f EventFilter) ([]Event, error)
 	// Get returns one event, or ENotFound.
@@ -152,8 +204,8 @@ type History interface {
 	Export(ctx context.Context, f EventFilter, fn func(Event) error) error
 	// Stats summarises events matching f (Before and Limit ignored).
 	Stats(ctx context.Context, f EventFilter) (Stats, error)
-	// Unsettled returns intents recorded before olderThan that have no
-	// outcome, oldest first.
+	// Unsettled returns the intents without an outcome and the unknown
+	// outcomes not settled since, recorded before olderThan, oldest first.
 	Unsettled(ctx context.Context, olderThan time.Time) ([]Event, error)
 	// DeleteBefore deletes events older than t and records the deletion
 	// as an ActionRetention event built from by. It returns the count.

@@ -50,23 +50,30 @@ func (t TAP) End() time.Time {
 	return t.Start.Add(time.Duration(t.LifetimeMinutes) * time.Minute)
 }
 
-// State returns the pass's state at now.
+// State returns the pass's state as Graph reports it (isUsable and
+// methodUsabilityReason): Graph decides whether a pass works, the portal's
+// clock only counts down. The clock decides alone when Graph gives no
+// reason the portal knows, or one that contradicts isUsable.
 func (t TAP) State(now time.Time) TAPState {
-	switch t.Reason {
-	case "OneTimeUsed":
+	switch {
+	case t.Reason == "OneTimeUsed":
 		return TAPUsed
-	case "DisabledByPolicy":
+	case t.Reason == "DisabledByPolicy":
 		return TAPDisabledByPolicy
+	case t.Reason == "Expired":
+		return TAPExpired
+	case t.Reason == "NotYetValid":
+		return TAPNotYetValid
+	case t.Reason == "EnabledByPolicy" && t.Usable:
+		return TAPUsable
 	}
 	switch {
 	case now.Before(t.Start):
 		return TAPNotYetValid
 	case !now.Before(t.End()):
 		return TAPExpired
-	case t.Reason == "Expired":
-		return TAPExpired
-	case t.Reason == "NotYetValid":
-		return TAPNotYetValid
+	case !t.Usable:
+		return TAPDisabledByPolicy
 	}
 	return TAPUsable
 }

@@ -142,28 +142,45 @@ func (s *Store) Record(ctx context.Context, e portal.Event) (portal.Event, error
 	return e, nil
 }
 
-// RecordLimited appends e like Record unless e's operator already has
-// l.Max issue intents (action issue, outcome pending) in the l.Window
-// before e's time, in which case it returns ELimited and appends nothing.
-// The count and the append share the chain lock, so replicas cannot
-// overshoot the limit together. A Max or Window of zero or less means no
-// limit.
-func (s *Store) RecordLimited(ctx context.Context, e portal.Event, l portal.Limit) (portal.Event, error) {
+// RecordIntent appends the intent e like Record, unless e's operator
+// already has o.Limit.Max issue intents counting against the limit in the
+// o.Limit.Window before e's time (ELimited), or o.Submission was recorded
+// before (EConflict). The checks and the append share the chain lock, so
+// replicas cannot overshoot the limit or record one submission twice.
+func (s *Store) RecordIntent(ctx context.Context, e portal.Event, o portal.IntentOptions) (portal.Event, error) {
 	if err := validate(&e); err != nil {
 		return portal.Event{}, err
 	}
-	if l.Max <= 0 || l.Window <= 0 {
-		return s.Record(ctx, e)
-	}
 	err := s.chainTx(ctx, func(tx *sql.Tx, h *head) error {
 		stamp(&e, h)
-		if err := s.checkLimit(ctx, tx, &e, l); err != nil {
-			return err
+		if o.Limit.Max > 0 && o.Limit.Window > 0 {
+			if err := s.checkLimit(ctx, tx, &e, o.Limit); err != nil {
+				return err
+			}
 		}
 		if err := s.checkOutcome(ctx, tx, &e); err != nil {
 			return err
 		}
-		return s.insert(ctx, tx, h, &e, "")
+		if o.Submission != "" {
+			var prior int64
+			err := tx.QueryRowContext(ctx, s.q("SELECT intent_id FROM submissions WHERE id = ?"), o.Submission).Scan(&prior)
+			switch {
+			case err == nil:
+				return &portal.Error{Code: portal.EConflict, Message: fmt.Sprintf("This form was already submitted (record %d).", prior)}
+			case !errors.Is(err, sql.ErrNoRows):
+				return err
+			}
+		}
+		if err := s.insert(ctx, tx, h, &e, ""); err != nil {
+			return err
+		}
+		if o.Submission != "" {
+			if _, err := tx.ExecContext(ctx, s.q("INSERT INTO submissions (id, intent_id, time_us) VALUES (?, ?, ?)"),
+				o.Submission, e.ID, micros(e.Time)); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return portal.Event{}, err
@@ -179,10 +196,18 @@ func (s *Store) checkLimit(ctx context.Context, tx *sql.Tx, e *portal.Event, l p
 	if err != nil || !ok {
 		return err
 	}
-	filter := "operator_id = ? AND action = ? AND outcome = ? AND id >= ?"
-	args := []any{e.OperatorID, string(portal.ActionIssue), string(portal.OutcomePending), from}
-	var n int
-	if err := tx.QueryRowContext(ctx, s.q("SELECT COUNT(*) FROM events WHERE "+filter), args...).Scan(&n); err != nil {
+	// An intent counts unless its outcome says no pass came of it (failed,
+	// or refused by Graph): passes issued, and those whose outcome is not
+	// known yet, the stricter reading.
+	filter := `operator_id = ? AND action = ? AND outcome = ? AND id >= ?
+		AND NOT EXISTS (SELECT 1 FROM events o WHERE o.intent_id = events.id AND o.intent_id <> 0 AND o.outcome IN (?, ?))`
+	args := []any{e.OperatorID, string(portal.ActionIssue), string(portal.OutcomePending), from,
+		string(portal.OutcomeFailed), string(portal.OutcomeRefused)}
+	var n, unsure int
+	err = tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*), COALESCE(SUM(CASE WHEN NOT EXISTS (
+			SELECT 1 FROM events o WHERE o.intent_id = events.id AND o.intent_id <> 0 AND o.outcome = ?) THEN 1 ELSE 0 END), 0)
+		FROM events WHERE `+filter), append([]any{string(portal.OutcomeSuccess)}, args...)...).Scan(&n, &unsure)
+	if err != nil {
 		return err
 	}
 	if n < l.Max {
@@ -201,9 +226,13 @@ func (s *Store) checkLimit(ctx context.Context, tx *sql.Tx, e *portal.Event, l p
 	if n == 1 {
 		passes = "pass"
 	}
+	known := ""
+	if unsure > 0 {
+		known = fmt.Sprintf(" (%d of them with an outcome not known yet, which count until Graph shows no pass came of them)", unsure)
+	}
 	return &portal.Error{Code: portal.ELimited, Message: fmt.Sprintf(
-		"You have issued %d %s in the last %s: the limit is %d. Try again %s, or ask a supervisor.",
-		n, passes, window(l.Window), l.Max, after(wait))}
+		"You have issued %d %s in the last %s%s: the limit is %d. Try again %s, or ask a supervisor.",
+		n, passes, window(l.Window), known, l.Max, after(wait))}
 }
 
 // window says d as the end of "in the last …".

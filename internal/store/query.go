@@ -136,6 +136,11 @@ func (s *Store) selectEvents(ctx context.Context, q queryer, f portal.EventFilte
 	if f.Outcome != "" {
 		add("outcome = ?", string(f.Outcome))
 	}
+	if f.Fold {
+		// intent_id <> 0 repeats the partial index's predicate so that the
+		// planner may use it for the probe.
+		sel.conds = append(sel.conds, "NOT EXISTS (SELECT 1 FROM events o WHERE o.intent_id = events.id AND o.intent_id <> 0)")
+	}
 	if !f.From.IsZero() {
 		from, ok, err := s.idAtOrAfter(ctx, q, f.From)
 		if err != nil {
@@ -413,9 +418,9 @@ func (s *Store) counts(ctx context.Context, tx *sql.Tx, query string, args ...an
 	return counts, rows.Err()
 }
 
-// Unsettled returns the pending intents recorded before olderThan that no
-// outcome refers to, oldest first: those whose Graph call may or may not
-// have happened, for start-up reconciliation.
+// Unsettled returns the pending intents and the unknown outcomes recorded
+// before olderThan that no later record settles, oldest first: those whose
+// Graph call may or may not have happened, for the settler.
 func (s *Store) Unsettled(ctx context.Context, olderThan time.Time) ([]portal.Event, error) {
 	before, ok, err := s.idAtOrAfter(ctx, s.read, olderThan)
 	if err != nil {
@@ -427,9 +432,9 @@ func (s *Store) Unsettled(ctx context.Context, olderThan time.Time) ([]portal.Ev
 	// intent_id <> 0 repeats the partial index's predicate so that the
 	// planner may use it for the NOT EXISTS probe.
 	rows, err := s.read.QueryContext(ctx, s.q(`SELECT `+eventColumns+` FROM events i
-		WHERE outcome = ? AND id < ?
+		WHERE outcome IN (?, ?) AND id < ?
 		AND NOT EXISTS (SELECT 1 FROM events o WHERE o.intent_id = i.id AND o.intent_id <> 0)
-		ORDER BY id`), string(portal.OutcomePending), before)
+		ORDER BY id`), string(portal.OutcomePending), string(portal.OutcomeUnknown), before)
 	if err != nil {
 		return nil, unavailable(err)
 	}

@@ -477,7 +477,7 @@ func TestConcurrentRecord(t *testing.T) {
 	})
 }
 
-func TestRecordLimited(t *testing.T) {
+func TestRecordIntentLimit(t *testing.T) {
 	limit := portal.Limit{Max: 3, Window: time.Hour}
 	intent := func(op string, at time.Time) portal.Event {
 		return portal.Event{Time: at, Action: portal.ActionIssue, Outcome: portal.OutcomePending, OperatorID: op}
@@ -498,6 +498,14 @@ func TestRecordLimited(t *testing.T) {
 			{Time: now, Action: portal.ActionRevoke, Outcome: portal.OutcomePending, OperatorID: "op-1"},
 			intent("op-1", now), intent("op-1", now),
 		}, ""},
+		{"an intent that failed frees its slot", []portal.Event{
+			intent("op-1", now.Add(-3*time.Minute)), intent("op-1", now.Add(-2*time.Minute)), intent("op-1", now.Add(-time.Minute)),
+			{Time: now, Action: portal.ActionIssue, Outcome: portal.OutcomeFailed, OperatorID: "op-1", IntentID: 2},
+		}, ""},
+		{"an unknown outcome keeps its slot", []portal.Event{
+			intent("op-1", now.Add(-3*time.Minute)), intent("op-1", now.Add(-2*time.Minute)), intent("op-1", now.Add(-time.Minute)),
+			{Time: now, Action: portal.ActionIssue, Outcome: portal.OutcomeUnknown, OperatorID: "op-1", IntentID: 2},
+		}, portal.ELimited},
 	}
 	eachBackend(t, func(t *testing.T, b backend) {
 		for _, tt := range tests {
@@ -506,17 +514,19 @@ func TestRecordLimited(t *testing.T) {
 				for _, e := range tt.earlier {
 					record(t, s, e)
 				}
-				got, err := s.RecordLimited(t.Context(), intent("op-1", now), limit)
+				got, err := s.RecordIntent(t.Context(), intent("op-1", now), portal.IntentOptions{Limit: limit})
 				if code(err) != tt.want {
-					t.Fatalf("RecordLimited() error = %v, want code %q", err, tt.want)
+					t.Fatalf("RecordIntent() error = %v, want code %q", err, tt.want)
 				}
 				if err == nil && got.ID != int64(len(tt.earlier)+1) {
-					t.Errorf("RecordLimited().ID = %d, want %d", got.ID, len(tt.earlier)+1)
+					t.Errorf("RecordIntent().ID = %d, want %d", got.ID, len(tt.earlier)+1)
 				}
 				if err != nil {
 					msg := portal.ErrorMessage(err)
-					if want := "You have issued 3 passes in the last hour: the limit is 3. Try again in 10 minutes"; !strings.HasPrefix(msg, want) {
-						t.Errorf("RecordLimited() message = %q, want it to start %q", msg, want)
+					// The earlier intents have no outcome yet: they count, and
+					// the message says so.
+					if want := "You have issued 3 passes in the last hour (3 of them with an outcome not known yet"; !strings.HasPrefix(msg, want) {
+						t.Errorf("RecordIntent() message = %q, want it to start %q", msg, want)
 					}
 					if all, _ := s.List(t.Context(), portal.EventFilter{}); len(all) != len(tt.earlier) {
 						t.Errorf("after ELimited, %d records, want %d: nothing appended", len(all), len(tt.earlier))
@@ -527,43 +537,53 @@ func TestRecordLimited(t *testing.T) {
 		t.Run("no limit", func(t *testing.T) {
 			s := open(t, b)
 			for i := range 5 {
-				if _, err := s.RecordLimited(t.Context(), intent("op-1", now), portal.Limit{}); err != nil {
-					t.Fatalf("RecordLimited(#%d, zero Limit) = %v, want no limit", i, err)
+				if _, err := s.RecordIntent(t.Context(), intent("op-1", now), portal.IntentOptions{Limit: portal.Limit{}}); err != nil {
+					t.Fatalf("RecordIntent(#%d, zero Limit) = %v, want no limit", i, err)
 				}
 			}
 		})
 	})
 }
 
-func TestRecordLimitedMessage(t *testing.T) {
+func TestRecordIntentLimitMessage(t *testing.T) {
 	now := t0.Add(48 * time.Hour)
 	tests := []struct {
-		l    portal.Limit
-		ago  []time.Duration // the operator's earlier intents
-		want string
+		l   portal.Limit
+		ago []time.Duration // the operator's earlier intents
+		// unknown is how many of them (the first) have an unknown outcome;
+		// the others were issued.
+		unknown int
+		want    string
 	}{
-		{portal.Limit{Max: 1, Window: 24 * time.Hour}, []time.Duration{3 * time.Hour},
+		{portal.Limit{Max: 1, Window: 24 * time.Hour}, []time.Duration{3 * time.Hour}, 0,
 			"You have issued 1 pass in the last day: the limit is 1. Try again in 21 hours, or ask a supervisor."},
-		{portal.Limit{Max: 2, Window: 15 * time.Minute}, []time.Duration{14*time.Minute + 30*time.Second, 0},
+		{portal.Limit{Max: 2, Window: 15 * time.Minute}, []time.Duration{14*time.Minute + 30*time.Second, 0}, 0,
 			"You have issued 2 passes in the last 15 minutes: the limit is 2. Try again in a minute, or ask a supervisor."},
-		{portal.Limit{Max: 2, Window: 8 * time.Hour}, []time.Duration{7 * time.Hour, 6 * time.Hour, time.Hour},
+		{portal.Limit{Max: 2, Window: 8 * time.Hour}, []time.Duration{7 * time.Hour, 6 * time.Hour, time.Hour}, 0,
 			"You have issued 3 passes in the last 8 hours: the limit is 2. Try again in 2 hours, or ask a supervisor."},
+		{portal.Limit{Max: 2, Window: time.Hour}, []time.Duration{30 * time.Minute, 10 * time.Minute}, 1,
+			"You have issued 2 passes in the last hour (1 of them with an outcome not known yet, which count until Graph shows no pass came of them): the limit is 2. Try again in 30 minutes, or ask a supervisor."},
 	}
 	eachBackend(t, func(t *testing.T, b backend) {
 		for _, tt := range tests {
 			s := open(t, b)
-			for _, ago := range tt.ago {
-				record(t, s, portal.Event{Time: now.Add(-ago), Action: portal.ActionIssue, Outcome: portal.OutcomePending, OperatorID: "op-1"})
+			for i, ago := range tt.ago {
+				in := record(t, s, portal.Event{Time: now.Add(-ago), Action: portal.ActionIssue, Outcome: portal.OutcomePending, OperatorID: "op-1"})
+				outcome := portal.OutcomeSuccess
+				if i < tt.unknown {
+					outcome = portal.OutcomeUnknown
+				}
+				record(t, s, portal.Event{Time: now.Add(-ago), Action: portal.ActionIssue, Outcome: outcome, OperatorID: "op-1", IntentID: in.ID})
 			}
-			_, err := s.RecordLimited(t.Context(), portal.Event{Time: now, Action: portal.ActionIssue, Outcome: portal.OutcomePending, OperatorID: "op-1"}, tt.l)
+			_, err := s.RecordIntent(t.Context(), portal.Event{Time: now, Action: portal.ActionIssue, Outcome: portal.OutcomePending, OperatorID: "op-1"}, portal.IntentOptions{Limit: tt.l})
 			if got := portal.ErrorMessage(err); code(err) != portal.ELimited || got != tt.want {
-				t.Errorf("RecordLimited(%+v after %v) = %q (code %q), want %q", tt.l, tt.ago, got, code(err), tt.want)
+				t.Errorf("RecordIntent(%+v after %v) = %q (code %q), want %q", tt.l, tt.ago, got, code(err), tt.want)
 			}
 		}
 	})
 }
 
-func TestRecordLimitedConcurrent(t *testing.T) {
+func TestRecordIntentLimitConcurrent(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		s := open(t, b)
 		const attempts, max = 30, 20
@@ -571,8 +591,8 @@ func TestRecordLimitedConcurrent(t *testing.T) {
 		codes := make(chan string, attempts)
 		for range attempts {
 			wg.Go(func() {
-				_, err := s.RecordLimited(t.Context(), portal.Event{Action: portal.ActionIssue, Outcome: portal.OutcomePending, OperatorID: "op-1"},
-					portal.Limit{Max: max, Window: time.Hour})
+				_, err := s.RecordIntent(t.Context(), portal.Event{Action: portal.ActionIssue, Outcome: portal.OutcomePending, OperatorID: "op-1"},
+					portal.IntentOptions{Limit: portal.Limit{Max: max, Window: time.Hour}})
 				codes <- code(err)
 			})
 		}
@@ -583,7 +603,7 @@ func TestRecordLimitedConcurrent(t *testing.T) {
 			counts[c]++
 		}
 		if want := map[string]int{"": max, portal.ELimited: attempts - max}; !cmp.Equal(counts, want) {
-			t.Errorf("%d concurrent RecordLimited(max %d) codes = %v, want %v", attempts, max, counts, want)
+			t.Errorf("%d concurrent RecordIntent(max %d) codes = %v, want %v", attempts, max, counts, want)
 		}
 		verifyIntact(t, s, max)
 	})
@@ -1084,8 +1104,8 @@ func TestReplicas(t *testing.T) {
 	for i, s := range stores {
 		for j := range 25 {
 			wg.Go(func() {
-				_, err := s.RecordLimited(t.Context(), portal.Event{Action: portal.ActionIssue, Outcome: portal.OutcomePending, OperatorID: "op-1"},
-					portal.Limit{Max: 60, Window: time.Hour})
+				_, err := s.RecordIntent(t.Context(), portal.Event{Action: portal.ActionIssue, Outcome: portal.OutcomePending, OperatorID: "op-1"},
+					portal.IntentOptions{Limit: portal.Limit{Max: 60, Window: time.Hour}})
 				if err != nil && code(err) != portal.ELimited {
 					t.Errorf("replica %d, append %d: %v", i, j, err)
 				}
@@ -1113,8 +1133,8 @@ func TestClosed(t *testing.T) {
 				_, err := s.Record(ctx, portal.Event{Action: portal.ActionIssue, Outcome: portal.OutcomeSuccess})
 				return err
 			}},
-			{"RecordLimited", func() error {
-				_, err := s.RecordLimited(ctx, portal.Event{Action: portal.ActionIssue, Outcome: portal.OutcomePending}, portal.Limit{Max: 1, Window: time.Hour})
+			{"RecordIntent", func() error {
+				_, err := s.RecordIntent(ctx, portal.Event{Action: portal.ActionIssue, Outcome: portal.OutcomePending}, portal.IntentOptions{Limit: portal.Limit{Max: 1, Window: time.Hour}})
 				return err
 			}},
 			{"List", func() error { _, err := s.List(ctx, portal.EventFilter{}); return err }},

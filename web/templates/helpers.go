@@ -39,7 +39,7 @@ func outcomeClass(o portal.Outcome) string {
 	switch o {
 	case portal.OutcomeSuccess:
 		return "badge badge-success"
-	case portal.OutcomeRefused:
+	case portal.OutcomeRefused, portal.OutcomeUnknown:
 		return "badge badge-warning"
 	case portal.OutcomeFailed:
 		return "badge badge-danger"

@@ -49,11 +49,13 @@ type SearchView struct {
 
 // UserView is the user page.
 type UserView struct {
-	User     portal.User
-	Methods  []portal.Method
-	TAP      *portal.TAP
-	TAPState portal.TAPState
-	Policy   portal.Policy
+	User    portal.User
+	Methods []portal.Method
+	// MethodsError says why the methods could not be read.
+	MethodsError string
+	TAP          *portal.TAP
+	TAPState     portal.TAPState
+	Policy       portal.Policy
 	// Privileges say how the user holds power the portal protects.
 	Privileges []string
 	// Refusals are the reasons the user cannot get a pass; none means
@@ -73,8 +75,10 @@ type IssueForm struct {
 	CurrentState portal.TAPState
 	// Confirm asks the operator to confirm replacing Current.
 	Confirm bool
-	Values  IssueValues
-	Errors  map[string]string
+	// Submission is the form's single-use id.
+	Submission string
+	Values     IssueValues
+	Errors     map[string]string
 	// Error is a message about the whole form.
 	Error string
 }

@@ -6,6 +6,9 @@
  *   time[datetime][data-local]      shown in the browser's time zone
  *   input[name=tz]                  filled with the browser's IANA time zone
  *   form[data-confirm="question"]   asks before submitting
+ *   form[data-once]                 its submit buttons are disabled once sent
+ *                                   (the server is the guarantee: a repeat
+ *                                   is answered from the first submission)
  *   [data-autofocus]                focused on load
  *
  * Content swapped in by htmx is enhanced too (htmx:load).
@@ -197,12 +200,28 @@
   // form, so that a declined confirmation stops htmx requests as well.
   function onSubmit(event) {
     var form = event.target;
-    if (!(form instanceof HTMLFormElement) || !form.hasAttribute('data-confirm')) {
+    if (!(form instanceof HTMLFormElement)) {
       return;
     }
-    if (!window.confirm(form.dataset.confirm)) {
+    if (form.hasAttribute('data-confirm') && !window.confirm(form.dataset.confirm)) {
       event.preventDefault();
       event.stopPropagation();
+      return;
+    }
+    if (form.hasAttribute('data-once')) {
+      if (form.dataset.sent === 'true') {
+        event.preventDefault();
+        return;
+      }
+      form.dataset.sent = 'true';
+      // Disabled after this event, so that the clicked button's own value
+      // still goes with the form.
+      window.setTimeout(function () {
+        form.querySelectorAll('button[type=submit]').forEach(function (b) {
+          b.disabled = true;
+          b.setAttribute('aria-disabled', 'true');
+        });
+      }, 0);
     }
   }
 
