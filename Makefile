@@ -36,6 +36,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzPortalSearchFilter$$' -fuzztime $(FUZZTIME) ./internal/graph/graphemu
 	$(GO) test -run '^$$' -fuzz '^FuzzParseFilter$$' -fuzztime $(FUZZTIME) ./internal/graph/graphemu
 	$(GO) test -run '^$$' -fuzz '^FuzzParseIssue$$' -fuzztime $(FUZZTIME) ./internal/handlers
+	$(GO) test -run '^$$' -fuzz '^FuzzCSVCell$$' -fuzztime $(FUZZTIME) ./internal/handlers
+	$(GO) test -run '^$$' -fuzz '^FuzzRecordedText$$' -fuzztime $(FUZZTIME) ./internal/issuance
 
 ## bench: the benchmarks
 bench:

@@ -139,7 +139,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer, de
 		if err != nil {
 			return fmt.Errorf("PORTAL_METRICS_ADDR %s: %w", cfg.MetricsAddr, err)
 		}
-		msrv := &http.Server{Handler: a.Metrics.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		msrv := &http.Server{Handler: a.Metrics.Handler(cfg.MetricsToken), ReadHeaderTimeout: 10 * time.Second}
 		go msrv.Serve(mln)
 		defer msrv.Close()
 		logger.Info("metrics listening", "addr", mln.Addr().String())

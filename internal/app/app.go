@@ -68,6 +68,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return nil, err
 	}
 	m := metrics.New()
+	m.AllowReasons(issuance.RefusalCodes())
 	gc, err := NewGraphClient(cfg, roots, opts.Now, m.GraphTransport)
 	if err != nil {
 		return nil, err
@@ -119,7 +120,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	h := handlers.New(handlers.Config{
 		Service: svc, History: history, Sessions: sessions, Revoked: st, Auth: authn, Assets: assets, Logger: logger,
 		PublicURL: cfg.PublicURL, ProviderOrigin: issuer.Scheme + "://" + issuer.Host,
-		Metrics: m, MetricsRoute: cfg.MetricsAddr == "",
+		Metrics: m, MetricsRoute: cfg.MetricsAddr == "", MetricsToken: cfg.MetricsToken,
 		Ready: []handlers.Check{
 			{Name: "database", Check: st.Ping},
 			{Name: "graph_token", Check: gc.Ping},

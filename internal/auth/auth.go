@@ -73,17 +73,20 @@ func New(ctx context.Context, cfg Config) (*Authenticator, error) {
 
 // Begin returns a new sign-in attempt and the provider URL to send the
 // browser to. forceLogin asks the provider to authenticate again
-// (prompt=login), for operations that need a fresh sign-in.
+// (prompt=login), for operations that need a fresh sign-in, and to say
+// when it did: with max_age, OpenID Connect makes auth_time a required
+// claim.
 func (a *Authenticator) Begin(returnTo string, forceLogin bool) (session.Login, string) {
 	l := session.Login{
 		State:    session.RandomToken(),
 		Nonce:    session.RandomToken(),
 		Verifier: oauth2.GenerateVerifier(),
 		ReturnTo: returnTo,
+		Fresh:    forceLogin,
 	}
 	opts := []oauth2.AuthCodeOption{oidc.Nonce(l.Nonce), oauth2.S256ChallengeOption(l.Verifier)}
 	if forceLogin {
-		opts = append(opts, oauth2.SetAuthURLParam("prompt", "login"))
+		opts = append(opts, oauth2.SetAuthURLParam("prompt", "login"), oauth2.SetAuthURLParam("max_age", "0"))
 	}
 	return l, a.oauth.AuthCodeURL(l.State, opts...)
 }
@@ -133,7 +136,10 @@ func (a *Authenticator) Finish(ctx context.Context, l session.Login, state, code
 	if err := idt.Claims(&claims); err != nil {
 		return Identity{}, fmt.Errorf("reading the ID token's claims: %w", err)
 	}
-	id := Identity{Subject: idt.Subject, IDToken: raw, AuthTime: idt.IssuedAt}
+	// Without auth_time the sign-in's age is unknown: the zero time, which
+	// every freshness check reads as too old (never the token's iat,
+	// which a silent renewal makes new).
+	id := Identity{Subject: idt.Subject, IDToken: raw}
 	str := func(name string) string {
 		var s string
 		json.Unmarshal(claims[name], &s)

@@ -59,6 +59,7 @@ var Vars = []Var{
 	{Name: "PORTAL_MAX_AUTH_AGE", Default: "15m", Help: "Issuing needs a sign-in younger than this; an older one is sent back to the provider (prompt=login)."},
 	{Name: "PORTAL_HISTORY_RETENTION_DAYS", Default: "0", Help: "Delete history records older than this many days (daily, recorded in the history); 0 keeps everything."},
 	{Name: "PORTAL_METRICS_ADDR", Help: "Serve Prometheus /metrics on this separate listen address (e.g. :9090) instead of on PORTAL_ADDR."},
+	{Name: "PORTAL_METRICS_TOKEN", Help: "When set, /metrics answers only requests with this bearer token (Authorization: Bearer ...), on either listener; at least 32 characters."},
 	{Name: "PORTAL_LOG_LEVEL", Default: "info", Help: "debug, info, warn or error."},
 }
 
@@ -108,7 +109,8 @@ type Config struct {
 	MaxAuthAge      time.Duration
 	RetentionDays   int
 
-	MetricsAddr string
+	MetricsAddr  string
+	MetricsToken string
 
 	LogLevel string
 }
@@ -154,6 +156,7 @@ func Load(getenv func(string) string, dev bool) (Config, error) {
 		MaxAuthAge:           p.duration("PORTAL_MAX_AUTH_AGE", time.Minute, 24*time.Hour),
 		RetentionDays:        p.integer("PORTAL_HISTORY_RETENTION_DAYS", 0, 36500),
 		MetricsAddr:          p.str("PORTAL_METRICS_ADDR"),
+		MetricsToken:         p.str("PORTAL_METRICS_TOKEN"),
 		LogLevel:             p.oneOf("PORTAL_LOG_LEVEL", "debug", "info", "warn", "error"),
 	}
 	c.RateLimitCount, c.RateLimitWindow = p.rate("PORTAL_RATE_LIMIT")
@@ -163,6 +166,9 @@ func Load(getenv func(string) string, dev bool) (Config, error) {
 			p.fail("PORTAL_PROTECT_PORTAL_STAFF", "is true, but PORTAL_STAFF_APP_ID is none: the portal cannot tell its staff without the sign-in app")
 		}
 		c.ProtectStaff = false
+	}
+	if c.MetricsToken != "" && len(c.MetricsToken) < 32 {
+		p.fail("PORTAL_METRICS_TOKEN", "is %d characters: want at least 32 (for example from `openssl rand -base64 32`)", len(c.MetricsToken))
 	}
 	if c.RoleOperator != "" && c.RoleOperator == c.RoleSupervisor {
 		p.fail("PORTAL_ROLE_SUPERVISOR", "must differ from PORTAL_ROLE_OPERATOR")

@@ -126,8 +126,9 @@ func (p *Portal) Replica(t testing.TB) *Portal {
 // Personas are the seeded users who sign in to the portal.
 var Personas = []string{graphemu.OperatorUserID, graphemu.SupervisorUserID, graphemu.NoRoleUserID, graphemu.OtherOperatorUserID}
 
-// faulty are the demo users on whom the demo's Graph misbehaves.
-var faulty = []string{graphemu.ActsThenFailsUserID, graphemu.FailsUnsureUserID}
+// faulty are the demo users made to test the portal: Graph misbehaves
+// on two, the third has a name that reads differently than it is.
+var faulty = []string{graphemu.ActsThenFailsUserID, graphemu.FailsUnsureUserID, graphemu.SpoofedNameUserID}
 
 // PassState is the pass an eligible user must hold.
 type PassState int

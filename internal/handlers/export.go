@@ -1,11 +1,9 @@
 package handlers
 
 import (
-	"encoding/csv"
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -17,14 +15,6 @@ import (
 var csvHeader = []string{"id", "time", "action", "outcome", "operator_id", "operator_name", "target_id", "target_upn",
 	"target_name", "tap_id", "lifetime_minutes", "one_time", "start", "reason", "ticket", "detail", "refusal_code",
 	"graph_request_id", "request_id", "intent_id", "reconciled", "hash", "privilege"}
-
-// csvSafe defuses cells a spreadsheet would run as a formula.
-func csvSafe(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
-}
 
 func csvTime(t time.Time) string {
 	if t.IsZero() {
@@ -47,7 +37,7 @@ func (s *Server) export(c echo.Context) error {
 	h.Set(echo.HeaderContentType, "text/csv; charset=utf-8")
 	h.Set(echo.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="tap-history-%s.csv"`, s.cfg.Service.Now().UTC().Format("20060102-150405")))
 	c.Response().WriteHeader(http.StatusOK)
-	w := csv.NewWriter(c.Response())
+	w := newCSVWriter(c.Response())
 	if err := w.Write(csvHeader); err != nil {
 		return err
 	}
@@ -55,10 +45,10 @@ func (s *Server) export(c echo.Context) error {
 	err := s.cfg.History.Export(c.Request().Context(), f, func(e portal.Event) error {
 		rows++
 		rec := []string{
-			strconv.FormatInt(e.ID, 10), csvTime(e.Time), string(e.Action), string(e.Outcome), e.OperatorID, csvSafe(e.OperatorName),
-			e.TargetID, csvSafe(e.TargetUPN), csvSafe(e.TargetName), e.TAPID, strconv.Itoa(e.LifetimeMinutes),
-			strconv.FormatBool(e.OneTime), csvTime(e.Start), csvSafe(e.Reason), csvSafe(e.Ticket), csvSafe(e.Detail),
-			e.RefusalCode, e.GraphRequestID, e.RequestID, strconv.FormatInt(e.IntentID, 10), strconv.FormatBool(e.Reconciled), e.Hash, csvSafe(e.Privilege),
+			strconv.FormatInt(e.ID, 10), csvTime(e.Time), string(e.Action), string(e.Outcome), e.OperatorID, e.OperatorName,
+			e.TargetID, e.TargetUPN, e.TargetName, e.TAPID, strconv.Itoa(e.LifetimeMinutes),
+			strconv.FormatBool(e.OneTime), csvTime(e.Start), e.Reason, e.Ticket, e.Detail,
+			e.RefusalCode, e.GraphRequestID, e.RequestID, strconv.FormatInt(e.IntentID, 10), strconv.FormatBool(e.Reconciled), e.Hash, e.Privilege,
 		}
 		if err := w.Write(rec); err != nil {
 			return err

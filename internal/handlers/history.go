@@ -15,6 +15,9 @@ func (s *Server) history(c echo.Context) error { return s.historyList(c, false) 
 func (s *Server) historyList(c echo.Context, mine bool) error {
 	f, form, errs := parseHistoryFilter(c, mine)
 	v := templates.HistoryView{Mine: mine, Filter: form, Errors: errs, Query: filterQuery(form, mine), Paged: f.Before > 0}
+	if !mine && c.QueryParam("done") == "sessions" {
+		v.Notice = "Every session of this operator was ended: they must sign in again on every device."
+	}
 	title, nav := "History", "history"
 	if mine {
 		title, nav = "My history", "my-history"

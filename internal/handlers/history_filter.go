@@ -51,7 +51,7 @@ func parseHistoryFilter(c echo.Context, mine bool) (portal.EventFilter, template
 		f.OperatorID = operator(c).ID
 	}
 	switch portal.Action(form.Action) {
-	case "", portal.ActionIssue, portal.ActionRevoke, portal.ActionRetention:
+	case "", portal.ActionIssue, portal.ActionRevoke, portal.ActionRetention, portal.ActionEndSessions:
 		f.Action = portal.Action(form.Action)
 	default:
 		errs["action"] = "Choose an action from the list."

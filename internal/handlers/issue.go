@@ -23,6 +23,12 @@ func issuePath(c echo.Context) string { return "/users/" + url.PathEscape(c.Para
 // prompt=login and back to the issue form; what they typed waits in an
 // encrypted cookie, not in a URL.
 func (s *Server) reauthenticate(c echo.Context, draft url.Values) error {
+	if sessionOf(c).NoAuthTime {
+		// A fresh sign-in was asked for and the provider still did not say
+		// when it happened: asking again would go round in circles.
+		return &portal.Error{Code: portal.EDenied, Message: "The identity provider does not say when you signed in, even when asked to (the auth_time claim), " +
+			"so the portal cannot confirm a fresh sign-in and will not issue passes. Ask the platform admin to have the provider send auth_time."}
+	}
 	if len(draft) > 0 {
 		op := operator(c)
 		if err := s.cfg.Sessions.SaveDraft(c.Response(), issuePath(c), session.Owner{Subject: op.ID, Name: op.Name}, draft); err != nil {
@@ -121,9 +127,13 @@ func parseIssue(c echo.Context, loc *time.Location) (issuance.IssueRequest, temp
 	case "now":
 	case "later":
 		t, err := time.ParseInLocation("2006-01-02T15:04", vals.StartAt, loc)
-		if err != nil {
+		switch {
+		case err != nil:
 			fe["start"] = "Enter the scheduled start as a date and time."
-		} else {
+		case t.Year() < 2000 || t.Year() > 9999:
+			// Year 1 would read as "no start", that is, now.
+			fe["start"] = "Enter a scheduled start between now and 30 days ahead."
+		default:
 			req.Start = t
 		}
 	default:

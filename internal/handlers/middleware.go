@@ -151,7 +151,7 @@ func (s *Server) requireSession(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 			return &portal.Error{Code: portal.EUnauthorized, Message: "Your session has ended. Sign in again; nothing was changed."}
 		}
-		revoked, err := s.cfg.Revoked.SessionRevoked(c.Request().Context(), sess.ID)
+		revoked, err := s.cfg.Revoked.SessionRevoked(c.Request().Context(), sess.ID, sess.Subject, sess.Created)
 		if err != nil {
 			return err
 		}

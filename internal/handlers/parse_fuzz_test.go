@@ -50,6 +50,8 @@ func FuzzParseIssue(f *testing.F) {
 			t.Fatalf("accepted start %s", r.Start)
 		case start != "now" && start != "later":
 			t.Fatalf("accepted start mode %q", start)
+		case start == "later" && r.Start.IsZero():
+			t.Fatalf("a scheduled start %q became now", startAt)
 		}
 	})
 }

@@ -65,7 +65,7 @@ func TestTemplateErrorIsALogged500(t *testing.T) {
 		}
 	}
 	rec := httptest.NewRecorder()
-	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	m.Handler("").ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	for _, route := range []string{"/broken", "/panics"} {
 		want := `tap_portal_http_requests_total{method="GET",route="` + route + `",status="500"} 1`
 		if !strings.Contains(rec.Body.String(), want) {

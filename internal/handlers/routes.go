@@ -19,7 +19,7 @@ func (s *Server) routes() {
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	if s.cfg.Metrics != nil && s.cfg.MetricsRoute {
-		e.GET("/metrics", echo.WrapHandler(s.cfg.Metrics.Handler()))
+		e.GET("/metrics", echo.WrapHandler(s.cfg.Metrics.Handler(s.cfg.MetricsToken)))
 	}
 	e.GET("/static/*", echo.WrapHandler(s.cfg.Assets.Handler()))
 	// Pages declare no icon; answer the browsers that ask anyway before
@@ -29,6 +29,7 @@ func (s *Server) routes() {
 	e.GET("/auth/login", s.login)
 	e.GET("/auth/callback", s.callback)
 	e.POST("/auth/logout", s.logout, s.requireSession, s.checkCSRF)
+	e.POST("/auth/logout-everywhere", s.logoutEverywhere, s.requireSession, s.checkCSRF)
 	// Signing out changes state, so it is a POST; say so to anything else.
 	e.Match([]string{http.MethodGet, http.MethodHead, http.MethodPut, http.MethodDelete, http.MethodPatch}, "/auth/logout",
 		func(c echo.Context) error {
@@ -53,4 +54,5 @@ func (s *Server) routes() {
 	sup.GET("/:id", s.supervisorEvent)
 	sup.GET("/export.csv", s.export)
 	sup.GET("/dashboard", s.dashboard)
+	sup.POST("/operators/:id/end-sessions", s.endSessions)
 }

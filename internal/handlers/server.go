@@ -31,11 +31,17 @@ type Check struct {
 	Check func(context.Context) error
 }
 
-// Revocations remembers sessions ended by signing out, for every replica:
-// a session cookie is otherwise valid until it expires.
+// Revocations remembers, for every replica, sessions ended by signing out
+// (a session cookie is otherwise valid until it expires) and the sign-ins
+// already completed.
 type Revocations interface {
 	RevokeSession(ctx context.Context, id string, until time.Time) error
-	SessionRevoked(ctx context.Context, id string) (bool, error)
+	// RevokeSubject ends every session of subject started before before.
+	RevokeSubject(ctx context.Context, subject string, before, until time.Time) error
+	SessionRevoked(ctx context.Context, id, subject string, created time.Time) (bool, error)
+	// UseState records a completed sign-in's state; false means it was
+	// used before (a replayed callback).
+	UseState(ctx context.Context, state string, until time.Time) (bool, error)
 }
 
 // Config holds the web layer's dependencies.
@@ -60,6 +66,8 @@ type Config struct {
 	// them on this listener too.
 	Metrics      *metrics.Metrics
 	MetricsRoute bool
+	// MetricsToken, when set, is the bearer token /metrics requires.
+	MetricsToken string
 }
 
 // Server is the portal's HTTP handler.

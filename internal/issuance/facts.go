@@ -67,6 +67,9 @@ func (methodsFailed) methods() {}
 // role listings take object ids only.
 func (s *Service) facts(ctx context.Context, userID string, want read) (facts, methodsResult, error) {
 	var f facts
+	if err := portal.CheckTarget(userID); err != nil {
+		return f, nil, err
+	}
 	if !portal.IsObjectID(userID) {
 		u, err := s.dir.User(ctx, userID)
 		if err != nil {

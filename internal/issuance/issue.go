@@ -86,6 +86,10 @@ func (s *Service) IssueForm(ctx context.Context, op portal.Operator, userID stri
 // ErrNeedsConfirmation, EPolicy with every reason for a refusal (recorded
 // too), or the error of a read, a write or the store.
 func (s *Service) Issue(ctx context.Context, op portal.Operator, userID string, req IssueRequest) (IssueResult, error) {
+	// Nothing is recorded about a target that is not a user's name.
+	if err := portal.CheckTarget(userID); err != nil {
+		return IssueResult{}, err
+	}
 	if !s.FreshSignIn(op) {
 		u, err := s.dir.User(ctx, userID)
 		if err != nil {
@@ -218,7 +222,9 @@ func (s *Service) event(op portal.Operator, u portal.User, req IssueRequest, a p
 		OperatorID: op.ID, OperatorName: op.Name,
 		TargetID: u.ID, TargetUPN: u.UserPrincipalName, TargetName: u.DisplayName,
 		LifetimeMinutes: req.LifetimeMinutes, OneTime: req.OneTime, Start: req.Start,
-		Reason: req.Reason, Ticket: req.Ticket, RequestID: req.RequestID,
+		Reason:    recordable(req.Reason, CheckReason, "reason"),
+		Ticket:    recordable(req.Ticket, CheckTicket, "ticket"),
+		RequestID: req.RequestID,
 	}
 }
 

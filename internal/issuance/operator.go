@@ -68,3 +68,12 @@ func (s *Service) RecordOperatorChange(ctx context.Context, prev, cur portal.Ope
 		"): the form " + nameOr(prev.Name, prev.ID) + " filled in was discarded and a new session started."}, "")
 	s.log.WarnContext(ctx, "step-up sign-in returned another person", "previous", prev.ID, "current", cur.ID, "request_id", requestID)
 }
+
+// RecordSessionsEnded records that sup ended every session of the
+// operator with object id target.
+func (s *Service) RecordSessionsEnded(ctx context.Context, sup portal.Operator, target, requestID string) error {
+	_, err := s.history.Record(ctx, portal.Event{Action: portal.ActionEndSessions, Outcome: portal.OutcomeSuccess,
+		OperatorID: sup.ID, OperatorName: sup.Name, TargetID: target, RequestID: requestID,
+		Detail: "Every session of this operator was ended, on every browser: they must sign in again."})
+	return err
+}

@@ -53,6 +53,9 @@ func (s *Service) Revoke(ctx context.Context, op portal.Operator, userID string,
 	// Revoking stays open to every operator, protected accounts included
 	// (removing a pass is what incident response needs), so the facts
 	// serve the record: a revocation on a protected account says why.
+	if err := portal.CheckTarget(userID); err != nil {
+		return RevokeTarget{}, err
+	}
 	lock, err := s.lock(ctx, op, userID, req.RequestID)
 	if err != nil {
 		return RevokeTarget{}, err
@@ -73,7 +76,7 @@ func (s *Service) Revoke(ctx context.Context, op portal.Operator, userID string,
 		}
 		s.record(ctx, portal.Event{Action: portal.ActionRevoke, Outcome: portal.OutcomeRefused, OperatorID: op.ID, OperatorName: op.Name,
 			TargetID: t.User.ID, TargetUPN: t.User.UserPrincipalName, TargetName: t.User.DisplayName, TAPID: t.TAP.ID,
-			Reason: req.Reason, RequestID: req.RequestID}, r, portal.RequestID(opErr))
+			Reason: recordable(req.Reason, CheckReason, "reason"), RequestID: req.RequestID}, r, portal.RequestID(opErr))
 		return t, opErr
 	}
 	if req.TAPID != t.TAP.ID {

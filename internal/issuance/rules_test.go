@@ -53,6 +53,8 @@ type scenario struct {
 	opts issuance.Options
 	op   portal.Operator
 	req  issuance.IssueRequest
+	// userID is the user id the request names; default targetID.
+	userID string
 }
 
 func newScenario() *scenario {
@@ -172,6 +174,9 @@ type issueRule struct {
 	// readBack marks a row whose write Graph did not confirm: the pass is
 	// read a second time, to settle it.
 	readBack bool
+	// recordedReason and recordedTicket, when set, are how the first
+	// record must start its reason and ticket.
+	recordedReason, recordedTicket string
 }
 
 const (
@@ -374,6 +379,29 @@ var issueRules = []issueRule{
 		s.req.Reason = ""
 	}, verdict: []string{issuance.RefuseRole}, err: portal.EPolicy, history: []string{refused(issuance.RefuseRole)}},
 
+	// What a refusal records: the text as the forms would accept it, or a
+	// note that it was not recorded.
+	{name: "stale sign-in with markup in the reason", setup: func(s *scenario) {
+		s.op.AuthTime = fixedNow.Add(-time.Hour)
+		s.req.Reason = "<script>alert(1)</script>"
+	}, err: errStale, history: []string{refused(issuance.RefuseStaleSignIn)}, recordedReason: "[not recorded: The reason must be plain text"},
+	{name: "administrator with an escape sequence and a NUL in the reason", setup: func(s *scenario) {
+		s.role(roleGA, "Global Administrator")
+		s.req.Reason = "\x1b[31mred\x00"
+	}, verdict: []string{issuance.RefuseRole}, err: portal.EPolicy, history: []string{refused(issuance.RefuseRole)},
+		recordedReason: "[not recorded: The reason contains control characters."},
+	{name: "lifetime out of bounds with 20,000 characters of reason", setup: func(s *scenario) {
+		s.req.LifetimeMinutes = 5
+		s.req.Reason = strings.Repeat("a", 20000)
+	}, err: errInvalid, fields: []string{"lifetime", "reason"}, history: []string{refused(issuance.RefuseLifetime)},
+		recordedReason: "[not recorded: The reason is too long: 20000 characters, at most 500."},
+	{name: "stale sign-in with invalid UTF-8 in the ticket", setup: func(s *scenario) {
+		s.op.AuthTime = fixedNow.Add(-time.Hour)
+		s.req.Ticket = "INC\xff\xfe"
+	}, err: errStale, history: []string{refused(issuance.RefuseStaleSignIn)}, recordedTicket: "[not recorded: The ticket reference is not valid text.]"},
+	{name: "a formula for a user id: nothing is recorded", setup: func(s *scenario) { s.userID = "=HYPERLINK(\"http://x\")" },
+		err: portal.EInvalid},
+
 	// The request against the policy.
 	{name: "lifetime below the policy's minimum", setup: func(s *scenario) { s.req.LifetimeMinutes = 10 },
 		err: errInvalid, fields: []string{"lifetime"}, history: []string{refused(issuance.RefuseLifetime)}, detail: "below the tenant policy's minimum of 15 minutes"},
@@ -533,7 +561,11 @@ func TestIssueRules(t *testing.T) {
 				before = 0 // the history the first submission left is the row's
 			}
 			svc := issuance.New(s.dir, s.hist, s.opts)
-			res, err := svc.Issue(context.Background(), s.op, targetID, s.req)
+			target := targetID
+			if s.userID != "" {
+				target = s.userID
+			}
+			res, err := svc.Issue(context.Background(), s.op, target, s.req)
 			checkErr(t, err, r.err)
 
 			var codes []string
@@ -568,7 +600,20 @@ func TestIssueRules(t *testing.T) {
 					if protected != (e.Privilege != "") {
 						t.Errorf("refusal privilege = %q; want it set exactly when a role or a portal role refuses", e.Privilege)
 					}
-					if e.TargetID != targetID || e.OperatorID != s.op.ID || e.Reason != s.req.Reason {
+					wantReason, wantTicket := s.req.Reason, s.req.Ticket
+					if r.recordedReason != "" {
+						wantReason = e.Reason
+						if !strings.HasPrefix(e.Reason, r.recordedReason) {
+							t.Errorf("recorded reason = %q, want it to start %q", e.Reason, r.recordedReason)
+						}
+					}
+					if r.recordedTicket != "" {
+						wantTicket = r.recordedTicket
+					}
+					if e.Ticket != wantTicket {
+						t.Errorf("recorded ticket = %q, want %q", e.Ticket, wantTicket)
+					}
+					if e.TargetID != targetID || e.OperatorID != s.op.ID || e.Reason != wantReason {
 						t.Errorf("refusal names target %q, operator %q, reason %q; want the request's", e.TargetID, e.OperatorID, e.Reason)
 					}
 					break

@@ -59,18 +59,38 @@ var ticketPattern = regexp.MustCompile(`^[A-Za-z0-9#][A-Za-z0-9 ._#/:-]*$`)
 func CheckReason(fe FieldErrors, reason string) {
 	CheckText(fe, "reason", "The reason", reason, true, MaxReasonLength)
 	if _, bad := fe["reason"]; !bad && strings.ContainsAny(reason, "<>") {
-		fe["reason"] = "The reason must be plain text: remove the < and > characters."
+		fe["reason"] = "The reason must be plain text: remove the angle brackets."
 	}
+}
+
+// CheckTicket validates an optional ticket reference.
+func CheckTicket(fe FieldErrors, ticket string) {
+	CheckText(fe, "ticket", "The ticket reference", ticket, false, MaxTicketLength)
+	if _, bad := fe["ticket"]; !bad && ticket != "" && !ticketPattern.MatchString(ticket) {
+		fe["ticket"] = "The ticket reference may hold letters, digits, spaces and . _ # / : - only, for example INC0012345."
+	}
+}
+
+// recordable returns text as the history may hold it: the text itself when
+// it passes check, else a note of what was wrong with it. A request
+// refused for another reason still records what it was sent, never raw
+// text the forms would have refused (markup, control characters, invalid
+// UTF-8, a length no form allows).
+func recordable(text string, check func(FieldErrors, string), field string) string {
+	fe := FieldErrors{}
+	check(fe, text)
+	msg, bad := fe[field]
+	if !bad || strings.TrimSpace(text) == "" {
+		return text
+	}
+	return "[not recorded: " + msg + "]"
 }
 
 // Validate checks the request against the form's rules and the policy.
 func (r IssueRequest) Validate(p portal.Policy, now time.Time) FieldErrors {
 	fe := FieldErrors{}
 	CheckReason(fe, r.Reason)
-	CheckText(fe, "ticket", "The ticket reference", r.Ticket, false, MaxTicketLength)
-	if _, bad := fe["ticket"]; !bad && r.Ticket != "" && !ticketPattern.MatchString(r.Ticket) {
-		fe["ticket"] = "The ticket reference may hold letters, digits, spaces and . _ # / : - only, for example INC0012345."
-	}
+	CheckTicket(fe, r.Ticket)
 	if err := p.CheckLifetime(r.LifetimeMinutes); err != nil {
 		fe["lifetime"] = portal.ErrorMessage(err)
 	}

@@ -5,6 +5,7 @@ package metrics
 
 import (
 	"context"
+	"crypto/subtle"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -31,6 +32,10 @@ type Metrics struct {
 	graphThrottle *prometheus.CounterVec
 	actions       *prometheus.CounterVec
 	storeDuration *prometheus.HistogramVec
+
+	// reasons are the refusal codes a label may carry; any other is
+	// counted as "other", so that label values stay a known few.
+	reasons map[string]bool
 }
 
 // New creates and registers the collectors, with the Go and process
@@ -72,16 +77,50 @@ func New() *Metrics {
 	return m
 }
 
-// Handler serves the metrics in the Prometheus text format.
-func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+// Handler serves the metrics in the Prometheus text format; with a token,
+// only to requests that carry it as a bearer token.
+func (m *Metrics) Handler(token string) http.Handler {
+	h := promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+	if token == "" {
+		return h
+	}
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+			http.Error(w, "metrics need the bearer token set in PORTAL_METRICS_TOKEN", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
+// AllowReasons sets the refusal codes the action metrics name; others are
+// counted as "other".
+func (m *Metrics) AllowReasons(codes []string) {
+	m.reasons = map[string]bool{"": true}
+	for _, c := range codes {
+		m.reasons[c] = true
+	}
+}
+
+// httpMethods are the methods a label names; any other request method
+// (a client may send any token) is counted as OTHER.
+var httpMethods = map[string]bool{http.MethodGet: true, http.MethodHead: true, http.MethodPost: true, http.MethodPut: true,
+	http.MethodPatch: true, http.MethodDelete: true, http.MethodOptions: true}
+
 // ObserveHTTP records one HTTP request. route is the route pattern, never
-// the raw path, so label values stay few.
+// the raw path, and the method and status are bounded, so that no request
+// can add label values: the set is the routes times these few.
 func (m *Metrics) ObserveHTTP(route, method string, status int, d time.Duration) {
 	if route == "" {
 		route = "unmatched"
+	}
+	if !httpMethods[method] {
+		method = "OTHER"
+	}
+	if status < 100 || status > 599 {
+		status = 0
 	}
 	m.httpRequests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
 	m.httpDuration.WithLabelValues(route, method).Observe(d.Seconds())
@@ -90,6 +129,14 @@ func (m *Metrics) ObserveHTTP(route, method string, status int, d time.Duration)
 // ObserveAction records the outcome of an issue or revoke; reason is the
 // refusal code, empty otherwise.
 func (m *Metrics) ObserveAction(action portal.Action, outcome portal.Outcome, reason string) {
+	if m.reasons != nil && !m.reasons[reason] {
+		reason = "other"
+	}
+	switch outcome {
+	case portal.OutcomePending, portal.OutcomeSuccess, portal.OutcomeRefused, portal.OutcomeFailed, portal.OutcomeUnknown:
+	default:
+		outcome = "other"
+	}
 	m.actions.WithLabelValues(string(action), string(outcome), reason).Inc()
 }
 

@@ -102,6 +102,9 @@ type EventFilter struct {
 const (
 	// ActionRetention records a retention run that deleted old records.
 	ActionRetention Action = "retention"
+	// ActionEndSessions records a supervisor ending an operator's
+	// sessions.
+	ActionEndSessions Action = "end_sessions"
 )
 
 // IntentOptions guard an intent's append.

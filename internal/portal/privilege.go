@@ -8,6 +8,20 @@ var objectID = regexp.MustCompile(`^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}
 // IsObjectID reports whether s has the shape of a directory object id.
 func IsObjectID(s string) bool { return objectID.MatchString(s) }
 
+// upn is the shape of a user principal name: an address whose local part
+// holds the characters Entra allows (a guest's carries #EXT#) and whose
+// domain is a host name.
+var upn = regexp.MustCompile(`^[A-Za-z0-9!#$%&'*+/=?^_{|}~.-]{1,113}@[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+$`)
+
+// CheckTarget refuses, with EInvalid, anything that is neither an object
+// id nor a user principal name, before it is used or recorded.
+func CheckTarget(id string) error {
+	if IsObjectID(id) || len(id) <= 256 && upn.MatchString(id) {
+		return nil
+	}
+	return Errorf(EInvalid, "The address does not name a user: give an object id or a user principal name.")
+}
+
 // Group is a group a user belongs to, directly or through other groups.
 type Group struct {
 	ID          string

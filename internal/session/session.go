@@ -37,10 +37,14 @@ type Session struct {
 	Role     Role   `json:"role"`
 	// CSRF is the token every state-changing form must echo.
 	CSRF string `json:"csrf"`
-	// AuthTime is when the provider last authenticated the operator.
+	// AuthTime is when the provider last authenticated the operator; zero
+	// when it did not say.
 	AuthTime time.Time `json:"auth_time"`
-	Created  time.Time `json:"created"`
-	LastSeen time.Time `json:"seen"`
+	// NoAuthTime marks a fresh sign-in after which the provider still did
+	// not say when the operator signed in: asking again would loop.
+	NoAuthTime bool      `json:"no_auth_time,omitempty"`
+	Created    time.Time `json:"created"`
+	LastSeen   time.Time `json:"seen"`
 }
 
 // IsSupervisor reports whether the session carries supervisor rights.
@@ -54,6 +58,8 @@ type Login struct {
 	Verifier string    `json:"verifier"`
 	ReturnTo string    `json:"return_to"`
 	Expires  time.Time `json:"exp"`
+	// Fresh marks a sign-in that asked the provider to authenticate again.
+	Fresh bool `json:"fresh,omitempty"`
 }
 
 // Options configure a Manager.
@@ -153,6 +159,9 @@ func (m *Manager) Get(r *http.Request) (*Session, error) {
 
 // Expiry is the latest time s can be valid: its absolute lifetime's end.
 func (m *Manager) Expiry(s *Session) time.Time { return s.Created.Add(m.maxAge) }
+
+// MaxAge is the longest a session lives.
+func (m *Manager) MaxAge() time.Duration { return m.maxAge }
 
 // Touch records activity. It rewrites the cookie at most once a minute so
 // that most responses carry no Set-Cookie.

@@ -91,6 +91,11 @@ func (s *Store) TryLease(ctx context.Context, name, holder string, ttl time.Dura
 	res, err := s.write.ExecContext(ctx, s.q(`INSERT INTO leases (name, holder, expires_us) VALUES (?, ?, ?)
 		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_us = excluded.expires_us
 		WHERE leases.holder = excluded.holder OR leases.expires_us < ?`), name, holder, micros(now.Add(ttl)), micros(now))
+	return changedOneRow(res, err)
+}
+
+// changedOneRow reports whether a conditional write took effect.
+func changedOneRow(res sql.Result, err error) (bool, error) {
 	if err != nil {
 		return false, unavailable(err)
 	}

@@ -10,7 +10,7 @@ func TestRevokedSessions(t *testing.T) {
 		url := b.url(t)
 		s, other := openURL(t, url), openURL(t, url)
 		ctx := t.Context()
-		if revoked, err := s.SessionRevoked(ctx, "abc"); err != nil || revoked {
+		if revoked, err := s.SessionRevoked(ctx, "abc", "subj", time.Now()); err != nil || revoked {
 			t.Fatalf("SessionRevoked(unknown) = %v, %v; want false", revoked, err)
 		}
 		if err := s.RevokeSession(ctx, "abc", time.Now().Add(time.Hour)); err != nil {
@@ -20,7 +20,7 @@ func TestRevokedSessions(t *testing.T) {
 			t.Fatalf("revoking twice = %v, want no error", err)
 		}
 		// Another replica on the same database sees it.
-		if revoked, err := other.SessionRevoked(ctx, "abc"); err != nil || !revoked {
+		if revoked, err := other.SessionRevoked(ctx, "abc", "subj", time.Now()); err != nil || !revoked {
 			t.Fatalf("SessionRevoked on another store = %v, %v; want true", revoked, err)
 		}
 		// Entries past their session's expiry are pruned.
@@ -30,12 +30,40 @@ func TestRevokedSessions(t *testing.T) {
 		if err := s.RevokeSession(ctx, "new", time.Now().Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
-		if revoked, _ := s.SessionRevoked(ctx, "old"); revoked {
+		if revoked, _ := s.SessionRevoked(ctx, "old", "subj", time.Now()); revoked {
 			t.Fatal("an expired revocation was kept")
 		}
 		s.Close()
-		if _, err := s.SessionRevoked(ctx, "abc"); err == nil {
+		if _, err := s.SessionRevoked(ctx, "abc", "subj", time.Now()); err == nil {
 			t.Fatal("SessionRevoked on a closed store succeeded")
+		}
+	})
+}
+
+func TestRevokedSubjectsAndUsedStates(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		url := b.url(t)
+		s, other := openURL(t, url), openURL(t, url)
+		ctx := t.Context()
+		older, newer := time.Now().Add(-time.Hour), time.Now().Add(time.Second)
+		if err := s.RevokeSubject(ctx, "op-1", time.Now(), time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if revoked, err := other.SessionRevoked(ctx, "sess-a", "op-1", older); err != nil || !revoked {
+			t.Fatalf("a session of op-1 from before = %v, %v; want ended, on every replica", revoked, err)
+		}
+		if revoked, _ := other.SessionRevoked(ctx, "sess-b", "op-1", newer); revoked {
+			t.Fatal("a session started after the revocation ended too")
+		}
+		if revoked, _ := other.SessionRevoked(ctx, "sess-c", "op-2", older); revoked {
+			t.Fatal("another subject's session ended")
+		}
+		fresh, err := s.UseState(ctx, "state-1", time.Now().Add(time.Minute))
+		if err != nil || !fresh {
+			t.Fatalf("first use of a state = %v, %v", fresh, err)
+		}
+		if again, _ := other.UseState(ctx, "state-1", time.Now().Add(time.Minute)); again {
+			t.Fatal("a state was used twice")
 		}
 	})
 }

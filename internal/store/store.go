@@ -105,6 +105,12 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, &portal.Error{Code: portal.EUnavailable, Message: fmt.Sprintf("The directory for the SQLite database %s cannot be created.", path), Err: err}
 	}
+	// The history is for the portal alone: the file (and the WAL and
+	// shared-memory files SQLite makes beside it, which take the main
+	// file's mode) is created readable by its owner only.
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600); err == nil {
+		f.Close()
+	}
 	// synchronous(FULL) makes every commit durable before Record returns:
 	// the portal records an intent before it calls Graph, and a power cut
 	// must not lose it. Appends are rare enough that the fsync costs

@@ -1152,3 +1152,22 @@ func TestClosed(t *testing.T) {
 		}
 	})
 }
+
+func TestSQLiteFileIsPrivate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "h.db")
+	s, err := store.Open(t.Context(), "sqlite:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	record(t, s, portal.Event{Action: portal.ActionIssue, Outcome: portal.OutcomePending})
+	for _, p := range []string{path, path + "-wal"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mode := fi.Mode().Perm(); mode&0o077 != 0 {
+			t.Errorf("%s has mode %o, want no access for group or others", filepath.Base(p), mode)
+		}
+	}
+}

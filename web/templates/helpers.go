@@ -3,7 +3,9 @@ package templates
 import (
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/tapportal/portal/internal/portal"
 )
@@ -157,4 +159,28 @@ func labelClass(b Bar) string {
 		return "chart-label chart-label-left"
 	}
 	return "chart-label chart-label-axis"
+}
+
+// visible makes the invisible characters of text visible, for the people
+// who review the history: control characters and format characters (the
+// direction overrides that make "Eve nimda" read "Eve admin", zero-width
+// spaces and joiners) are shown as their code points, so that what a
+// record holds is what it reads as.
+func visible(s string) string {
+	if !strings.ContainsFunc(s, invisible) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if invisible(r) {
+			fmt.Fprintf(&b, "⟦U+%04X⟧", r)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func invisible(r rune) bool {
+	return r != '\n' && (unicode.IsControl(r) || unicode.Is(unicode.Cf, r))
 }

@@ -143,6 +143,8 @@ type HistoryView struct {
 	Next   int64
 	Paged  bool
 	Export string
+	// Notice is a one-line confirmation, e.g. after sessions were ended.
+	Notice string
 }
 
 // EventView is one history record in full.

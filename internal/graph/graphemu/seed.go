@@ -70,6 +70,10 @@ const (
 	// 503 without acting (the outcome is unknown until settled).
 	ActsThenFailsUserID = "a1000000-0000-4000-8000-000000000059"
 	FailsUnsureUserID   = "a1000000-0000-4000-8000-000000000060"
+	// SpoofedNameUserID's display name holds a right-to-left override:
+	// "Eve \u202Enimda\u202C Spoof" renders as "Eve admin Spoof" unless
+	// the page isolates it and shows the override.
+	SpoofedNameUserID = "a1000000-0000-4000-8000-000000000061"
 
 	// ExecutiveGroupID is "Executive Leadership", the group to protect.
 	ExecutiveGroupID = "c3000000-0000-4000-8000-000000000001"
@@ -459,6 +463,7 @@ func seedTenant(tenantID string, now time.Time) *Tenant {
 	// Fault demonstration accounts (see StartDemo).
 	b.member(59, "Faye", "Timeout", "faye.timeout", "Test account: Graph acts, then fails", "Quality Assurance", seattle)
 	b.member(60, "Uma", "Unsure", "uma.unsure", "Test account: Graph fails, maybe before acting", "Quality Assurance", seattle)
+	b.member(61, "Eve", "Spoof", "eve.spoof", "Contractor\u200b", "Quality Assurance", seattle).DisplayName = "Eve \u202enimda\u202c Spoof"
 
 	b.t.Groups = []*Group{
 		{ID: ExecutiveGroupID, DisplayName: "Executive Leadership", Description: "Executives and their office. Protected: no helpdesk passes.",

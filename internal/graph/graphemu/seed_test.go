@@ -12,7 +12,7 @@ func TestSeedTenant(t *testing.T) {
 	if tn.ID != "tenant-x" || tn.Domain != DemoDomain {
 		t.Fatalf("tenant id %q domain %q", tn.ID, tn.Domain)
 	}
-	if n := len(tn.Users); n < 45 || n > 60 {
+	if n := len(tn.Users); n < 45 || n > 70 {
 		t.Fatalf("%d users, want about 50", n)
 	}
 
