@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/rand"
+	"database/sql"
 	"html"
 	"io"
 	"net"
@@ -16,12 +17,15 @@ import (
 	"regexp"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/tapportal/portal/internal/app"
 	"github.com/tapportal/portal/internal/devoidc"
@@ -94,6 +98,7 @@ func TestReplicasShareOnePostgreSQL(t *testing.T) {
 		"PORTAL_PUBLIC_URL":          publicURL,
 		"PORTAL_DATABASE_URL":        databaseURL,
 		"PORTAL_SESSION_KEYS":        rand.Text() + rand.Text(),
+		"PORTAL_AUDIT_KEY":           rand.Text() + rand.Text(),
 		"PORTAL_OIDC_ISSUER":         provider.Issuer(),
 		"PORTAL_OIDC_CLIENT_ID":      clientID,
 		"PORTAL_OIDC_CLIENT_SECRET":  clientSecret,
@@ -264,13 +269,45 @@ func TestReplicasShareOnePostgreSQL(t *testing.T) {
 		replicas[1].stop(t)
 	})
 
-	t.Run("history chain intact", func(t *testing.T) {
-		// Both processes appended to one hash chain; verify walks it.
-		cmd := exec.Command(bin, "audit", "verify")
-		cmd.Env = []string{"PORTAL_DATABASE_URL=" + databaseURL}
+	// Both processes appended to one keyed chain and logged checkpoints,
+	// the last as each stopped; verify walks the chain against them, as
+	// an auditor would with the replicas' merged logs.
+	logs := replicas[1].out.String() + replicas[0].out.String()
+	verify := func(t *testing.T) (string, error) {
+		cmd := exec.Command(bin, "audit", "verify", "-checkpoints", "-")
+		cmd.Env = []string{"PORTAL_DATABASE_URL=" + databaseURL, "PORTAL_AUDIT_KEY=" + env["PORTAL_AUDIT_KEY"]}
+		cmd.Stdin = strings.NewReader(logs)
 		out, err := cmd.CombinedOutput()
-		if err != nil || !strings.Contains(string(out), "history chain intact") {
-			t.Errorf("portal audit verify = %v\n%s", err, out)
+		return string(out), err
+	}
+	t.Run("history chain intact", func(t *testing.T) {
+		out, err := verify(t)
+		m := regexp.MustCompile(`checkpoints: (\d+) verified \(from the database and (\d+) from the log\)`).FindStringSubmatch(out)
+		logged := 0
+		if m != nil {
+			logged, _ = strconv.Atoi(m[2])
+		}
+		if err != nil || !strings.Contains(out, "history chain intact") || logged < 3 || strings.Contains(out, "FOUND") {
+			t.Errorf("portal audit verify -checkpoints = %v\n%s\nwant intact, with a checkpoint at each start and stop (3 or more)", err, out)
+		}
+	})
+	t.Run("deleting the newest record shows", func(t *testing.T) {
+		db, err := sql.Open("pgx", databaseURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		// A DBA deletes the newest record and the checkpoints after the
+		// one before it: the database alone cannot tell, the log can.
+		if _, err := db.Exec("DELETE FROM events WHERE id = (SELECT MAX(id) FROM events)"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec("DELETE FROM checkpoints WHERE head_id > (SELECT MAX(id) FROM events)"); err != nil {
+			t.Fatal(err)
+		}
+		out, err := verify(t)
+		if err == nil || !strings.Contains(out, "were deleted") || !strings.Contains(out, "is missing from the database") {
+			t.Errorf("portal audit verify -checkpoints after a deletion = %v\n%s\nwant exit 1 naming the deleted record and checkpoints", err, out)
 		}
 	})
 }

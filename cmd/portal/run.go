@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -29,9 +30,11 @@ Usage:
                  run the portal on a demo tenant on this machine: a Graph
                  emulator with about 50 users, an embedded OpenID provider
                  with a persona picker, and SQLite under ./data
-  portal audit verify
-                 walk the history's hash chain and report the first broken
-                 link (exit 1 when broken)
+  portal audit verify [-checkpoints FILE]
+                 walk the history's keyed hash chain, check it against the
+                 signed checkpoints in the database and, with -checkpoints,
+                 in a portal log (a file, or - for standard input); name
+                 what was deleted, rewritten or forged (exit 1 if anything)
   portal healthcheck
                  exit 0 when the portal on PORTAL_ADDR answers /healthz
                  (for container health checks)
@@ -41,7 +44,7 @@ Settings (environment variables):
 `
 
 // run is the whole command; only it reads the environment.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	cmd := "help"
 	if len(args) > 0 {
 		cmd = args[0]
@@ -58,10 +61,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		return serve(ctx, getenv, stdout, &devOptions{graphLatency: *latency})
 	case "audit":
-		if len(args) != 2 || args[1] != "verify" {
-			return fmt.Errorf("usage: portal audit verify")
+		if len(args) < 2 || args[1] != "verify" {
+			return fmt.Errorf("usage: portal audit verify [-checkpoints FILE]")
 		}
-		return verify(ctx, getenv, stdout)
+		fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		log := fs.String("checkpoints", "", "a portal log (JSON lines) to read checkpoints from, or - for standard input")
+		if err := fs.Parse(args[2:]); err != nil {
+			return err
+		}
+		if fs.NArg() != 0 {
+			return fmt.Errorf("usage: portal audit verify [-checkpoints FILE]")
+		}
+		return verify(ctx, getenv, *log, stdin, stdout)
 	case "healthcheck":
 		return healthcheck(ctx, getenv)
 	case "help", "-h", "-help", "--help":
@@ -189,24 +201,69 @@ func healthcheck(ctx context.Context, getenv func(string) string) error {
 }
 
 // verify walks the history's hash chain.
-func verify(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+func verify(ctx context.Context, getenv func(string) string, logFile string, stdin io.Reader, stdout io.Writer) error {
 	cfg, err := config.Load(getenv, true)
 	if err != nil {
 		return fmt.Errorf("configuration:\n  %s", strings.ReplaceAll(err.Error(), "\n", "\n  "))
 	}
-	st, err := store.Open(ctx, cfg.DatabaseURL)
+	if len(cfg.AuditKeys) == 0 {
+		// The demo's history, verified with the demo's key.
+		key, err := app.DemoAuditKey(demoDir(cfg.DatabaseURL), false)
+		if err != nil {
+			return err
+		}
+		if key == "" {
+			return fmt.Errorf("PORTAL_AUDIT_KEY is required: the history cannot be verified without the keys it was written with")
+		}
+		cfg.AuditKeys = []string{key}
+	}
+	var logged []store.LoggedCheckpoint
+	var unreadable []string
+	if logFile != "" {
+		r := stdin
+		if logFile != "-" {
+			f, err := os.Open(logFile)
+			if err != nil {
+				return fmt.Errorf("-checkpoints: %w", err)
+			}
+			defer f.Close()
+			r = f
+		}
+		if logged, unreadable, err = store.ReadCheckpoints(r); err != nil {
+			return fmt.Errorf("-checkpoints %s: %w", logFile, err)
+		}
+		if len(logged) == 0 && len(unreadable) == 0 {
+			return fmt.Errorf("-checkpoints %s holds no audit checkpoint: give the portal's JSON log", logFile)
+		}
+	}
+	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{AuditKeys: cfg.AuditKeys})
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	v, err := st.Verify(ctx)
+	v, err := st.VerifyWith(ctx, logged)
 	if err != nil {
 		return err
 	}
-	if v.BrokenAt != 0 {
+	v.Findings = append(unreadable, v.Findings...)
+	source := "the database"
+	if logFile != "" {
+		source = fmt.Sprintf("the database and %d from the log", len(logged))
+	}
+	if v.Problem != "" {
 		fmt.Fprintf(stdout, "history chain BROKEN at record %d (after %d records checked): %s\n", v.BrokenAt, v.Checked, v.Problem)
+	} else {
+		fmt.Fprintf(stdout, "history chain intact: %d records checked, up to record %d\n", v.Checked, v.HeadID)
+	}
+	fmt.Fprintf(stdout, "checkpoints: %d verified (from %s)\n", v.Checkpoints, source)
+	for _, f := range v.Findings {
+		fmt.Fprintf(stdout, "FOUND: %s\n", f)
+	}
+	for _, n := range v.Notes {
+		fmt.Fprintf(stdout, "note: %s\n", n)
+	}
+	if !v.Intact() {
 		return fmt.Errorf("the history has been altered")
 	}
-	fmt.Fprintf(stdout, "history chain intact: %d records checked\n", v.Checked)
 	return nil
 }

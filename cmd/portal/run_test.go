@@ -17,7 +17,7 @@ import (
 
 func TestHelpListsCommandsAndSettings(t *testing.T) {
 	var out bytes.Buffer
-	if err := run(context.Background(), []string{"--help"}, func(string) string { return "" }, &out, io.Discard); err != nil {
+	if err := run(context.Background(), []string{"--help"}, func(string) string { return "" }, nil, &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"portal serve", "portal dev", "portal healthcheck"} {
@@ -30,7 +30,7 @@ func TestHelpListsCommandsAndSettings(t *testing.T) {
 			t.Errorf("help lacks %s", v.Name)
 		}
 	}
-	if err := run(context.Background(), []string{"launch"}, func(string) string { return "" }, io.Discard, io.Discard); err == nil {
+	if err := run(context.Background(), []string{"launch"}, func(string) string { return "" }, nil, io.Discard, io.Discard); err == nil {
 		t.Error("an unknown command succeeded")
 	}
 }
@@ -41,7 +41,7 @@ func TestServeNamesMissingSettings(t *testing.T) {
 			return "mars"
 		}
 		return ""
-	}, io.Discard, io.Discard)
+	}, nil, io.Discard, io.Discard)
 	if err == nil {
 		t.Fatal("serve without settings started")
 	}
@@ -65,7 +65,9 @@ func TestDevServesAndStops(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &testutil.Buffer{}
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"dev"}, func(k string) string { return vars[k] }, out, io.Discard) }()
+	go func() {
+		done <- run(ctx, []string{"dev"}, func(k string) string { return vars[k] }, nil, out, io.Discard)
+	}()
 
 	var addr string
 	for deadline := time.Now().Add(20 * time.Second); addr == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
@@ -104,5 +106,52 @@ func TestDevServesAndStops(t *testing.T) {
 		}
 	case <-time.After(25 * time.Second):
 		t.Fatal("portal dev did not stop")
+	}
+
+	// The demo's history verifies with the demo's key, against the
+	// checkpoints it logged when it started and when it stopped.
+	var report bytes.Buffer
+	err = run(context.Background(), []string{"audit", "verify", "-checkpoints", "-"}, func(k string) string { return vars[k] }, strings.NewReader(out.String()), &report, io.Discard)
+	if err != nil || !strings.Contains(report.String(), "history chain intact") || !strings.Contains(report.String(), "2 verified (from the database and 2 from the log)") {
+		t.Errorf("portal audit verify -checkpoints - = %v\n%s\nwant intact, with the checkpoints of the start and the stop", err, report.String())
+	}
+}
+
+func TestAuditVerifyUsage(t *testing.T) {
+	dir := t.TempDir()
+	env := func(k string) string {
+		if k == "PORTAL_DATABASE_URL" {
+			return "sqlite:" + filepath.Join(dir, "portal.db")
+		}
+		return ""
+	}
+	for _, tt := range []struct {
+		args  []string
+		stdin string
+		says  string
+	}{
+		{[]string{"audit"}, "", "usage: portal audit verify"},
+		{[]string{"audit", "verify", "extra"}, "", "usage: portal audit verify"},
+		{[]string{"audit", "verify", "-checkpoints"}, "", "flag needs an argument"},
+		{[]string{"audit", "verify"}, "", "PORTAL_AUDIT_KEY is required"},
+	} {
+		err := run(context.Background(), tt.args, env, strings.NewReader(tt.stdin), io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tt.says) {
+			t.Errorf("portal %s = %v, want an error saying %q", strings.Join(tt.args, " "), err, tt.says)
+		}
+	}
+	withKey := func(k string) string {
+		if k == "PORTAL_AUDIT_KEY" {
+			return "an audit key of at least thirty-two characters"
+		}
+		return env(k)
+	}
+	err := run(context.Background(), []string{"audit", "verify", "-checkpoints", "-"}, withKey, strings.NewReader("{\"msg\":\"listening\"}\n"), io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "holds no audit checkpoint") {
+		t.Errorf("portal audit verify -checkpoints with a log of no checkpoint = %v, want an error saying so", err)
+	}
+	err = run(context.Background(), []string{"audit", "verify", "-checkpoints", filepath.Join(dir, "missing.log")}, withKey, nil, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "no such file") {
+		t.Errorf("portal audit verify -checkpoints with a missing file = %v, want an error saying so", err)
 	}
 }

@@ -450,7 +450,7 @@ var goRuntimeVars = []string{"GOMEMLIMIT"}
 
 // secretSettings must come from the Secret, never from the ConfigMap or a
 // literal in the Deployment.
-var secretSettings = []string{"PORTAL_SESSION_KEYS", "PORTAL_OIDC_CLIENT_SECRET", "PORTAL_DATABASE_URL", "PORTAL_GRAPH_CERT_PASSWORD"}
+var secretSettings = []string{"PORTAL_SESSION_KEYS", "PORTAL_AUDIT_KEY", "PORTAL_OIDC_CLIENT_SECRET", "PORTAL_DATABASE_URL", "PORTAL_GRAPH_CERT_PASSWORD"}
 
 func isSetting(name string) bool {
 	return slices.ContainsFunc(config.Vars, func(v config.Var) bool { return v.Name == name })

@@ -93,7 +93,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(ctx, cfg.DatabaseURL)
+	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{AuditKeys: cfg.AuditKeys})
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +175,28 @@ func (a *App) Settle(ctx context.Context) (int, error) {
 	return n, err
 }
 
-// Maintain runs the settler every SettleInterval, probes the Graph app's
+// Checkpoint writes and logs a checkpoint of the history if this replica
+// holds the checkpoint lease (or, with final set, because it is stopping),
+// and reports whether it did. A checkpoint that finds the chain broken is
+// logged as an error.
+func (a *App) Checkpoint(ctx context.Context, final bool) (portal.Checkpoint, bool, error) {
+	interval := a.cfg.CheckpointInterval
+	if !final {
+		ok, err := a.Store.TryLease(ctx, "checkpoint", a.replica, 2*interval)
+		if err != nil || !ok {
+			return portal.Checkpoint{}, false, err
+		}
+	}
+	c, err := a.Store.WriteCheckpoint(ctx, interval)
+	if err != nil {
+		return portal.Checkpoint{}, false, err
+	}
+	store.LogCheckpoint(ctx, a.logger, c)
+	return c, true, nil
+}
+
+// Maintain runs the settler every SettleInterval, writes a checkpoint
+// every PORTAL_AUDIT_CHECKPOINT_INTERVAL, probes the Graph app's
 // permissions hourly and applies the retention setting daily, until ctx
 // ends.
 func (a *App) Maintain(ctx context.Context) {
@@ -195,18 +216,28 @@ func (a *App) Maintain(ctx context.Context) {
 			a.logger.ErrorContext(ctx, "settling outcomes", "err", err)
 		}
 	}
+	checkpoint := func() {
+		if _, _, err := a.Checkpoint(ctx, false); err != nil && ctx.Err() == nil {
+			a.logger.ErrorContext(ctx, "audit checkpoint", "err", err)
+		}
+	}
 	settle()
 	retain()
+	checkpoint()
 	a.CheckPermissions(ctx)
 	tick := time.NewTicker(SettleInterval)
 	defer tick.Stop()
-	lastHour, lastDay := time.Now(), time.Now()
+	lastHour, lastDay, lastCheckpoint := time.Now(), time.Now(), time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case now := <-tick.C:
 			settle()
+			if now.Sub(lastCheckpoint) >= a.cfg.CheckpointInterval {
+				lastCheckpoint = now
+				checkpoint()
+			}
 			if now.Sub(lastHour) >= time.Hour {
 				lastHour = now
 				a.CheckPermissions(ctx)
@@ -300,5 +331,13 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
-// Close releases the store.
-func (a *App) Close() error { return a.Store.Close() }
+// Close writes a last checkpoint, so that the log's last word on the
+// history is its head when this replica stopped, and releases the store.
+func (a *App) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, _, err := a.Checkpoint(ctx, true); err != nil {
+		a.logger.Error("audit checkpoint", "err", err)
+	}
+	return a.Store.Close()
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,6 +30,8 @@ var Vars = []Var{
 	{Name: "PORTAL_PUBLIC_URL", Default: "http://localhost:8080", Help: "External base URL; the OpenID redirect URI is this plus /auth/callback. https turns on Secure cookies and HSTS."},
 	{Name: "PORTAL_DATABASE_URL", Default: "sqlite:data/portal.db", Help: "History store: sqlite:PATH or postgres://..."},
 	{Name: "PORTAL_SESSION_KEYS", Required: true, Help: "Comma-separated secrets (at least 32 characters each), newest first; older ones still open existing sessions, for rotation."},
+	{Name: "PORTAL_AUDIT_KEY", Required: true, Help: "Comma-separated secrets (at least 32 characters each) that key the history's hash chain and sign its checkpoints, newest first; keep a retired key listed while records it keyed remain. Keep it out of the database: whoever holds it can rewrite the history."},
+	{Name: "PORTAL_AUDIT_CHECKPOINT_INTERVAL", Default: "5m", Help: "How often a signed checkpoint of the history's head is written to the log and the database (one replica at a time)."},
 	{Name: "PORTAL_SESSION_IDLE_TIMEOUT", Default: "30m", Help: "A session ends after this long without a request."},
 	{Name: "PORTAL_SESSION_MAX_AGE", Default: "8h", Help: "A session ends this long after sign-in, however active."},
 	{Name: "PORTAL_OIDC_ISSUER", Required: true, Help: "OpenID provider issuer URL, e.g. https://login.microsoftonline.com/{tenant}/v2.0."},
@@ -70,6 +73,8 @@ type Config struct {
 	DatabaseURL string
 
 	SessionKeys        []string
+	AuditKeys          []string
+	CheckpointInterval time.Duration
 	SessionIdleTimeout time.Duration
 	SessionMaxAge      time.Duration
 
@@ -126,7 +131,9 @@ func Load(getenv func(string) string, dev bool) (Config, error) {
 		Addr:                 p.str("PORTAL_ADDR"),
 		PublicURL:            p.publicURL("PORTAL_PUBLIC_URL"),
 		DatabaseURL:          p.database("PORTAL_DATABASE_URL"),
-		SessionKeys:          p.sessionKeys("PORTAL_SESSION_KEYS"),
+		SessionKeys:          p.secrets("PORTAL_SESSION_KEYS"),
+		AuditKeys:            p.secrets("PORTAL_AUDIT_KEY"),
+		CheckpointInterval:   p.duration("PORTAL_AUDIT_CHECKPOINT_INTERVAL", 10*time.Second, 24*time.Hour),
 		SessionIdleTimeout:   p.duration("PORTAL_SESSION_IDLE_TIMEOUT", time.Minute, 24*time.Hour),
 		SessionMaxAge:        p.duration("PORTAL_SESSION_MAX_AGE", 5*time.Minute, 7*24*time.Hour),
 		OIDCIssuer:           p.httpsURL("PORTAL_OIDC_ISSUER", true),
@@ -169,6 +176,12 @@ func Load(getenv func(string) string, dev bool) (Config, error) {
 	}
 	if c.MetricsToken != "" && len(c.MetricsToken) < 32 {
 		p.fail("PORTAL_METRICS_TOKEN", "is %d characters: want at least 32 (for example from `openssl rand -base64 32`)", len(c.MetricsToken))
+	}
+	for _, k := range c.AuditKeys {
+		if slices.Contains(c.SessionKeys, k) {
+			p.fail("PORTAL_AUDIT_KEY", "repeats a key of PORTAL_SESSION_KEYS: use a secret of its own")
+			break
+		}
 	}
 	if c.RoleOperator != "" && c.RoleOperator == c.RoleSupervisor {
 		p.fail("PORTAL_ROLE_SUPERVISOR", "must differ from PORTAL_ROLE_OPERATOR")
@@ -319,10 +332,10 @@ func redactURL(s string) string {
 	return u.Redacted()
 }
 
-// MinSessionKeyLength is the shortest accepted session secret.
-const MinSessionKeyLength = 32
+// MinSecretLength is the shortest accepted session or audit key.
+const MinSecretLength = 32
 
-func (p *parser) sessionKeys(name string) []string {
+func (p *parser) secrets(name string) []string {
 	s := p.str(name)
 	if s == "" {
 		return nil
@@ -330,8 +343,8 @@ func (p *parser) sessionKeys(name string) []string {
 	var keys []string
 	for i, k := range strings.Split(s, ",") {
 		k = strings.TrimSpace(k)
-		if len(k) < MinSessionKeyLength {
-			p.fail(name, "key %d is %d characters: want at least %d (for example from `openssl rand -base64 48`)", i+1, len(k), MinSessionKeyLength)
+		if len(k) < MinSecretLength {
+			p.fail(name, "key %d is %d characters: want at least %d (for example from `openssl rand -base64 48`)", i+1, len(k), MinSecretLength)
 			continue
 		}
 		keys = append(keys, k)

@@ -12,6 +12,7 @@ func env(m map[string]string) func(string) string { return func(k string) string
 func production() map[string]string {
 	return map[string]string{
 		"PORTAL_SESSION_KEYS":       strings.Repeat("k", 40),
+		"PORTAL_AUDIT_KEY":          strings.Repeat("a", 40),
 		"PORTAL_OIDC_ISSUER":        "https://login.microsoftonline.com/6f1d3c2a-8b4e-4d7a-9e21-3c5b7a9d0e14/v2.0",
 		"PORTAL_OIDC_CLIENT_ID":     "client",
 		"PORTAL_OIDC_CLIENT_SECRET": "secret",
@@ -59,6 +60,10 @@ func TestLoadRefusesBadValues(t *testing.T) {
 		{"PORTAL_DATABASE_URL", "sqlite:", "sqlite:PATH"},
 		{"PORTAL_SESSION_KEYS", "short", "at least 32"},
 		{"PORTAL_SESSION_KEYS", strings.Repeat("a", 40) + ",short", "key 2"},
+		{"PORTAL_AUDIT_KEY", "short", "at least 32"},
+		{"PORTAL_AUDIT_KEY", strings.Repeat("k", 40), "repeats a key of PORTAL_SESSION_KEYS"},
+		{"PORTAL_AUDIT_CHECKPOINT_INTERVAL", "1s", "want between 10s and 24h"},
+		{"PORTAL_AUDIT_CHECKPOINT_INTERVAL", "often", "duration"},
 		{"PORTAL_SESSION_IDLE_TIMEOUT", "ten minutes", "duration"},
 		{"PORTAL_SESSION_MAX_AGE", "30d", "duration"},
 		{"PORTAL_SESSION_MAX_AGE", "1s", "between"},

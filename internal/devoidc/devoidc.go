@@ -101,6 +101,8 @@ type Provider struct {
 	// authTimeOffset is added to the moment a persona is chosen to give
 	// auth_time, in nanoseconds.
 	authTimeOffset atomic.Int64
+	// omitAuthTime leaves auth_time out of the ID tokens.
+	omitAuthTime atomic.Bool
 }
 
 // Lifetimes of what the provider hands out. Entra's are of the same order.
@@ -272,6 +274,13 @@ func (p *Provider) Issuer() string {
 // for an action that wants a recent one. Zero restores the real time.
 func (p *Provider) SetAuthTimeOffset(d time.Duration) {
 	p.authTimeOffset.Store(int64(d))
+}
+
+// SetOmitAuthTime makes the sign-ins completed from now on carry no
+// auth_time, as a provider that ignores max_age would issue them; false
+// restores it.
+func (p *Provider) SetOmitAuthTime(omit bool) {
+	p.omitAuthTime.Store(omit)
 }
 
 // Close stops the server, waiting a few seconds for requests in flight.

@@ -111,6 +111,10 @@ func (p *Provider) choosePersona(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	authTime := time.Now().Add(time.Duration(p.authTimeOffset.Load()))
+	if p.omitAuthTime.Load() {
+		// A zero time leaves the claim out of the ID token.
+		authTime = time.Time{}
+	}
 	if err := p.store.complete(id, persona.Subject, authTime); err != nil {
 		p.showStaleRequest(w)
 		return

@@ -333,3 +333,10 @@ func (h *History) Verify(context.Context) (portal.Verification, error) {
 	}
 	return portal.Verification{Checked: int64(len(h.events))}, nil
 }
+
+// ChainStatus implements portal.History: the fake writes no checkpoints.
+func (h *History) ChainStatus(context.Context) (portal.ChainStatus, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return portal.ChainStatus{}, h.fail
+}

@@ -36,6 +36,9 @@ func (s *Server) dashboard(c echo.Context) error {
 		refusals[i] = portal.Count{Label: issuance.RefusalLabel(r.Label), N: r.N}
 	}
 	v.Refusals = templates.HBarChart("Refusals by reason", "bar-refused", refusals)
+	if v.Chain, err = s.chainStatus(c); err != nil {
+		return err
+	}
 	return s.render(c, http.StatusOK, templates.DashboardPage(s.page(c, "Dashboard", "dashboard"), v))
 }
 

@@ -5,6 +5,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/tapportal/portal/internal/portal"
 	"github.com/tapportal/portal/web/templates"
 )
 
@@ -40,5 +41,20 @@ func (s *Server) historyList(c echo.Context, mine bool) error {
 		v.Next = events[len(events)-1].ID
 	}
 	v.Events = events
+	if !mine {
+		if v.Chain, err = s.chainStatus(c); err != nil {
+			return err
+		}
+	}
 	return s.render(c, http.StatusOK, templates.HistoryPage(s.page(c, title, nav), v))
+}
+
+// chainStatus reads the chain's status as of the newest checkpoint, for
+// the supervisors' pages.
+func (s *Server) chainStatus(c echo.Context) (*portal.ChainStatus, error) {
+	st, err := s.cfg.History.ChainStatus(c.Request().Context())
+	if err != nil {
+		return nil, err
+	}
+	return &st, nil
 }

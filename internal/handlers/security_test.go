@@ -1,15 +1,18 @@
 package handlers_test
 
 import (
+	"context"
 	"fmt"
 	"html"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tapportal/portal/internal/graph/graphemu"
+	"github.com/tapportal/portal/internal/portal"
 	"github.com/tapportal/portal/internal/session"
 )
 
@@ -28,6 +31,91 @@ type securityEnv struct {
 	op       *browser
 	csrf     string
 	eligible graphemu.User
+	// wants is what the running case expects the history to gain.
+	wants []want
+}
+
+// want is a record an attack must leave in the history.
+type want struct {
+	action  portal.Action
+	outcome portal.Outcome
+	code    string
+	target  string
+	// reason and ticket are what the record's must start with, when set.
+	reason, ticket string
+	// detail is what the record's detail must say, when set.
+	detail string
+}
+
+// mark is where the history and Graph stood before a case.
+type mark struct {
+	writes, requests int
+	lastID           int64
+}
+
+func (s *securityEnv) mark(t *testing.T) mark {
+	t.Helper()
+	m := mark{writes: s.writes(), requests: len(s.h.Demo.Graph.Requests())}
+	if newest := s.events(t, 1); len(newest) == 1 {
+		m.lastID = newest[0].ID
+	}
+	return m
+}
+
+func (s *securityEnv) events(t *testing.T, limit int) []portal.Event {
+	t.Helper()
+	events, err := s.h.App.Store.List(context.Background(), portal.EventFilter{Limit: limit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return events
+}
+
+// expect says what the running case must leave in the history, oldest
+// first; a case that says nothing must leave nothing.
+func (s *securityEnv) expect(w ...want) { s.wants = w }
+
+// checkSince asserts the history gained exactly what the case expects
+// since m, and that no pass was issued or revoked.
+func (s *securityEnv) checkSince(t *testing.T, m mark) {
+	t.Helper()
+	var got []portal.Event
+	for _, e := range s.events(t, 200) {
+		if e.ID > m.lastID {
+			got = append([]portal.Event{e}, got...)
+		}
+	}
+	if len(got) != len(s.wants) {
+		t.Fatalf("the history gained %d records (%s), want %d", len(got), summarize(got), len(s.wants))
+	}
+	for i, w := range s.wants {
+		e := got[i]
+		switch {
+		case e.Action != w.action || e.Outcome != w.outcome:
+			t.Fatalf("record %d is %s %s, want %s %s", e.ID, e.Action, e.Outcome, w.action, w.outcome)
+		case w.code != "" && e.RefusalCode != w.code:
+			t.Fatalf("record %d has refusal code %q, want %q", e.ID, e.RefusalCode, w.code)
+		case w.target != "" && e.TargetID != w.target:
+			t.Fatalf("record %d is about %q, want %q", e.ID, e.TargetID, w.target)
+		case !strings.HasPrefix(e.Reason, w.reason):
+			t.Fatalf("record %d has reason %q, want it to start %q", e.ID, e.Reason, w.reason)
+		case !strings.HasPrefix(e.Ticket, w.ticket):
+			t.Fatalf("record %d has ticket %q, want it to start %q", e.ID, e.Ticket, w.ticket)
+		case !strings.Contains(e.Detail, w.detail):
+			t.Fatalf("record %d has detail %q, want it to say %q", e.ID, e.Detail, w.detail)
+		}
+	}
+	if n := s.writes(); n != m.writes {
+		t.Fatalf("%d pass writes reached Graph, want none", n-m.writes)
+	}
+}
+
+func summarize(events []portal.Event) string {
+	var parts []string
+	for _, e := range events {
+		parts = append(parts, fmt.Sprintf("%d %s %s %s", e.ID, e.Action, e.Outcome, e.RefusalCode))
+	}
+	return strings.Join(parts, "; ")
 }
 
 const sessionKey = "security-suite-session-key-0123456789abcdef"
@@ -36,6 +124,7 @@ func newSecurityEnv(t *testing.T) *securityEnv {
 	h := newHarness(t, map[string]string{
 		"PORTAL_SESSION_KEYS":        sessionKey,
 		"PORTAL_PROTECTED_GROUP_IDS": graphemu.ExecutiveGroupID,
+		"PORTAL_METRICS_TOKEN":       metricsToken,
 	})
 	op := h.signedIn(t, "operator")
 	u := h.eligible(t, false)
@@ -75,7 +164,7 @@ func (s *securityEnv) refused(t *testing.T, p page, before, status int, message 
 	}
 }
 
-var attacks = []attack{
+var forgeryAttacks = []attack{
 	{"CSRF token missing", func(t *testing.T, s *securityEnv) {
 		f := s.issueForm(s.eligible.ID)
 		f.Del("csrf")
@@ -135,6 +224,9 @@ var attacks = []attack{
 			s.refused(t, s.op.do(req, false), before, http.StatusMethodNotAllowed, "")
 		}
 	}},
+}
+
+var sessionAttacks = []attack{
 	{"operator opens supervisor pages", func(t *testing.T, s *securityEnv) {
 		for _, path := range []string{"/history", "/history/1", "/history/export.csv", "/history/dashboard"} {
 			if p := s.op.get(path); p.status != http.StatusForbidden || !strings.Contains(p.body, "for supervisors") {
@@ -198,6 +290,9 @@ var attacks = []attack{
 		req.AddCookie(saved)
 		toSignIn(t, s.h.browser(t).do(req, false), "/search")
 	}},
+}
+
+var signInAttacks = []attack{
 	{"open redirect after sign-in", func(t *testing.T, s *securityEnv) {
 		for _, target := range []string{"https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)", "/%2F%2Fevil.example", "http:evil.example"} {
 			p := s.h.browser(t).signIn("operator", target)
@@ -206,6 +301,26 @@ var attacks = []attack{
 			}
 		}
 	}},
+	{"stale sign-in", func(t *testing.T, s *securityEnv) {
+		s.h.Demo.Provider.SetAuthTimeOffset(-time.Hour)
+		b := s.h.signedIn(t, "operator")
+		s.h.Demo.Provider.SetAuthTimeOffset(0)
+		before := s.writes()
+		p := b.getNoFollow("/users/" + s.eligible.ID + "/issue")
+		if p.status != http.StatusSeeOther || !strings.Contains(p.header.Get("Location"), "reauth=1") {
+			t.Fatalf("issue form with a stale sign-in = %d %s, want a step-up redirect", p.status, p.header.Get("Location"))
+		}
+		login := b.getNoFollow(p.header.Get("Location"))
+		if loc := login.header.Get("Location"); !strings.Contains(loc, "prompt=login") {
+			t.Fatalf("step-up redirect to the provider = %s, want prompt=login", loc)
+		}
+		if n := s.writes(); n != before {
+			t.Fatal("a pass was issued with a stale sign-in")
+		}
+	}},
+}
+
+var inputAttacks = []attack{
 	{"OData injection in search", func(t *testing.T, s *securityEnv) {
 		for _, q := range []string{"'", "')", "x' or 1 eq 1 or displayName eq 'y", "a) or (accountEnabled eq true", "' or startswith(displayName,'"} {
 			s.h.Demo.Graph.ResetRequests()
@@ -263,23 +378,6 @@ var attacks = []attack{
 		before := s.writes()
 		s.refused(t, s.op.post("/users/"+s.eligible.ID+"/issue", f), before, http.StatusRequestEntityTooLarge, "more data than the portal accepts")
 	}},
-	{"stale sign-in", func(t *testing.T, s *securityEnv) {
-		s.h.Demo.Provider.SetAuthTimeOffset(-time.Hour)
-		b := s.h.signedIn(t, "operator")
-		s.h.Demo.Provider.SetAuthTimeOffset(0)
-		before := s.writes()
-		p := b.getNoFollow("/users/" + s.eligible.ID + "/issue")
-		if p.status != http.StatusSeeOther || !strings.Contains(p.header.Get("Location"), "reauth=1") {
-			t.Fatalf("issue form with a stale sign-in = %d %s, want a step-up redirect", p.status, p.header.Get("Location"))
-		}
-		login := b.getNoFollow(p.header.Get("Location"))
-		if loc := login.header.Get("Location"); !strings.Contains(loc, "prompt=login") {
-			t.Fatalf("step-up redirect to the provider = %s, want prompt=login", loc)
-		}
-		if n := s.writes(); n != before {
-			t.Fatal("a pass was issued with a stale sign-in")
-		}
-	}},
 }
 
 // protectedTargets are the kinds of account the portal must never give a
@@ -333,38 +431,75 @@ func toSignIn(t *testing.T, p page, path string) {
 	}
 }
 
+// attackGroups are the suite's cases by what they attack.
+var attackGroups = []struct {
+	category string
+	attacks  []attack
+}{
+	{"request forgery", forgeryAttacks},
+	{"sessions", slices.Concat(sessionAttacks, sessionEndAttacks)},
+	{"sign-in", slices.Concat(signInAttacks, signInStateAttacks)},
+	{"input", slices.Concat(inputAttacks, targetIDAttacks)},
+	{"recorded text", recordedTextAttacks},
+	{"CSV export", exportAttacks},
+	{"metrics", metricsAttacks},
+	{"text that reads differently", displayAttacks},
+	{"history tampering", historyAttacks},
+}
+
 func TestSecuritySuite(t *testing.T) {
 	s := newSecurityEnv(t)
-	// Each case fails its subtest unless it was refused as it must be: the
-	// count printed is of the cases that ran and passed every assertion.
-	passed := 0
-	for _, a := range attacks {
-		if t.Run(a.name, func(t *testing.T) { a.run(t, s) }) {
-			passed++
-		}
-	}
-	for _, pt := range protectedTargets {
-		ok := t.Run("pass for "+pt.name, func(t *testing.T) {
-			form := s.op.get("/users/" + pt.id)
-			if !strings.Contains(form.body, "Not eligible") || !strings.Contains(form.body, pt.message) {
-				t.Fatalf("the user page does not say %q", pt.message)
-			}
-			before := s.writes()
-			p := s.op.post("/users/"+pt.id+"/issue", s.issueForm(pt.id))
-			s.refused(t, p, before, http.StatusForbidden, pt.message)
-			hist := s.op.get("/my-history?outcome=refused&target=" + url.QueryEscape(pt.id))
-			if !strings.Contains(hist.body, pt.message) {
-				t.Fatal("the refusal is not in the history")
-			}
+	// Each case fails its subtest unless it was refused as it must be and
+	// left the history and Graph as it must: the counts printed are of
+	// the cases that ran and passed every assertion.
+	var report []string
+	passed, total := 0, 0
+	run := func(t *testing.T, name string, fn func(t *testing.T, s *securityEnv)) bool {
+		total++
+		s.wants = nil
+		m := s.mark(t)
+		ok := t.Run(name, func(t *testing.T) {
+			fn(t, s)
+			s.checkSince(t, m)
 		})
 		if ok {
 			passed++
 		}
+		return ok
 	}
-	if total := len(attacks) + len(protectedTargets); passed != total {
+	for _, g := range attackGroups {
+		n := 0
+		t.Run(g.category, func(t *testing.T) {
+			for _, a := range g.attacks {
+				if run(t, a.name, a.run) {
+					n++
+				}
+			}
+		})
+		report = append(report, fmt.Sprintf("%s %d", g.category, n))
+	}
+	n := 0
+	t.Run("guardrails", func(t *testing.T) {
+		for _, pt := range protectedTargets {
+			ok := run(t, "pass for "+pt.name, func(t *testing.T, s *securityEnv) {
+				form := s.op.get("/users/" + pt.id)
+				if !strings.Contains(form.body, "Not eligible") || !strings.Contains(form.body, pt.message) {
+					t.Fatalf("the user page does not say %q", pt.message)
+				}
+				p := s.op.post("/users/"+pt.id+"/issue", s.issueForm(pt.id))
+				s.refused(t, p, s.writes(), http.StatusForbidden, pt.message)
+				s.expect(want{action: portal.ActionIssue, outcome: portal.OutcomeRefused, target: pt.id, reason: "Security suite", detail: pt.message})
+			})
+			if ok {
+				n++
+			}
+		}
+	})
+	report = append(report, fmt.Sprintf("guardrails %d", n))
+	if passed != total {
 		t.Fatalf("security: %d of %d attack cases refused as required", passed, total)
 	}
-	fmt.Printf("security: %d attack cases, each refused as required\n", passed)
+	fmt.Printf("security: %d attack cases, each refused as required (%s)\n", passed, strings.Join(report, ", "))
 }
 
 // TestRateLimitAcrossInstances runs two portals on one database: the

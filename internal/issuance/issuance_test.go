@@ -71,7 +71,7 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(context.Background(), cfg.DatabaseURL)
+	st, err := store.Open(context.Background(), cfg.DatabaseURL, store.Options{AuditKeys: cfg.AuditKeys})
 	if err != nil {
 		t.Fatal(err)
 	}

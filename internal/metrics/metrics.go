@@ -283,3 +283,8 @@ func (t timedHistory) Verify(ctx context.Context) (out portal.Verification, err 
 	defer func(start time.Time) { t.observe("verify", start, err) }(time.Now())
 	return t.h.Verify(ctx)
 }
+
+func (t timedHistory) ChainStatus(ctx context.Context) (out portal.ChainStatus, err error) {
+	defer func(start time.Time) { t.observe("chain_status", start, err) }(time.Now())
+	return t.h.ChainStatus(ctx)
+}

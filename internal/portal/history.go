@@ -164,14 +164,72 @@ type Stats struct {
 	RefusalsByReason []Count
 }
 
-// Verification is the result of walking the hash chain.
+// Verification is the result of walking the hash chain and checking it
+// against the checkpoints.
 type Verification struct {
 	Checked int64
 	// BrokenAt is the id of the first record whose hash or link does not
 	// match, or 0 when the chain is intact.
 	BrokenAt int64
-	Problem  string
+	// Problem says what is wrong with the chain at BrokenAt, where the
+	// walk stopped; empty when every record verified.
+	Problem string
+	// HeadID and HeadHash are the newest record walked.
+	HeadID   int64
+	HeadHash string
+	// Checkpoints is how many checkpoints verified and were checked
+	// against the chain.
+	Checkpoints int
+	// Findings are what the checkpoints show: records deleted from the
+	// end, records rewritten, checkpoints forged, deleted or missing
+	// from the log. Any finding means the history cannot be trusted.
+	Findings []string
+	// Notes are facts worth knowing that do not show tampering, such as
+	// a time the portal wrote no checkpoint because it was not running.
+	Notes []string
 }
+
+// Intact reports whether the chain verified and the checkpoints found
+// nothing wrong with it.
+func (v Verification) Intact() bool { return v.Problem == "" && len(v.Findings) == 0 }
+
+// Checkpoint is a signed statement of the chain's head: the portal writes
+// one at a steady interval to the database and to its log, so that
+// deleting or rewriting records shows up against a copy the database does
+// not hold. The MAC covers every other field.
+type Checkpoint struct {
+	// Seq numbers checkpoints from 1 without gaps.
+	Seq      int64     `json:"seq"`
+	Time     time.Time `json:"time"`
+	HeadID   int64     `json:"head_id"`
+	HeadHash string    `json:"head_hash"`
+	// Count is how many records the chain held up to the head.
+	Count int64 `json:"count"`
+	// Interval is when the next checkpoint is due.
+	Interval time.Duration `json:"interval_ns"`
+	// Status is ChainIntact, or the problem verification found.
+	Status string `json:"status"`
+	KeyID  string `json:"key_id"`
+	MAC    string `json:"mac"`
+}
+
+// ChainIntact is a checkpoint's status when the chain verified.
+const ChainIntact = "intact"
+
+// ChainStatus is the chain as of the newest checkpoint, for the
+// supervisor's pages.
+type ChainStatus struct {
+	// Checkpoint is the newest checkpoint; zero Seq when none is written.
+	Checkpoint Checkpoint
+	// Problem is set when the checkpoint's own status is not intact, when
+	// it does not verify, or when the records it vouches for have changed
+	// since.
+	Problem string
+}
+
+// Intact reports whether the newest checkpoint found the chain intact
+// and still matches it.
+func (c ChainStatus) Intact() bool { return c.Checkpoint.Seq != 0 && c.Problem == "" }
 
 // History is the durable, tamper-evident record of every action. Every
 // record carries a hash chained to the previous one. Implementations
@@ -213,6 +271,9 @@ type History interface {
 	// DeleteBefore deletes events older than t and records the deletion
 	// as an ActionRetention event built from by. It returns the count.
 	DeleteBefore(ctx context.Context, t time.Time, by Event) (int64, error)
-	// Verify walks the hash chain from the oldest record.
+	// Verify walks the hash chain from the oldest record and checks it
+	// against the stored checkpoints.
 	Verify(ctx context.Context) (Verification, error)
+	// ChainStatus returns the chain's status as of the newest checkpoint.
+	ChainStatus(ctx context.Context) (ChainStatus, error)
 }

@@ -29,7 +29,7 @@ const (
 	benchRecords = 1_000_000
 	// benchVersion names the cached SQLite file; change it whenever the
 	// schema, the chain encoding or the generated data change.
-	benchVersion = "v1"
+	benchVersion = "v2"
 	// benchOperator is the operator the page benchmarks filter on.
 	benchOperator = "op-07"
 )
@@ -68,6 +68,7 @@ func BenchmarkHistory(b *testing.B) {
 				benchPage(b, s, portal.EventFilter{From: weekStart, To: weekStart.Add(7 * 24 * time.Hour)})
 			})
 			b.Run("export", func(b *testing.B) { benchExport(b, s) })
+			b.Run("verify", func(b *testing.B) { benchVerify(b, s) })
 		})
 	}
 }
@@ -130,6 +131,24 @@ func benchExport(b *testing.B, s *store.Store) {
 	b.ReportMetric(float64(records)/elapsed.Seconds(), "records/s")
 	b.ReportMetric(heapGrowth, "heap-growth-MB")
 	b.ReportMetric(rssGrowth, "rss-growth-MB")
+}
+
+// benchVerify walks the whole chain per iteration, as every checkpoint
+// and "portal audit verify" do, and reports records verified per second.
+func benchVerify(b *testing.B, s *store.Store) {
+	ctx := context.Background()
+	var records int64
+	var elapsed time.Duration
+	for b.Loop() {
+		start := time.Now()
+		v, err := s.Verify(ctx)
+		elapsed += time.Since(start)
+		if err != nil || !v.Intact() || v.Checked != benchRecords {
+			b.Fatalf("Verify() = %+v, %v; want %d records intact", v, err, benchRecords)
+		}
+		records += v.Checked
+	}
+	b.ReportMetric(float64(records)/elapsed.Seconds(), "records/s")
 }
 
 // csvRow appends e's columns in export order.
@@ -216,7 +235,7 @@ func resetPeakRSS() {
 // once and kept in the temporary directory between runs.
 func loadSQLite(b *testing.B) *store.Store {
 	path := filepath.Join(os.TempDir(), "tapportal-bench-"+benchVersion+".db")
-	if s, err := store.Open(b.Context(), "sqlite:"+path); err == nil {
+	if s, err := store.Open(b.Context(), "sqlite:"+path, testOptions); err == nil {
 		if n, _ := countRecords(s); n == benchRecords {
 			b.Cleanup(func() { s.Close() })
 			return s
@@ -226,7 +245,7 @@ func loadSQLite(b *testing.B) *store.Store {
 	b.Logf("building %s with %d records", path, benchRecords)
 	tmp := path + ".building"
 	removeSQLite(tmp)
-	s, err := store.Open(b.Context(), "sqlite:"+tmp)
+	s, err := store.Open(b.Context(), "sqlite:"+tmp, testOptions)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -242,7 +261,7 @@ func loadSQLite(b *testing.B) *store.Store {
 	if err := os.Rename(tmp, path); err != nil {
 		b.Fatal(err)
 	}
-	s, err = store.Open(b.Context(), "sqlite:"+path)
+	s, err = store.Open(b.Context(), "sqlite:"+path, testOptions)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -267,10 +286,10 @@ func countRecords(s *store.Store) (int, error) {
 var benchColumns = []string{"id", "time_us", "action", "outcome", "operator_id", "operator_name", "target_id",
 	"target_upn", "target_name", "tap_id", "lifetime_minutes", "one_time", "start_us", "reason", "ticket",
 	"detail", "refusal_code", "graph_request_id", "request_id", "intent_id", "reconciled", "anchor",
-	"prev_hash", "hash"}
+	"prev_hash", "hash", "key_id"}
 
 // values returns e's columns in benchColumns order.
-func values(e portal.Event, prevHash string) []any {
+func values(e portal.Event, prevHash, keyID string) []any {
 	start := int64(0)
 	if !e.Start.IsZero() {
 		start = e.Start.UnixMicro()
@@ -278,7 +297,7 @@ func values(e portal.Event, prevHash string) []any {
 	return []any{e.ID, e.Time.UnixMicro(), string(e.Action), string(e.Outcome), e.OperatorID, e.OperatorName,
 		e.TargetID, e.TargetUPN, e.TargetName, e.TAPID, e.LifetimeMinutes, e.OneTime, start, e.Reason,
 		e.Ticket, e.Detail, e.RefusalCode, e.GraphRequestID, e.RequestID, e.IntentID, e.Reconciled, "",
-		prevHash, e.Hash}
+		prevHash, e.Hash, keyID}
 }
 
 // bulkInsertSQLite loads the generated history with multi-row INSERTs in
@@ -304,8 +323,7 @@ func bulkInsertSQLite(ctx context.Context, s *store.Store) error {
 		for range rowsPerTx / rowsPerInsert {
 			args = args[:0]
 			for range rowsPerInsert {
-				e, prev := g.next()
-				args = append(args, values(e, prev)...)
+				args = append(args, values(g.next())...)
 			}
 			if _, err := stmt.ExecContext(ctx, args...); err != nil {
 				tx.Rollback()
@@ -325,7 +343,7 @@ func loadPostgres(b *testing.B) *store.Store {
 	skipWithoutPostgres(b)
 	ctx := b.Context()
 	u := testutil.PostgresURL(b, "bench")
-	s, err := store.Open(ctx, u)
+	s, err := store.Open(ctx, u, testOptions)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -341,8 +359,7 @@ func loadPostgres(b *testing.B) *store.Store {
 		if g.id >= benchRecords {
 			return nil, nil
 		}
-		e, prev := g.next()
-		return values(e, prev), nil
+		return values(g.next()), nil
 	}))
 	if err != nil || n != benchRecords {
 		b.Fatalf("COPY = %d rows, %v", n, err)
@@ -361,11 +378,13 @@ func loadPostgres(b *testing.B) *store.Store {
 // revocations over 90 days; a tenth refused by a guardrail, the rest an
 // intent followed by its outcome, mostly success.
 type historyGenerator struct {
-	rng     *mathrand.Rand
-	id      int64
-	timeUS  int64
-	stepUS  int64
-	prev    string
+	rng    *mathrand.Rand
+	id     int64
+	timeUS int64
+	stepUS int64
+	prev   string
+	// key keys the hashes.
+	key     string
 	pending *portal.Event // an outcome due after the intent just made
 }
 
@@ -376,16 +395,17 @@ func newHistoryGenerator() *historyGenerator {
 		timeUS: benchEnd.UnixMicro() - span,
 		stepUS: span / benchRecords,
 		prev:   store.Genesis,
+		key:    testutil.AuditKeys[0],
 	}
 }
 
 var refusalCodes = []string{"protected-role", "protected-group", "guest", "disabled", "self", "lifetime-bounds", "rate-limit"}
 
-// next returns the next record with its hash and the previous hash.
-func (g *historyGenerator) next() (portal.Event, string) {
+// next returns the next record with its hash, the previous hash and
+// the id of the key.
+func (g *historyGenerator) next() (e portal.Event, prev, keyID string) {
 	g.id++
 	g.timeUS += g.rng.Int64N(2 * g.stepUS)
-	var e portal.Event
 	if g.pending != nil {
 		e, g.pending = *g.pending, nil
 	} else {
@@ -393,10 +413,10 @@ func (g *historyGenerator) next() (portal.Event, string) {
 	}
 	e.ID = g.id
 	e.Time = time.UnixMicro(g.timeUS).UTC()
-	prev := g.prev
-	e.Hash = store.ChainHash(prev, e, "")
+	prev = g.prev
+	e.Hash, keyID = store.KeyedHash(g.key, prev, e, "")
 	g.prev = e.Hash
-	return e, prev
+	return e, prev, keyID
 }
 
 // action makes a new action: a refusal, or an intent whose outcome next

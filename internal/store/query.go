@@ -19,7 +19,7 @@ const eventColumns = `id, time_us, action, outcome, operator_id, operator_name, 
 	graph_request_id, request_id, intent_id, reconciled, hash, privilege`
 
 // chainColumns add the chain columns that portal.Event does not carry.
-const chainColumns = eventColumns + `, anchor, prev_hash`
+const chainColumns = eventColumns + `, anchor, prev_hash, key_id`
 
 // firstAtOrAfter finds the first record at or after a time. Time never
 // decreases along ids (see stamp), so the records from a time on are

@@ -60,6 +60,18 @@ type Store struct {
 	// PostgreSQL it is the same pool as write.
 	read     *sql.DB
 	postgres bool
+	// keys key the chain and the checkpoints: the first writes, every one
+	// verifies what it wrote.
+	keys []auditKey
+}
+
+// Options are the store's settings beyond its database.
+type Options struct {
+	// AuditKeys are the secrets the chain and the checkpoints are keyed
+	// with, newest first: new records use the first, and every key whose
+	// records remain must stay listed for them to verify. At least one,
+	// each at least MinAuditKeyLength long.
+	AuditKeys []string
 }
 
 var _ portal.History = (*Store)(nil)
@@ -70,9 +82,12 @@ var _ portal.History = (*Store)(nil)
 // are *portal.Error values: EInvalid for a URL the store does not accept,
 // EUnavailable for a database it cannot open, reach or migrate. They never
 // include a password.
-func Open(ctx context.Context, databaseURL string) (*Store, error) {
+func Open(ctx context.Context, databaseURL string, o Options) (*Store, error) {
+	keys, err := auditKeys(o.AuditKeys)
+	if err != nil {
+		return nil, err
+	}
 	var s *Store
-	var err error
 	switch {
 	case strings.HasPrefix(databaseURL, "sqlite:"):
 		s, err = openSQLite(ctx, strings.TrimPrefix(databaseURL, "sqlite:"))
@@ -84,6 +99,7 @@ func Open(ctx context.Context, databaseURL string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.keys = keys
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, &portal.Error{Code: portal.EUnavailable, Message: "The history database schema could not be brought up to date.", Err: err}

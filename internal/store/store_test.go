@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -24,6 +25,9 @@ import (
 )
 
 const postgresSkip = "set " + testutil.PostgresEnv + "=postgres://user@host:5432/db to run the PostgreSQL store tests"
+
+// testOptions open every test store.
+var testOptions = store.Options{AuditKeys: testutil.AuditKeys}
 
 // t0 is the start of the test data: a Monday, midnight UTC.
 var t0 = time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
@@ -84,7 +88,7 @@ func open(t *testing.T, b backend) *store.Store {
 
 func openURL(t *testing.T, u string) *store.Store {
 	t.Helper()
-	s, err := store.Open(t.Context(), u)
+	s, err := store.Open(t.Context(), u, testOptions)
 	if err != nil {
 		t.Fatalf("Open(%s) = %v", u, err)
 	}
@@ -108,8 +112,8 @@ func verifyIntact(t *testing.T, s *store.Store, checked int64) {
 	if err != nil {
 		t.Fatalf("Verify() = %v", err)
 	}
-	if want := (portal.Verification{Checked: checked}); v != want {
-		t.Errorf("Verify() = %+v, want %+v", v, want)
+	if v.Checked != checked || v.BrokenAt != 0 || !v.Intact() {
+		t.Errorf("Verify() = %+v, want %d records checked, intact", v, checked)
 	}
 }
 
@@ -185,8 +189,8 @@ func TestRecordRoundTrip(t *testing.T) {
 	})
 }
 
-// TestChainHashEncoding restates the documented encoding byte by byte:
-// changing it would make every stored chain fail to verify.
+// TestChainHashEncoding restates the documented encodings byte by byte:
+// changing one would make every stored chain fail to verify.
 func TestChainHashEncoding(t *testing.T) {
 	e := portal.Event{
 		ID: 7, Time: time.UnixMicro(1772409600123456), Action: portal.ActionIssue, Outcome: portal.OutcomeSuccess,
@@ -215,7 +219,7 @@ func TestChainHashEncoding(t *testing.T) {
 	b = append(b, 0)
 	str("anchor")
 	sum := sha256.Sum256(b)
-	if got, want := store.ChainHash(prev, e, "anchor"), hex.EncodeToString(sum[:]); got != want {
+	if got, want := store.LegacyHash(prev, e, "anchor"), hex.EncodeToString(sum[:]); got != want {
 		t.Errorf("ChainHash(record 7) = %s, want %s", got, want)
 	}
 
@@ -225,14 +229,30 @@ func TestChainHashEncoding(t *testing.T) {
 	b[len(prev)] = 2
 	str("Global Administrator")
 	sum = sha256.Sum256(b)
-	if got, want := store.ChainHash(prev, e, "anchor"), hex.EncodeToString(sum[:]); got != want {
+	if got, want := store.LegacyHash(prev, e, "anchor"), hex.EncodeToString(sum[:]); got != want {
 		t.Errorf("ChainHash(record 7 with a privilege) = %s, want %s", got, want)
+	}
+
+	// Version 3 is version 2 with the key id after the privilege, under
+	// HMAC-SHA256 with the audit key instead of SHA-256.
+	secret := "an audit key of at least thirty-two characters"
+	id := store.KeyID(secret)
+	b[len(prev)] = 3
+	str(id)
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write(b)
+	gotHash, gotID := store.KeyedHash(secret, prev, e, "anchor")
+	if want := hex.EncodeToString(m.Sum(nil)); gotHash != want || gotID != id {
+		t.Errorf("KeyedHash(record 7) = %s under key %s, want %s under key %s", gotHash, gotID, want, id)
+	}
+	if other, _ := store.KeyedHash(secret+"!", prev, e, "anchor"); other == gotHash {
+		t.Errorf("KeyedHash under two keys = %s both times, want them to differ", other)
 	}
 
 	// Length prefixes keep field boundaries: moving a character from one
 	// field to the next changes the hash.
-	split1 := store.ChainHash(prev, portal.Event{Reason: "ab", Ticket: "c"}, "")
-	split2 := store.ChainHash(prev, portal.Event{Reason: "a", Ticket: "bc"}, "")
+	split1, _ := store.KeyedHash(secret, prev, portal.Event{Reason: "ab", Ticket: "c"}, "")
+	split2, _ := store.KeyedHash(secret, prev, portal.Event{Reason: "a", Ticket: "bc"}, "")
 	if split1 == split2 {
 		t.Errorf("ChainHash(Reason ab, Ticket c) = ChainHash(Reason a, Ticket bc) = %s, want them to differ", split1)
 	}
@@ -387,9 +407,10 @@ func loadRaw(t *testing.T, s *store.Store, n int) {
 	prev := store.Genesis
 	for i := range n {
 		e := portal.Event{ID: int64(i + 1), Time: t0.Add(time.Duration(i) * time.Minute), Action: portal.ActionIssue, Outcome: portal.OutcomeSuccess, OperatorID: "op-1"}
-		e.Hash = store.ChainHash(prev, e, "")
-		_, err := tx.ExecContext(t.Context(), q(`INSERT INTO events (id, time_us, action, outcome, operator_id, one_time, reconciled, prev_hash, hash)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`), e.ID, e.Time.UnixMicro(), e.Action, e.Outcome, e.OperatorID, false, false, prev, e.Hash)
+		var keyID string
+		e.Hash, keyID = store.KeyedHash(testutil.AuditKeys[0], prev, e, "")
+		_, err := tx.ExecContext(t.Context(), q(`INSERT INTO events (id, time_us, action, outcome, operator_id, one_time, reconciled, prev_hash, hash, key_id)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), e.ID, e.Time.UnixMicro(), e.Action, e.Outcome, e.OperatorID, false, false, prev, e.Hash, keyID)
 		if err != nil {
 			t.Fatalf("insert %d: %v", e.ID, err)
 		}
@@ -982,7 +1003,11 @@ func TestVerifyFindsTampering(t *testing.T) {
 		{"middle record deleted", []string{"DELETE FROM events WHERE id = 6"}, 7, 6, "Record 6 is missing"},
 		{"records deleted", []string{"DELETE FROM events WHERE id IN (6, 7, 8)"}, 9, 6, "Records 6 to 8 are missing"},
 		{"first record deleted", []string{"DELETE FROM events WHERE id = 1"}, 2, 1, "no retention record"},
-		{"record rehashed", []string{"UPDATE events SET reason = 'x' WHERE id = 5", "UPDATE events SET hash = '$REHASH5' WHERE id = 5"}, 6, 6, "does not link to record 5"},
+		{"record re-hashed without the key", []string{"UPDATE events SET reason = 'x' WHERE id = 5", "UPDATE events SET hash = '$UNKEYED5' WHERE id = 5"}, 5, 5, "changed"},
+		{"record re-hashed as unkeyed", []string{"UPDATE events SET reason = 'x', key_id = '' WHERE id = 5", "UPDATE events SET hash = '$UNKEYED5' WHERE id = 5"}, 5, 5, "carries no audit key, though record 4"},
+		{"record re-hashed with the key", []string{"UPDATE events SET reason = 'x' WHERE id = 5", "UPDATE events SET hash = '$KEYED5' WHERE id = 5"}, 6, 6, "does not link to record 5"},
+		{"chain re-hashed without the key", []string{"$UNKEYED-ALL"}, 10, 10, "Records up to 10 carry no audit key"},
+		{"record keyed with an unknown key", []string{"UPDATE events SET key_id = 'feedfacefeedface' WHERE id = 3"}, 3, 3, "audit key feedfacefeedface, which is not configured"},
 		{"record renumbered", []string{"DELETE FROM events WHERE id = 6", "UPDATE events SET id = 6 WHERE id = 7"}, 6, 6, "does not link to record 5"},
 	}
 	eachBackend(t, func(t *testing.T, b backend) {
@@ -997,14 +1022,17 @@ func TestVerifyFindsTampering(t *testing.T) {
 					}
 					events = append(events, record(t, s, e))
 				}
+				changed := events[4]
+				changed.Reason = "x"
+				keyed, _ := store.KeyedHash(testutil.AuditKeys[0], events[3].Hash, changed, "")
 				for _, stmt := range tt.tamper {
-					if strings.Contains(stmt, "$REHASH5") {
-						// A forger who recomputes the changed record's hash
-						// still breaks the next record's link.
-						e := events[4]
-						e.Reason = "x"
-						stmt = strings.ReplaceAll(stmt, "$REHASH5", store.ChainHash(events[3].Hash, e, ""))
+					if stmt == "$UNKEYED-ALL" {
+						rehashUnkeyed(t, s, events)
+						continue
 					}
+					// A forger who recomputes the changed record's hash, even
+					// with the key, still breaks the next record's link.
+					stmt = strings.NewReplacer("$UNKEYED5", store.LegacyHash(events[3].Hash, changed, ""), "$KEYED5", keyed).Replace(stmt)
 					if err := store.Exec(t.Context(), s, stmt); err != nil {
 						t.Fatalf("%s: %v", stmt, err)
 					}
@@ -1019,6 +1047,20 @@ func TestVerifyFindsTampering(t *testing.T) {
 			})
 		}
 	})
+}
+
+// rehashUnkeyed rewrites the whole chain with the documented unkeyed
+// encoding, as someone without the audit key would to hide an edit.
+func rehashUnkeyed(t *testing.T, s *store.Store, events []portal.Event) {
+	t.Helper()
+	prev := store.Genesis
+	for _, e := range events {
+		e.Hash = store.LegacyHash(prev, e, "")
+		if err := store.Exec(t.Context(), s, "UPDATE events SET hash = ?, prev_hash = ?, key_id = '' WHERE id = ?", e.Hash, prev, e.ID); err != nil {
+			t.Fatal(err)
+		}
+		prev = e.Hash
+	}
 }
 
 func TestOpenErrors(t *testing.T) {
@@ -1041,7 +1083,7 @@ func TestOpenErrors(t *testing.T) {
 		{"postgresql://portal:s3cret@db/portal?sslmode=bogus", portal.EInvalid, "postgresql://portal:xxxxx@db/portal"},
 	}
 	for _, tt := range tests {
-		s, err := store.Open(t.Context(), tt.url)
+		s, err := store.Open(t.Context(), tt.url, testOptions)
 		if err == nil {
 			s.Close()
 			t.Errorf("Open(%s) = nil error, want code %q", tt.url, tt.code)
@@ -1059,7 +1101,7 @@ func TestOpenErrors(t *testing.T) {
 func TestReopen(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		u := b.url(t)
-		first, err := store.Open(t.Context(), u)
+		first, err := store.Open(t.Context(), u, testOptions)
 		if err != nil {
 			t.Fatalf("Open() = %v", err)
 		}
@@ -1088,7 +1130,7 @@ func TestReplicas(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range replicas {
 		wg.Go(func() {
-			s, err := store.Open(t.Context(), u)
+			s, err := store.Open(t.Context(), u, testOptions)
 			if err != nil {
 				t.Errorf("Open(replica %d) = %v", i, err)
 				return
@@ -1155,7 +1197,7 @@ func TestClosed(t *testing.T) {
 
 func TestSQLiteFileIsPrivate(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "h.db")
-	s, err := store.Open(t.Context(), "sqlite:"+path)
+	s, err := store.Open(t.Context(), "sqlite:"+path, testOptions)
 	if err != nil {
 		t.Fatal(err)
 	}

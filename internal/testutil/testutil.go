@@ -79,3 +79,6 @@ func PostgresURL(tb testing.TB, prefix string) string {
 	u.RawQuery = q.Encode()
 	return u.String()
 }
+
+// AuditKeys are the audit keys test stores are opened with.
+var AuditKeys = []string{"test audit key: not a secret, for tests only"}

@@ -145,6 +145,8 @@ type HistoryView struct {
 	Export string
 	// Notice is a one-line confirmation, e.g. after sessions were ended.
 	Notice string
+	// Chain is the history chain's status, on the supervisors' pages.
+	Chain *portal.ChainStatus
 }
 
 // EventView is one history record in full.
@@ -162,6 +164,7 @@ type DashboardView struct {
 	PerDay   Chart
 	Operator Chart
 	Refusals Chart
+	Chain    *portal.ChainStatus
 }
 
 // Chart is a server-rendered SVG bar chart.
