@@ -6,6 +6,7 @@ PKGS := ./...
 
 ## run: the portal on the demo tenant (Graph emulator, demo sign-in, SQLite under ./data)
 run:
+	@echo "Building and starting the demo. The first build compiles the Microsoft Graph SDK: about 3 minutes, once; later runs start in seconds."
 	$(GO) run ./cmd/portal dev
 
 ## build: a static binary in bin/portal

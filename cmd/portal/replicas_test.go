@@ -542,7 +542,7 @@ var (
 	authRequestRE = regexp.MustCompile(`name="authRequestID" value="([^"]+)"`)
 	csrfRE        = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 	submissionRE  = regexp.MustCompile(`name="submission" value="([^"]+)"`)
-	passcodeRE    = regexp.MustCompile(`<p id="passcode" class="passcode"[^>]*>([^<]+)</p>`)
+	passcodeRE    = regexp.MustCompile(`<p id="passcode" class="passcode"[^>]*><span class="pc-group">`)
 )
 
 // browser is an operator's browser: it keeps cookies and follows

@@ -26,7 +26,7 @@ through one guarded, audited path.
 
 Usage:
   portal serve   run the portal with the settings below
-  portal dev [-graph-latency 50ms]
+  portal dev [-graph-latency 50ms] [-no-word-search]
                  run the portal on a demo tenant on this machine: a Graph
                  emulator with about 50 users, an embedded OpenID provider
                  with a persona picker, and SQLite under ./data
@@ -56,10 +56,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		fs := flag.NewFlagSet("dev", flag.ContinueOnError)
 		fs.SetOutput(stderr)
 		latency := fs.Duration("graph-latency", 0, "add this latency to every emulated Graph call (for load tests)")
+		noWords := fs.Bool("no-word-search", false, "make the demo tenant refuse word search ($search), as some tenants do, to try the prefix fallback")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
-		return serve(ctx, getenv, stdout, &devOptions{graphLatency: *latency})
+		return serve(ctx, getenv, stdout, &devOptions{graphLatency: *latency, noWordSearch: *noWords})
 	case "audit":
 		if len(args) < 2 || args[1] != "verify" {
 			return fmt.Errorf("usage: portal audit verify [-checkpoints FILE]")
@@ -104,6 +105,7 @@ func printUsage(w io.Writer) {
 // database (./data by default).
 type devOptions struct {
 	graphLatency time.Duration
+	noWordSearch bool
 }
 
 func demoDir(databaseURL string) string {
@@ -128,14 +130,29 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer, de
 		return fmt.Errorf("configuration:\n  %s", strings.ReplaceAll(err.Error(), "\n", "\n  "))
 	}
 	logger := newLogger(stdout, cfg.LogLevel)
+	// The listener comes first: the demo registers its redirect address
+	// with the provider, and with port 0 only the listener knows it.
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("PORTAL_ADDR %s: %w", cfg.Addr, err)
+	}
+	defer ln.Close()
 	var opts app.Options
+	demoIssuer := ""
 	if dev != nil {
+		if strings.TrimSpace(getenv("PORTAL_PUBLIC_URL")) == "" {
+			cfg.PublicURL = config.DevPublicURL(ln.Addr().String())
+		}
 		demo, err := app.StartDemo(&cfg, demoDir(cfg.DatabaseURL), logger)
 		if err != nil {
 			return err
 		}
 		defer demo.Close()
+		demoIssuer = demo.Provider.Issuer()
 		opts.RootCAs = demo.Graph.CertPool()
+		if dev.noWordSearch {
+			demo.Graph.Update(func(t *graphemu.Tenant) { t.SearchUnsupported = true })
+		}
 		if dev.graphLatency > 0 {
 			demo.Graph.Inject(graphemu.Fault{Path: "/v1.0/**", Latency: dev.graphLatency})
 		}
@@ -156,13 +173,16 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer, de
 		defer msrv.Close()
 		logger.Info("metrics listening", "addr", mln.Addr().String())
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("PORTAL_ADDR %s: %w", cfg.Addr, err)
-	}
 	logger.Info("listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL.String(), "startup", time.Since(start).String())
 	if dev != nil {
-		fmt.Fprintf(stdout, "\nTAP Portal demo is ready: open %s and pick a persona (operator, supervisor, no role).\n\n", cfg.PublicURL)
+		fmt.Fprintf(stdout, "\nTAP Portal demo is ready: open %s and pick a persona (operator, supervisor, no role).\n", cfg.PublicURL)
+		if h := cfg.PublicURL.Hostname(); h != "localhost" && h != "127.0.0.1" && h != "::1" {
+			// The persona picker signs anyone in as anyone, so it never
+			// leaves this machine.
+			fmt.Fprintf(stdout, "Sign in from a browser on this machine: the demo's sign-in page, %s, answers on this machine only,\n"+
+				"because it lets anyone sign in as anyone. To show the demo on another machine, run it there.\n", demoIssuer)
+		}
+		fmt.Fprintln(stdout)
 	}
 	if err := a.Serve(ctx, ln); err != nil && !errors.Is(err, context.Canceled) {
 		return err

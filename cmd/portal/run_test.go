@@ -95,8 +95,9 @@ func TestDevServesAndStops(t *testing.T) {
 	if err := healthcheck(context.Background(), func(string) string { return addr }); err != nil {
 		t.Fatalf("healthcheck = %v", err)
 	}
-	if !strings.Contains(out.String(), "TAP Portal demo is ready") {
-		t.Error("portal dev did not print its URL")
+	// The demo says where it is, as it listens, not a default address.
+	if !strings.Contains(out.String(), "TAP Portal demo is ready: open http://"+addr+" ") {
+		t.Errorf("portal dev did not print http://%s as its URL:\n%s", addr, out.String())
 	}
 	cancel()
 	select {

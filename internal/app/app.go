@@ -121,6 +121,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		Service: svc, History: history, Sessions: sessions, Revoked: st, Auth: authn, Assets: assets, Logger: logger,
 		PublicURL: cfg.PublicURL, ProviderOrigin: issuer.Scheme + "://" + issuer.Host,
 		Metrics: m, MetricsRoute: cfg.MetricsAddr == "", MetricsToken: cfg.MetricsToken,
+		PassInstructions: cfg.PassInstructions,
 		Ready: []handlers.Check{
 			{Name: "database", Check: st.Ping},
 			{Name: "graph_token", Check: gc.Ping},

@@ -7,12 +7,15 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Var describes one environment variable.
@@ -27,7 +30,7 @@ type Var struct {
 // Vars lists every setting, in the order the help shows them.
 var Vars = []Var{
 	{Name: "PORTAL_ADDR", Default: ":8080", Help: "Listen address."},
-	{Name: "PORTAL_PUBLIC_URL", Default: "http://localhost:8080", Help: "External base URL; the OpenID redirect URI is this plus /auth/callback. https turns on Secure cookies and HSTS."},
+	{Name: "PORTAL_PUBLIC_URL", Default: "http://localhost:8080", Help: "External base URL; the OpenID redirect URI is this plus /auth/callback. https turns on Secure cookies and HSTS. In portal dev, unset means http on PORTAL_ADDR's host and port."},
 	{Name: "PORTAL_DATABASE_URL", Default: "sqlite:data/portal.db", Help: "History store: sqlite:PATH or postgres://..."},
 	{Name: "PORTAL_SESSION_KEYS", Required: true, Help: "Comma-separated secrets (at least 32 characters each), newest first; older ones still open existing sessions, for rotation."},
 	{Name: "PORTAL_AUDIT_KEY", Required: true, Help: "Comma-separated secrets (at least 32 characters each) that key the history's hash chain and sign its checkpoints, newest first; keep a retired key listed while records it keyed remain. Keep it out of the database: whoever holds it can rewrite the history."},
@@ -63,6 +66,7 @@ var Vars = []Var{
 	{Name: "PORTAL_HISTORY_RETENTION_DAYS", Default: "0", Help: "Delete history records older than this many days (daily, recorded in the history); 0 keeps everything."},
 	{Name: "PORTAL_METRICS_ADDR", Help: "Serve Prometheus /metrics on this separate listen address (e.g. :9090) instead of on PORTAL_ADDR."},
 	{Name: "PORTAL_METRICS_TOKEN", Help: "When set, /metrics answers only requests with this bearer token (Authorization: Bearer ...), on either listener; at least 32 characters."},
+	{Name: "PORTAL_PASS_INSTRUCTIONS", Default: DefaultPassInstructions, Help: "What the passcode page tells the operator to say to the user (plain text, at most 300 characters): where to sign in and what to do next."},
 	{Name: "PORTAL_LOG_LEVEL", Default: "info", Help: "debug, info, warn or error."},
 }
 
@@ -117,8 +121,17 @@ type Config struct {
 	MetricsAddr  string
 	MetricsToken string
 
+	PassInstructions string
+
 	LogLevel string
 }
+
+// DefaultPassInstructions is what the passcode page says to tell the user
+// unless PORTAL_PASS_INSTRUCTIONS says otherwise.
+const DefaultPassInstructions = "Go to https://aka.ms/mysecurityinfo, sign in with your username, choose Temporary Access Pass when asked, and type it exactly. Then add a new sign-in method straight away."
+
+// maxPassInstructions bounds PORTAL_PASS_INSTRUCTIONS, in characters.
+const maxPassInstructions = 300
 
 var guid = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
@@ -164,7 +177,12 @@ func Load(getenv func(string) string, dev bool) (Config, error) {
 		RetentionDays:        p.integer("PORTAL_HISTORY_RETENTION_DAYS", 0, 36500),
 		MetricsAddr:          p.str("PORTAL_METRICS_ADDR"),
 		MetricsToken:         p.str("PORTAL_METRICS_TOKEN"),
+		PassInstructions:     p.text("PORTAL_PASS_INSTRUCTIONS", maxPassInstructions),
 		LogLevel:             p.oneOf("PORTAL_LOG_LEVEL", "debug", "info", "warn", "error"),
+	}
+	if dev && strings.TrimSpace(getenv("PORTAL_PUBLIC_URL")) == "" {
+		// On one machine the portal is where it listens.
+		c.PublicURL = DevPublicURL(c.Addr)
 	}
 	c.RateLimitCount, c.RateLimitWindow = p.rate("PORTAL_RATE_LIMIT")
 	if strings.EqualFold(c.StaffAppID, "none") {
@@ -213,6 +231,24 @@ func lookup(name string) Var {
 
 // str returns the variable's value or its default, and records a missing
 // required one.
+// text reads a sentence shown on a page: valid UTF-8, at most max
+// characters, without control or format characters (which could hide or
+// reorder what the page says).
+func (p *parser) text(name string, max int) string {
+	s := p.str(name)
+	switch {
+	case !utf8.ValidString(s):
+		p.fail(name, "is not valid UTF-8")
+	case utf8.RuneCountInString(s) > max:
+		p.fail(name, "is %d characters: at most %d", utf8.RuneCountInString(s), max)
+	case strings.IndexFunc(s, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }) >= 0:
+		p.fail(name, "contains a control or formatting character")
+	default:
+		return s
+	}
+	return ""
+}
+
 func (p *parser) str(name string) string {
 	v := lookup(name)
 	s := strings.TrimSpace(p.getenv(name))
@@ -305,6 +341,20 @@ func (p *parser) httpsURL(name string, allowLoopbackHTTP bool) string {
 		p.fail(name, "is %q: want an absolute https URL", s)
 	}
 	return s
+}
+
+// DevPublicURL is the demo's public URL when PORTAL_PUBLIC_URL is not
+// set: http on the listen address's host and port, localhost for an
+// address that listens on every interface.
+func DevPublicURL(addr string) *url.URL {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "" {
+		return &url.URL{Scheme: "http", Host: "localhost:8080"}
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	return &url.URL{Scheme: "http", Host: net.JoinHostPort(host, port)}
 }
 
 func isLoopback(host string) bool {

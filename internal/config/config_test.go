@@ -81,6 +81,9 @@ func TestLoadRefusesBadValues(t *testing.T) {
 		{"PORTAL_RATE_LIMIT", "twenty", "COUNT/WINDOW"},
 		{"PORTAL_RATE_LIMIT", "0/1h", "COUNT/WINDOW"},
 		{"PORTAL_RATE_LIMIT", "20/1s", "COUNT/WINDOW"},
+		{"PORTAL_PASS_INSTRUCTIONS", strings.Repeat("Sign in. ", 40), "at most 300"},
+		{"PORTAL_PASS_INSTRUCTIONS", "Sign in at\u202e moc.elpmaxe", "control or formatting"},
+		{"PORTAL_PASS_INSTRUCTIONS", "Sign in\x1b[2J", "control or formatting"},
 		{"PORTAL_MAX_AUTH_AGE", "forever", "duration"},
 		{"PORTAL_HISTORY_RETENTION_DAYS", "-1", "whole number"},
 		{"PORTAL_HISTORY_RETENTION_DAYS", "ninety", "whole number"},
@@ -127,6 +130,27 @@ func TestReadmeListsEveryVariable(t *testing.T) {
 	for _, v := range Vars {
 		if !strings.Contains(string(readme), "| `"+v.Name+"` |") {
 			t.Errorf("README.md's configuration table lacks %s", v.Name)
+		}
+	}
+}
+
+// In the demo the portal is where it listens, unless told otherwise.
+func TestDevPublicURLFollowsAddr(t *testing.T) {
+	for _, tt := range []struct{ addr, public, want string }{
+		{"", "", "http://localhost:8080"},
+		{":9090", "", "http://localhost:9090"},
+		{"0.0.0.0:8181", "", "http://localhost:8181"},
+		{"127.0.0.1:8282", "", "http://127.0.0.1:8282"},
+		{"[::1]:8383", "", "http://[::1]:8383"},
+		{":9090", "https://tap.example.com", "https://tap.example.com"},
+	} {
+		env := map[string]string{"PORTAL_ADDR": tt.addr, "PORTAL_PUBLIC_URL": tt.public}
+		c, err := Load(func(k string) string { return env[k] }, true)
+		if err != nil {
+			t.Fatalf("Load(%v): %v", env, err)
+		}
+		if got := c.PublicURL.String(); got != tt.want {
+			t.Errorf("PORTAL_ADDR %q, PORTAL_PUBLIC_URL %q: public URL %s, want %s", tt.addr, tt.public, got, tt.want)
 		}
 	}
 }

@@ -15,12 +15,18 @@ var tally struct {
 	axeChecks  atomic.Int64 // pages axe-core checked
 	violations atomic.Int64 // serious or critical axe-core violations
 	skipped    atomic.Int64 // journeys skipped for want of Chromium
+	// firstLoad is the bytes the first signed-in page transferred, with
+	// everything it loaded, in a browser with an empty cache.
+	firstLoad, firstLoadRequests atomic.Int64
 }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
 	fmt.Printf("e2e: %d journeys, %d axe checks, %d serious or critical violations\n",
 		tally.journeys.Load(), tally.axeChecks.Load(), tally.violations.Load())
+	if n := tally.firstLoad.Load(); n > 0 {
+		fmt.Printf("e2e: first signed-in page: %d bytes transferred in %d requests\n", n, tally.firstLoadRequests.Load())
+	}
 	if n := tally.skipped.Load(); n > 0 {
 		fmt.Printf("e2e: %d journeys skipped: %s\n", n, noChromium)
 	}

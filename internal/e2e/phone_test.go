@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/tapportal/portal/internal/graph/graphemu"
 )
 
 // The viewport of a common phone held upright, in CSS pixels.
@@ -14,8 +16,10 @@ const (
 	phoneHeight = 844
 )
 
-// TestPhoneLayout: an operator on a phone finds a user and issues a pass.
-// No page of the way is wider than the phone's screen.
+// TestPhoneLayout: an operator on a phone finds a user, sees the pass card
+// and the Issue button in the first screen, issues a pass and spells it
+// out; a supervisor reviews the history. No page of the way is wider than
+// the phone's screen, and each passes axe-core at that width.
 func TestPhoneLayout(t *testing.T) {
 	t.Parallel()
 	j := newJourney(t, "phone", portalOptions{})
@@ -35,6 +39,13 @@ func TestPhoneLayout(t *testing.T) {
 	}
 	b.wantHeading(target.DisplayName)
 	b.phonePage("user")
+	// On a call the operator needs the pass and the verdict first, not
+	// the whole profile above them.
+	for _, sel := range []string{"#tap-heading", ".verdict", `a[href="` + userPath + `/issue"]`} {
+		if bottom := evaluate[float64](b, `document.querySelector(`+js(sel)+`).getBoundingClientRect().bottom`); bottom > phoneHeight {
+			t.Errorf("%s ends %.0f px down the user page, below the first screen (%d px)", sel, bottom, phoneHeight)
+		}
+	}
 
 	if status := b.click(`a[href="` + userPath + `/issue"]`); status != http.StatusOK {
 		t.Fatalf("the issue form answered %d", status)
@@ -44,7 +55,47 @@ func TestPhoneLayout(t *testing.T) {
 
 	b.typeInto("#reason", "New phone, re-registering Authenticator")
 	b.submitIssueForm()
-	b.phonePage("passcode")
+	passcode := b.text("#passcode")
+	if len(passcode) != 8 {
+		t.Fatalf("the passcode page shows %q, want 8 characters with no separators", passcode)
+	}
+	b.clickInPlace(".spelling summary")
+	b.waitVisible(".spelling ol li")
+	b.phonePage("passcode-spelled")
+	spelled := evaluate[[]string](b, `Array.from(document.querySelectorAll(".spelling li")).map(function (li) { return li.innerText.trim(); })`)
+	if len(spelled) != len(passcode) {
+		t.Fatalf("the spelling lists %d characters, want %d: %q", len(spelled), len(passcode), spelled)
+	}
+	for i, line := range spelled {
+		if !strings.HasPrefix(line, string(passcode[i])) || len(line) < 4 {
+			t.Errorf("spelling line %d = %q, want character %q and how to say it", i+1, line, passcode[i])
+		}
+	}
+	if got := b.text("time[data-countdown]"); !strings.HasPrefix(got, "in ") {
+		t.Errorf("the expiry countdown reads %q, want “in … min” or “in … h”", got)
+	}
+
+	b.open(userPath + "/revoke")
+	b.phonePage("revoke-form")
+	b.open("/my-history")
+	b.phonePage("my-history")
+	b.open("/users/" + graphemu.GlobalAdminUserID)
+	b.phonePage("user-refused")
+
+	sup := j.newBrowser()
+	sup.do("emulate a phone", chromedp.EmulateViewport(phoneWidth, phoneHeight,
+		chromedp.EmulatePortrait, chromedp.EmulateMobile, chromedp.EmulateTouch))
+	if status := sup.signIn("supervisor"); status != http.StatusOK {
+		t.Fatalf("signing in as the supervisor ended with %d", status)
+	}
+	sup.open("/history")
+	sup.phonePage("history")
+	if status := sup.click(`td[data-label="When"] a`); status != http.StatusOK {
+		t.Fatalf("a history record answered %d", status)
+	}
+	sup.phonePage("history-record")
+	sup.open("/history/dashboard")
+	sup.phonePage("dashboard")
 }
 
 // layoutWidth is how wide a page is laid out, and what sticks out of it.

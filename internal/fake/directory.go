@@ -145,20 +145,26 @@ func (d *Directory) lookup(idOrUPN string) (portal.User, bool) {
 }
 
 // SearchUsers implements portal.Directory: one page, ordered by display
-// name, of users whose display name, UPN or mail starts with query.
+// name, of users whose display name, UPN or mail starts with query, or
+// whose object id or employee id is query, each with their pass.
 func (d *Directory) SearchUsers(_ context.Context, query, _ string) (portal.UserPage, error) {
 	return call(d, OpSearch, "", func(string) (portal.UserPage, error) {
 		q := strings.ToLower(strings.TrimSpace(query))
 		var page portal.UserPage
 		for _, u := range d.Users {
+			if q == "" {
+				break
+			}
+			match := strings.EqualFold(u.ID, q) || strings.EqualFold(u.EmployeeID, q)
 			for _, name := range []string{u.DisplayName, u.UserPrincipalName, u.Mail} {
-				if q != "" && strings.HasPrefix(strings.ToLower(name), q) {
-					page.Users = append(page.Users, u)
-					break
-				}
+				match = match || strings.HasPrefix(strings.ToLower(name), q)
+			}
+			if match {
+				page.Users = append(page.Users, portal.UserMatch{User: u, TAP: clonePass(d.Passes[u.ID])})
 			}
 		}
-		slices.SortFunc(page.Users, func(a, b portal.User) int { return strings.Compare(a.DisplayName, b.DisplayName) })
+		slices.SortFunc(page.Users, func(a, b portal.UserMatch) int { return strings.Compare(a.DisplayName, b.DisplayName) })
+		page.Count = len(page.Users)
 		return page, nil
 	})
 }
@@ -175,13 +181,17 @@ func (d *Directory) Methods(_ context.Context, userID string) ([]portal.Method, 
 
 // CurrentTAP implements portal.Directory.
 func (d *Directory) CurrentTAP(_ context.Context, userID string) (*portal.TAP, error) {
-	return call(d, OpCurrentTAP, userID, func(id string) (*portal.TAP, error) {
-		if t := d.Passes[id]; t != nil {
-			c := *t
-			return &c, nil
-		}
-		return nil, nil
-	})
+	return call(d, OpCurrentTAP, userID, func(id string) (*portal.TAP, error) { return clonePass(d.Passes[id]), nil })
+}
+
+// clonePass returns a copy of t, so that callers cannot change the
+// tenant's pass; nil stays nil.
+func clonePass(t *portal.TAP) *portal.TAP {
+	if t == nil {
+		return nil
+	}
+	c := *t
+	return &c
 }
 
 // CreateTAP implements portal.Directory: the new pass replaces any other,

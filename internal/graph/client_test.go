@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -183,13 +184,15 @@ func TestSearchUsers(t *testing.T) {
 		if _, err := e.client.SearchUsers(ctx, "O'Brien", ""); err != nil {
 			t.Fatal(err)
 		}
-		reqs := e.emu.Requests()
-		if len(reqs) == 0 {
-			t.Fatal("no request reached the emulator")
+		var filters []string
+		for _, r := range e.emu.Requests() {
+			if r.Path == "/v1.0/users" {
+				v, _ := url.ParseQuery(r.Query)
+				filters = append(filters, v.Get("$filter"))
+			}
 		}
-		q := reqs[len(reqs)-1].Query
-		if !strings.Contains(q, "O%27%27Brien") && !strings.Contains(q, "O''Brien") {
-			t.Fatalf("query = %s, want the quote doubled", q)
+		if !slices.Contains(filters, "employeeId eq 'O''Brien'") {
+			t.Fatalf("filters sent = %q, want the employee id lookup with the quote doubled", filters)
 		}
 	})
 
@@ -213,7 +216,7 @@ func TestSearchUsers(t *testing.T) {
 	}
 }
 
-func hasUser(us []portal.User, id string) bool {
+func hasUser(us []portal.UserMatch, id string) bool {
 	for _, u := range us {
 		if u.ID == id {
 			return true
@@ -222,7 +225,7 @@ func hasUser(us []portal.User, id string) bool {
 	return false
 }
 
-func names(us []portal.User) []string {
+func names(us []portal.UserMatch) []string {
 	var out []string
 	for _, u := range us {
 		out = append(out, u.DisplayName)

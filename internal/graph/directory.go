@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -27,13 +26,6 @@ func noRetry() *khttp.RetryHandlerOptions {
 	return &khttp.RetryHandlerOptions{ShouldRetry: func(time.Duration, int, *http.Request, *http.Response) bool { return false }}
 }
 
-// PageSize is the number of users a search page holds.
-const PageSize = 25
-
-// MaxSearchLength bounds a search term, in characters. Longer terms match
-// nobody real and would make Graph's URL too long.
-const MaxSearchLength = 120
-
 var userFields = []string{
 	"id", "displayName", "userPrincipalName", "mail", "jobTitle", "department",
 	"officeLocation", "employeeId", "accountEnabled", "userType", "onPremisesSyncEnabled",
@@ -45,90 +37,8 @@ func ODataString(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }
 
-// CleanSearch validates a search term and returns it trimmed.
-func CleanSearch(q string) (string, error) {
-	q = strings.TrimSpace(q)
-	switch {
-	case q == "":
-		return "", &portal.Error{Code: portal.EInvalid, Field: "q", Message: "Type the start of a name, user principal name or email address."}
-	case !utf8.ValidString(q):
-		return "", &portal.Error{Code: portal.EInvalid, Field: "q", Message: "The search term is not valid text."}
-	case utf8.RuneCountInString(q) > MaxSearchLength:
-		return "", &portal.Error{Code: portal.EInvalid, Field: "q", Message: fmt.Sprintf("The search term is too long: at most %d characters.", MaxSearchLength)}
-	case strings.IndexFunc(q, unicode.IsControl) >= 0:
-		return "", &portal.Error{Code: portal.EInvalid, Field: "q", Message: "The search term contains control characters."}
-	}
-	return q, nil
-}
-
-// SearchFilter is the $filter for a prefix search on the three names an
-// operator is likely to have.
-func SearchFilter(q string) string {
-	lit := ODataString(q)
-	return fmt.Sprintf("startswith(displayName,%s) or startswith(userPrincipalName,%s) or startswith(mail,%s)", lit, lit, lit)
-}
-
 func (c *Client) call(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, c.timeout)
-}
-
-// SearchUsers implements portal.Directory.
-func (c *Client) SearchUsers(ctx context.Context, query, cursor string) (portal.UserPage, error) {
-	q, err := CleanSearch(query)
-	if err != nil {
-		return portal.UserPage{}, err
-	}
-	if len(cursor) > 4096 {
-		return portal.UserPage{}, &portal.Error{Code: portal.EInvalid, Field: "cursor", Message: "The page cursor is malformed. Start the search again."}
-	}
-	ctx, cancel := c.call(ctx)
-	defer cancel()
-	filter := SearchFilter(q)
-	top := int32(PageSize)
-	cfg := &users.UsersRequestBuilderGetRequestConfiguration{
-		QueryParameters: &users.UsersRequestBuilderGetQueryParameters{Filter: &filter, Select: userFields, Top: &top},
-	}
-	builder := c.sdk.Users()
-	if cursor != "" {
-		// The cursor is only Graph's skip token: the rest of the next
-		// page's URL is rebuilt here, so a client cannot point the portal
-		// (and its bearer token) at another URL.
-		info, err := builder.ToGetRequestInformation(ctx, cfg)
-		if err != nil {
-			return portal.UserPage{}, translate(opUsers, err)
-		}
-		u, err := info.GetUri()
-		if err != nil {
-			return portal.UserPage{}, translate(opUsers, err)
-		}
-		v := u.Query()
-		v.Set("$skiptoken", cursor)
-		u.RawQuery = strings.ReplaceAll(v.Encode(), "%24", "$")
-		builder = builder.WithUrl(u.String())
-	}
-	resp, err := builder.Get(ctx, cfg)
-	if err != nil {
-		return portal.UserPage{}, translate(opUsers, err)
-	}
-	page := portal.UserPage{}
-	for _, u := range resp.GetValue() {
-		page.Users = append(page.Users, toUser(u))
-	}
-	if next := deref(resp.GetOdataNextLink()); next != "" {
-		page.Next = skipToken(next)
-		if page.Next == "" {
-			return page, &portal.Error{Code: portal.EInternal, Message: "Microsoft Graph sent a next-page link without a skip token."}
-		}
-	}
-	return page, nil
-}
-
-func skipToken(nextLink string) string {
-	u, err := url.Parse(nextLink)
-	if err != nil {
-		return ""
-	}
-	return u.Query().Get("$skiptoken")
 }
 
 // User implements portal.Directory.
@@ -260,14 +170,20 @@ func (c *Client) CurrentTAP(ctx context.Context, userID string) (*portal.TAP, er
 	if err != nil {
 		return nil, translate(opTAPRead, err)
 	}
+	return newestTAP(resp.GetValue()), nil
+}
+
+// newestTAP returns the newest of a user's passes, or nil: a user has one
+// pass, but a replaced one may still be listed for a moment.
+func newestTAP(ms []models.TemporaryAccessPassAuthenticationMethodable) *portal.TAP {
 	var newest *portal.TAP
-	for _, m := range resp.GetValue() {
+	for _, m := range ms {
 		t := toTAP(m)
 		if newest == nil || t.Created.After(newest.Created) {
 			newest = &t
 		}
 	}
-	return newest, nil
+	return newest
 }
 
 func toTAP(m models.TemporaryAccessPassAuthenticationMethodable) portal.TAP {

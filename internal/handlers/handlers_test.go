@@ -1,13 +1,16 @@
 package handlers_test
 
 import (
+	"compress/gzip"
 	"html"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tapportal/portal/internal/config"
 	"github.com/tapportal/portal/internal/graph/graphemu"
 )
 
@@ -157,8 +160,13 @@ func TestSearch(t *testing.T) {
 		want    string
 	}{
 		{"finds by name", "Priya", http.StatusOK, "priya"},
+		{"finds by surname, with the count", "Herrera", http.StatusOK, "1 user matches “<bdi>Herrera</bdi>”"},
+		{"shows the pass on the row", "Herrera", http.StatusOK, `<td data-label="Pass"><span class="badge badge-success">Usable</span>`},
+		{"finds by employee id", "nw10629", http.StatusOK, "tomas.herrera@"},
+		{"finds by object id", "A1000000-0000-4000-8000-000000000017", http.StatusOK, "tomas.herrera@"},
+		{"finds a pasted address in another case", "TOMAS.HERRERA@", http.StatusOK, "Tomás Herrera"},
 		{"quote", "O'", http.StatusOK, "O&#39;"},
-		{"injection", "') or startswith(displayName,'", http.StatusOK, "No user starts with"},
+		{"injection", "') or startswith(displayName,'", http.StatusOK, "No user matches"},
 		{"too long", strings.Repeat("x", 10000), http.StatusBadRequest, "too long"},
 		{"markup is escaped", "<img", http.StatusOK, html.EscapeString(markup.DisplayName)},
 	} {
@@ -251,35 +259,47 @@ func TestIssueShowsPasscodeOnce(t *testing.T) {
 		"csrf": {csrf}, "start": {"now"}, "lifetime": {"120"}, "one_time": {"on"},
 		"reason": {"New phone, re-registering Authenticator"}, "ticket": {"INC0012345"},
 	})
-	m := passcodeRE.FindStringSubmatch(p.body)
-	if p.status != http.StatusOK || m == nil {
+	code := passcodeIn(p.body)
+	if p.status != http.StatusOK || len(code) != 8 {
 		t.Fatalf("issue = %d, want the passcode page: %s", p.status, p.body)
 	}
-	code := html.UnescapeString(m[1])
 	if p.header.Get("Cache-Control") != "no-store" {
 		t.Errorf("passcode page Cache-Control = %q, want no-store", p.header.Get("Cache-Control"))
 	}
-	if strings.Contains(p.url.String(), code) {
+	// Read out in two groups of four, spelled on request, with its expiry
+	// and what to tell the user.
+	if n := strings.Count(p.body, `<span class="pc-group">`); n != 2 {
+		t.Errorf("the passcode shows in %d groups, want 2", n)
+	}
+	if n := strings.Count(p.body, "<li><span class=\"pc pc-"); n != 8 {
+		t.Errorf("the spelling lists %d characters, want 8", n)
+	}
+	for _, want := range []string{"Spell it out", "data-countdown>in 2 h</time>", "It works for one sign-in.", "Tell the user", html.EscapeString(config.DefaultPassInstructions)} {
+		if !strings.Contains(p.body, want) {
+			t.Errorf("the passcode page lacks %q", want)
+		}
+	}
+	if leaks(p.url.String(), code) {
 		t.Error("the passcode is in the URL")
 	}
 
 	next := b.get("/users/" + u.ID)
-	if strings.Contains(next.body, code) {
+	if leaks(next.body, code) {
 		t.Error("the passcode appears on the next request")
 	}
 	if !strings.Contains(next.body, "Usable") || !strings.Contains(next.body, "INC0012345") {
 		t.Error("the user page does not show the new pass and its history")
 	}
-	if dump := h.dbDump(t); strings.Contains(dump, code) {
+	if dump := h.dbDump(t); leaks(dump, code) {
 		t.Error("the passcode is in the database")
 	} else if !strings.Contains(dump, "re-registering Authenticator") {
 		t.Error("the issuance is not in the history")
 	}
-	if strings.Contains(h.Logs.String(), code) {
+	if leaks(h.Logs.String(), code) {
 		t.Error("the passcode is in the logs")
 	}
 	for _, r := range h.Demo.Graph.Requests() {
-		if strings.Contains(r.Path+r.Query, code) {
+		if leaks(r.Path+r.Query, code) {
 			t.Error("the passcode went into a URL to Graph")
 		}
 	}
@@ -464,4 +484,45 @@ func TestGraphErrorsRenderHelpfulPages(t *testing.T) {
 			t.Fatalf("user page without the methods permission = %d, want the page with the methods card saying what is missing", p.status)
 		}
 	})
+}
+
+// Pages go out gzipped to a browser that accepts it, and say they vary by
+// Accept-Encoding; the CSRF token they carry is masked afresh on every
+// render (a compressed page must not hold a secret beside text an
+// attacker chose), and every mask of it is accepted.
+func TestPagesCompressedAndTokensMasked(t *testing.T) {
+	h := newHarness(t, nil)
+	b := h.signedIn(t, "operator")
+	u := h.eligible(t, false)
+	req, _ := http.NewRequest(http.MethodGet, h.URL+"/search?q=Priya", nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	p := b.do(req, false)
+	if p.status != http.StatusOK || p.header.Get("Content-Encoding") != "gzip" || !strings.Contains(p.header.Get("Vary"), "Accept-Encoding") {
+		t.Fatalf("search = %d, Content-Encoding %q, Vary %q; want 200 gzipped, varying by Accept-Encoding", p.status, p.header.Get("Content-Encoding"), p.header.Get("Vary"))
+	}
+	zr, err := gzip.NewReader(strings.NewReader(p.body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := io.ReadAll(zr)
+	if err != nil || !strings.Contains(string(plain), "Find a user") || len(p.body) > len(plain)/2 {
+		t.Fatalf("gzipped page: %d bytes from %d (%v), want the page at under half its size", len(p.body), len(plain), err)
+	}
+
+	first, second := issueForm(t, b, u.ID), issueForm(t, b, u.ID)
+	if first == second {
+		t.Fatal("two renders carry the same CSRF token: it is not masked")
+	}
+	for _, tok := range []string{first, second} {
+		p := b.post("/users/"+u.ID+"/issue", url.Values{"csrf": {tok}, "start": {"now"}, "lifetime": {"60"}, "one_time": {"on"}, "reason": {"Masked token check"}, "confirm_replace": {"yes"}})
+		if p.status != http.StatusOK || passcodeIn(p.body) == "" {
+			t.Fatalf("issuing with a masked token = %d, want the passcode page", p.status)
+		}
+	}
+	for _, bad := range []string{"", first[:len(first)-2], strings.Repeat("A", len(first)), "not-base64!"} {
+		p := b.post("/users/"+u.ID+"/issue", url.Values{"csrf": {bad}, "start": {"now"}, "lifetime": {"60"}, "reason": {"Forged"}})
+		if p.status != http.StatusForbidden || passcodeIn(p.body) != "" {
+			t.Errorf("issuing with token %q = %d, want 403 and nothing issued", bad, p.status)
+		}
+	}
 }

@@ -3,6 +3,7 @@ package handlers_test
 import (
 	"crypto/x509"
 	"database/sql"
+	"encoding/json"
 	"html"
 	"io"
 	"maps"
@@ -131,8 +132,31 @@ func (b *browser) abs(path string) string {
 var (
 	authRequestRE = regexp.MustCompile(`name="authRequestID" value="([^"]+)"`)
 	csrfRE        = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
-	passcodeRE    = regexp.MustCompile(`<p id="passcode" class="passcode"[^>]*>([^<]+)</p>`)
+	passcodeRE    = regexp.MustCompile(`(?s)<p id="passcode" class="passcode"[^>]*>(.*?)</p>`)
+	tagRE         = regexp.MustCompile(`<[^>]*>`)
 )
+
+// passcodeIn returns the passcode a page shows, as the operator reads it
+// (the page marks up each character), or "" when it shows none.
+func passcodeIn(body string) string {
+	m := passcodeRE.FindStringSubmatch(body)
+	if m == nil {
+		return ""
+	}
+	return html.UnescapeString(tagRE.ReplaceAllString(m[1], ""))
+}
+
+// leaks reports whether s holds code as it is or in any escaping a log,
+// a page, a URL or a JSON column would give it.
+func leaks(s, code string) bool {
+	quoted, _ := json.Marshal(code)
+	for _, form := range []string{code, string(quoted[1 : len(quoted)-1]), html.EscapeString(code), url.QueryEscape(code), url.PathEscape(code)} {
+		if strings.Contains(s, form) {
+			return true
+		}
+	}
+	return false
+}
 
 // signIn runs the whole OpenID flow as persona and returns the page it
 // lands on.

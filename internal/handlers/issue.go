@@ -162,6 +162,7 @@ func (s *Server) issue(c echo.Context) error {
 		c.Response().Header().Set("Cache-Control", "no-store")
 		return s.render(c, http.StatusOK, templates.PasscodePage(s.page(c, "Pass issued", "search"), templates.PasscodeView{
 			User: res.Form.User, TAP: res.Issued.TAP, Passcode: res.Issued.Passcode.Reveal(),
+			Now: time.Now(), Instructions: s.cfg.PassInstructions,
 		}))
 	}
 

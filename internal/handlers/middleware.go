@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"crypto/subtle"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -190,7 +189,7 @@ func (s *Server) checkCSRF(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		sess := sessionOf(c)
 		got := c.FormValue("csrf")
-		if sess == nil || got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(sess.CSRF)) != 1 {
+		if sess == nil || !tokenMatches(got, sess.CSRF) {
 			return &portal.Error{Code: portal.EDenied, Message: "The form was out of date or did not come from this portal. Reload the page and try again; nothing was changed."}
 		}
 		return next(c)

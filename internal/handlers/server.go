@@ -5,8 +5,10 @@ package handlers
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -68,14 +70,16 @@ type Config struct {
 	MetricsRoute bool
 	// MetricsToken, when set, is the bearer token /metrics requires.
 	MetricsToken string
+	// PassInstructions is what the passcode page says to tell the user.
+	PassInstructions string
 }
 
 // Server is the portal's HTTP handler.
 type Server struct {
 	cfg  Config
 	echo *echo.Echo
-	// buffers hold pages while they render.
-	buffers sync.Pool
+	// buffers hold pages while they render; gzips compress them.
+	buffers, gzips sync.Pool
 }
 
 // New builds the Echo instance with every route and middleware.
@@ -109,8 +113,30 @@ func (s *Server) render(c echo.Context, status int, page templ.Component) error 
 	if err := page.Render(c.Request().Context(), buf); err != nil {
 		return fmt.Errorf("rendering the page: %w", err)
 	}
-	return c.HTMLBlob(status, buf.Bytes())
+	h := c.Response().Header()
+	h.Add(echo.HeaderVary, echo.HeaderAcceptEncoding)
+	if buf.Len() < minCompress || !static.Accepts(c.Request().Header.Get(echo.HeaderAcceptEncoding), "gzip") {
+		return c.HTMLBlob(status, buf.Bytes())
+	}
+	// Pages are compressed whole, once rendered: a page is a few
+	// kilobytes, a fifth of that compressed.
+	zw, _ := s.gzips.Get().(*gzip.Writer)
+	if zw == nil {
+		zw = gzip.NewWriter(io.Discard)
+	}
+	defer s.gzips.Put(zw)
+	h.Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
+	h.Set(echo.HeaderContentEncoding, "gzip")
+	c.Response().WriteHeader(status)
+	zw.Reset(c.Response())
+	if _, err := zw.Write(buf.Bytes()); err != nil {
+		return err
+	}
+	return zw.Close()
 }
+
+// minCompress is the smallest page worth compressing.
+const minCompress = 1024
 
 // page returns the layout's view model for this request.
 func (s *Server) page(c echo.Context, title, nav string) templates.Page {
@@ -127,7 +153,7 @@ func (s *Server) page(c echo.Context, title, nav string) templates.Page {
 	}
 	if sess := sessionOf(c); sess != nil {
 		p.User = &templates.Viewer{Name: sess.Name, Username: sess.Username, Supervisor: sess.IsSupervisor()}
-		p.CSRF = sess.CSRF
+		p.CSRF = maskToken(sess.CSRF)
 	}
 	return p
 }

@@ -18,7 +18,7 @@ func (s *Server) search(c echo.Context) error {
 		page, err := s.cfg.Service.Search(c.Request().Context(), v.Query, v.Cursor)
 		switch portal.ErrorCode(err) {
 		case "":
-			v.Users, v.Next = page.Users, page.Next
+			v.Users, v.Next, v.Count, v.Prefix = page.Users, page.Next, page.Count, page.Prefix
 		case portal.EInvalid:
 			v.Error, status = portal.ErrorMessage(err), http.StatusBadRequest
 		default:
@@ -27,7 +27,7 @@ func (s *Server) search(c echo.Context) error {
 	}
 	if c.Request().Header.Get("HX-Request") == "true" {
 		c.Response().Header().Set("Vary", "HX-Request")
-		return s.render(c, status, templates.SearchResults(v))
+		return s.render(c, status, templates.SearchResults(s.page(c, "Find a user", "search"), v))
 	}
 	return s.render(c, status, templates.SearchPage(s.page(c, "Find a user", "search"), v))
 }

@@ -51,7 +51,15 @@ func (s *Service) View(ctx context.Context, op portal.Operator, userID string) (
 	return v, nil
 }
 
-// Search finds users by the start of a name, user principal name or mail.
+// Search finds users by any word of a name, user principal name or mail,
+// by employee id or by object id, with where each one's pass stands.
 func (s *Service) Search(ctx context.Context, query, cursor string) (portal.UserPage, error) {
-	return s.dir.SearchUsers(ctx, query, cursor)
+	page, err := s.dir.SearchUsers(ctx, query, cursor)
+	now := s.now()
+	for i, m := range page.Users {
+		if m.TAP != nil {
+			page.Users[i].TAPState = m.TAP.State(now)
+		}
+	}
+	return page, err
 }

@@ -13,9 +13,9 @@ import (
 // return *Error values with codes ENotFound, EForbidden, EInvalid, EPolicy,
 // EThrottled and EUnavailable, each keeping Graph's request id.
 type Directory interface {
-	// SearchUsers finds users whose display name, user principal name or
-	// mail starts with query. cursor is "" for the first page, else the
-	// Next of the previous page.
+	// SearchUsers finds users by any word of their name, user principal
+	// name or mail, by employee id and by object id, with each one's pass.
+	// cursor is "" for the first page, else the Next of the previous page.
 	SearchUsers(ctx context.Context, query string, cursor string) (UserPage, error)
 	// User returns one user by object id or user principal name.
 	User(ctx context.Context, idOrUPN string) (User, error)
@@ -65,9 +65,26 @@ type User struct {
 
 // UserPage is one page of search results.
 type UserPage struct {
-	Users []User
+	Users []UserMatch
+	// Count is how many users match in all, as Graph counted them.
+	Count int
 	// Next is the cursor of the following page, or "" on the last one.
 	Next string
+	// Prefix is set when Graph refused a word search and the page
+	// matches only the start of names, as a fallback.
+	Prefix bool
+}
+
+// UserMatch is a user found by a search, with their pass.
+type UserMatch struct {
+	User
+	// TAP is the user's newest pass, or nil when they have none.
+	TAP *TAP
+	// TAPUnknown is set when the pass could not be read; TAP is nil.
+	TAPUnknown bool
+	// TAPState is where TAP stands; the directory leaves it empty and the
+	// service that asked sets it from its clock.
+	TAPState TAPState
 }
 
 // MethodKind names a kind of sign-in method.

@@ -13,15 +13,21 @@ package static
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/andybalholm/brotli"
 )
 
 // Prefix is the URL path under which [Assets.Handler] expects to be mounted.
@@ -48,6 +54,9 @@ const (
 type file struct {
 	data        []byte
 	contentType string
+	// br and gz are the file compressed with brotli and gzip, or nil
+	// where compressing does not pay (images, fonts, tiny files).
+	br, gz []byte
 }
 
 // Assets knows every embedded file and its content-hashed URL. It is
@@ -57,10 +66,14 @@ type Assets struct {
 	files map[string]file   // "css/app.3f2a9c1b.css" -> content
 }
 
-// New reads the embedded files and computes their hashed URLs.
+// New reads the embedded files, computes their hashed URLs and compresses
+// them, once per process: the files are embedded, so every call would
+// give the same answer.
 func New() (*Assets, error) {
-	return newAssets(embedded)
+	return embeddedAssets()
 }
+
+var embeddedAssets = sync.OnceValues(func() (*Assets, error) { return newAssets(embedded) })
 
 func newAssets(fsys fs.FS) (*Assets, error) {
 	a := &Assets{urls: map[string]string{}, files: map[string]file{}}
@@ -74,7 +87,16 @@ func newAssets(fsys fs.FS) (*Assets, error) {
 		}
 		hashed := hashedName(name, data)
 		a.urls[name] = Prefix + hashed
-		a.files[hashed] = file{data: data, contentType: contentType(name)}
+		f := file{data: data, contentType: contentType(name)}
+		if compressible(f.contentType) && len(data) >= minCompress {
+			if f.br, err = compress(data, brotliWriter); err != nil {
+				return err
+			}
+			if f.gz, err = compress(data, gzipWriter); err != nil {
+				return err
+			}
+		}
+		a.files[hashed] = f
 		return nil
 	})
 	if err != nil {
@@ -154,7 +176,80 @@ func (a *Assets) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	h.Set("Content-Type", f.contentType)
 	h.Set("Cache-Control", cacheForever)
+	data := f.data
+	if f.gz != nil {
+		// Each coding is a representation of its own: caches keep them
+		// apart by Accept-Encoding, and a Range applies to the one sent.
+		h.Add("Vary", "Accept-Encoding")
+		ae := r.Header.Get("Accept-Encoding")
+		switch {
+		case Accepts(ae, "br"):
+			h.Set("Content-Encoding", "br")
+			data = f.br
+		case Accepts(ae, "gzip"):
+			h.Set("Content-Encoding", "gzip")
+			data = f.gz
+		}
+	}
 	// ServeContent handles HEAD and Range requests; the zero modification
 	// time leaves out Last-Modified, which the hashed URL makes pointless.
-	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(f.data))
+	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(data))
+}
+
+// minCompress is the size below which a file is sent as it is: its
+// compressed form would save less than a packet.
+const minCompress = 1024
+
+// compressible reports whether files of a content type are text that
+// compression shrinks.
+func compressible(contentType string) bool {
+	return strings.HasPrefix(contentType, "text/") || strings.HasPrefix(contentType, "application/json") ||
+		strings.HasPrefix(contentType, "image/svg+xml")
+}
+
+func brotliWriter(w io.Writer) io.WriteCloser {
+	return brotli.NewWriterLevel(w, brotli.BestCompression)
+}
+
+func gzipWriter(w io.Writer) io.WriteCloser {
+	zw, _ := gzip.NewWriterLevel(w, gzip.BestCompression)
+	return zw
+}
+
+func compress(data []byte, writer func(io.Writer) io.WriteCloser) ([]byte, error) {
+	var buf bytes.Buffer
+	zw := writer(&buf)
+	if _, err := zw.Write(data); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// Accepts reports whether an Accept-Encoding header value accepts coding,
+// by name or by "*", with a weight above zero.
+func Accepts(header, coding string) bool {
+	star := false
+	for part := range strings.SplitSeq(header, ",") {
+		name, params, _ := strings.Cut(part, ";")
+		name = strings.TrimSpace(name)
+		if !strings.EqualFold(name, coding) && name != "*" {
+			continue
+		}
+		ok := true
+		for param := range strings.SplitSeq(params, ";") {
+			k, v, _ := strings.Cut(param, "=")
+			if strings.EqualFold(strings.TrimSpace(k), "q") {
+				q, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+				ok = err == nil && q > 0
+			}
+		}
+		if strings.EqualFold(name, coding) {
+			return ok // the coding's own entry decides
+		}
+		star = ok
+	}
+	return star
 }

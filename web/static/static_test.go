@@ -1,6 +1,8 @@
 package static
 
 import (
+	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
@@ -11,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/andybalholm/brotli"
 )
 
 func newTestAssets(t *testing.T) *Assets {
@@ -264,5 +268,79 @@ func TestScriptIsStrict(t *testing.T) {
 	}
 	if !strings.Contains(string(js), "'use strict'") {
 		t.Errorf("%s lacks 'use strict'", AppJS)
+	}
+}
+
+// Text assets go out precompressed in the coding the browser prefers,
+// brotli before gzip, each decoding to the file itself; the reply says
+// it varies by Accept-Encoding; a coding refused with q=0 is not sent.
+func TestHandlerServesPrecompressed(t *testing.T) {
+	a := newTestAssets(t)
+	h := a.Handler()
+	for _, name := range []string{AppCSS, AppJS, HTMX} {
+		plain := a.files[strings.TrimPrefix(a.Path(name), Prefix)].data
+		for _, tt := range []struct{ accept, want string }{
+			{"gzip, deflate, br, zstd", "br"},
+			{"gzip", "gzip"},
+			{"br;q=0, gzip;q=0.5", "gzip"},
+			{"*", "br"},
+			{"br;q=0, *", "gzip"},
+			{"identity", ""},
+			{"", ""},
+			{"gzip;q=0, br;q=0", ""},
+		} {
+			rec := httptest.NewRecorder()
+			req := httptest.NewRequest(http.MethodGet, a.Path(name), nil)
+			req.Header.Set("Accept-Encoding", tt.accept)
+			h.ServeHTTP(rec, req)
+			resp := rec.Result()
+			if got := resp.Header.Get("Content-Encoding"); got != tt.want {
+				t.Fatalf("%s with Accept-Encoding %q: Content-Encoding %q, want %q", name, tt.accept, got, tt.want)
+			}
+			if got := resp.Header.Get("Vary"); got != "Accept-Encoding" {
+				t.Errorf("%s: Vary %q, want Accept-Encoding", name, got)
+			}
+			var body io.Reader = resp.Body
+			switch tt.want {
+			case "br":
+				body = brotli.NewReader(resp.Body)
+			case "gzip":
+				zr, err := gzip.NewReader(resp.Body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body = zr
+			}
+			got, err := io.ReadAll(body)
+			if err != nil || !bytes.Equal(got, plain) {
+				t.Fatalf("%s in %q decodes to %d bytes (%v), want the %d bytes of the file", name, tt.want, len(got), err, len(plain))
+			}
+			if tt.want != "" && rec.Body.Len() >= len(plain)/2 {
+				t.Errorf("%s in %s is %d bytes of %d: compression did not pay", name, tt.want, rec.Body.Len(), len(plain))
+			}
+		}
+	}
+}
+
+func TestAccepts(t *testing.T) {
+	for _, tt := range []struct {
+		header, coding string
+		want           bool
+	}{
+		{"gzip, br", "br", true},
+		{"GZIP", "gzip", true},
+		{"gzip;q=0", "gzip", false},
+		{"gzip; q=0.001", "gzip", true},
+		{"gzip;q=zero", "gzip", false},
+		{"*;q=0", "gzip", false},
+		{"*", "gzip", true},
+		{"gzip;q=0, *", "gzip", false},
+		{"br", "gzip", false},
+		{"xgzip", "gzip", false},
+		{"", "gzip", false},
+	} {
+		if got := Accepts(tt.header, tt.coding); got != tt.want {
+			t.Errorf("Accepts(%q, %q) = %v, want %v", tt.header, tt.coding, got, tt.want)
+		}
 	}
 }

@@ -89,6 +89,35 @@ func describedBy(errs map[string]string, name, hint string) string {
 
 func itoa(n int) string { return fmt.Sprint(n) }
 
+// countdown says how long until end, as "in 58 min", "in 7 h 5 min" or
+// "now"; the page's script keeps it current.
+func countdown(now, end time.Time) string {
+	d := end.Sub(now).Round(time.Minute)
+	switch {
+	case d <= 0:
+		return "now"
+	case d < time.Hour:
+		return fmt.Sprintf("in %d min", int(d.Minutes()))
+	case d%time.Hour == 0:
+		return fmt.Sprintf("in %d h", int(d.Hours()))
+	}
+	return fmt.Sprintf("in %d h %d min", int(d.Hours()), int(d.Minutes())%60)
+}
+
+// matchCount says how many users a search found, before the term.
+func matchCount(count, shown int) string {
+	count = max(count, shown)
+	switch {
+	case count == 0:
+		return "No user matches"
+	case count == 1:
+		return "1 user matches"
+	case count > shown:
+		return fmt.Sprintf("%d users match (%d on this page)", count, shown)
+	}
+	return fmt.Sprintf("%d users match", count)
+}
+
 func lifetimeLabel(p portal.Policy, m int) string {
 	s := portal.FormatMinutes(m)
 	if m == p.DefaultLifetimeMinutes {

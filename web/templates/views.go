@@ -39,9 +39,13 @@ type Viewer struct {
 
 // SearchView is the search page.
 type SearchView struct {
-	Query    string
-	Error    string
-	Users    []portal.User
+	Query string
+	Error string
+	Users []portal.UserMatch
+	// Count is how many users match in all; Prefix says the tenant
+	// refused a word search and only the start of names matched.
+	Count    int
+	Prefix   bool
 	Next     string
 	Cursor   string
 	Searched bool
@@ -98,6 +102,12 @@ type PasscodeView struct {
 	User     portal.User
 	TAP      portal.TAP
 	Passcode string
+	// Now is when the page is rendered; the page's script counts down
+	// from it.
+	Now time.Time
+	// Instructions is what the operator tells the user, from the
+	// configuration.
+	Instructions string
 }
 
 // RevokeForm is the revoke confirmation.

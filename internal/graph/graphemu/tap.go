@@ -296,14 +296,17 @@ func (s *Server) deleteTAP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// Passcode alphabet. Entra's passes mix letters, digits and symbols; the
-// emulator leaves out characters that look alike (0/O, 1/l/I) because a
-// helpdesk reads passes aloud.
+// Passcode alphabet. Entra draws passes from a broad character set and
+// leaves nothing out: no rule keeps look-alike characters (0 and O, 1, l
+// and I) apart, and symbols appear. The emulator draws from every printable
+// ASCII letter, digit and symbol, the widest reading of that, so that the
+// demo shows the hardest pass a helpdesk has to read aloud and every page
+// that shows one must escape markup characters.
 const (
-	passUpper   = "ABCDEFGHJKLMNPQRSTUVWXYZ"
-	passLower   = "abcdefghijkmnopqrstuvwxyz"
-	passDigits  = "23456789"
-	passSymbols = "!#$%&*+=?@"
+	passUpper   = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	passLower   = "abcdefghijklmnopqrstuvwxyz"
+	passDigits  = "0123456789"
+	passSymbols = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
 )
 
 // passcode returns a random pass of n characters holding at least one

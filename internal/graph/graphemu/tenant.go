@@ -68,6 +68,11 @@ type Tenant struct {
 	// eventually consistent, so a pass just created may not be listed yet,
 	// and one just deleted may still be.
 	ReplicationDelay time.Duration
+
+	// SearchUnsupported makes $search on users fail with 400
+	// Request_UnsupportedQuery, as it does in tenants and clouds that do
+	// not offer it, so that a client's fallback can be tried.
+	SearchUnsupported bool
 }
 
 // User is a directory user with the sign-in methods and memberships the

@@ -142,7 +142,11 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
 	}
 
 	var matched []map[string]any
+	unsupported := false
 	s.View(func(t *Tenant) {
+		if unsupported = q.search != nil && t.SearchUnsupported; unsupported {
+			return
+		}
 		for _, u := range t.Users {
 			props := userProps(u)
 			get := userGetter(props)
@@ -152,6 +156,10 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
 			matched = append(matched, props)
 		}
 	})
+	if unsupported {
+		writeAPIError(w, r, badRequest(codeUnsupportedQuery, "$search is not supported on this tenant."))
+		return
+	}
 	if q.orderBy != "" {
 		sort.SliceStable(matched, func(i, j int) bool {
 			c, _ := compareValues(orEmpty(matched[i][q.orderBy]), orEmpty(matched[j][q.orderBy]))

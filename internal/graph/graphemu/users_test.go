@@ -254,6 +254,11 @@ func TestListUsersSearch(t *testing.T) {
 
 	wantError(t, e.get(t, "/v1.0/users"+q("$search", `jo`), "ConsistencyLevel", "eventual"), 400, "BadRequest", "quoted")
 	wantError(t, e.get(t, "/v1.0/users"+q("$search", `"jobTitle:dev"`), "ConsistencyLevel", "eventual"), 400, "Request_UnsupportedQuery", "jobTitle")
+
+	// A tenant without $search refuses it, and only it.
+	e.Update(func(t *Tenant) { t.SearchUnsupported = true })
+	wantError(t, e.get(t, "/v1.0/users"+search, "ConsistencyLevel", "eventual"), 400, "Request_UnsupportedQuery", "$search is not supported")
+	wantStatus(t, e.get(t, "/v1.0/users"+q("$filter", "startswith(surname,'smith')")), 200)
 }
 
 func TestListUsersCount(t *testing.T) {

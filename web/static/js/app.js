@@ -10,6 +10,7 @@
  *                                   (the server is the guarantee: a repeat
  *                                   is answered from the first submission)
  *   [data-autofocus]                focused on load
+ *   time[datetime][data-countdown]  kept current as "in 58 min"
  *
  * Content swapped in by htmx is enhanced too (htmx:load).
  */
@@ -180,8 +181,39 @@
     el.focus();
   }
 
+  // "in 58 min" as Go's countdown() writes it, from the browser's clock.
+  function countdownText(ms) {
+    var minutes = Math.round(ms / 60000);
+    if (minutes <= 0) {
+      return 'now';
+    }
+    if (minutes < 60) {
+      return 'in ' + minutes + ' min';
+    }
+    var hours = Math.floor(minutes / 60);
+    return 'in ' + hours + ' h' + (minutes % 60 ? ' ' + (minutes % 60) + ' min' : '');
+  }
+
+  function initCountdowns(root) {
+    var els = root.querySelectorAll('time[datetime][data-countdown]');
+    if (!els.length) {
+      return;
+    }
+    function tick() {
+      els.forEach(function (el) {
+        var end = new Date(el.getAttribute('datetime')).getTime();
+        if (!isNaN(end)) {
+          el.textContent = countdownText(end - Date.now());
+        }
+      });
+    }
+    tick();
+    window.setInterval(tick, 15000);
+  }
+
   function enhance(root, zone) {
     initCopyButtons(root);
+    initCountdowns(root);
     initLocalTimes(root);
     fillTimeZoneInputs(root, zone);
     autofocus(root);

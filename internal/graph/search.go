@@ -1,0 +1,327 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	abstractions "github.com/microsoft/kiota-abstractions-go"
+	msgraphcore "github.com/microsoftgraph/msgraph-sdk-go-core"
+	"github.com/microsoftgraph/msgraph-sdk-go/models"
+	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
+	"github.com/microsoftgraph/msgraph-sdk-go/users"
+
+	"github.com/tapportal/portal/internal/portal"
+)
+
+// PageSize is the number of users a search page holds: as many as one
+// $batch reads the passes of.
+const PageSize = 20
+
+// MaxSearchLength bounds a search term, in characters. Longer terms match
+// nobody real and would make Graph's URL too long.
+const MaxSearchLength = 120
+
+// maxEmployeeID is the longest employee id Entra stores.
+const maxEmployeeID = 16
+
+// CleanSearch validates a search term and returns it trimmed.
+func CleanSearch(q string) (string, error) {
+	q = strings.TrimSpace(q)
+	switch {
+	case q == "":
+		return "", &portal.Error{Code: portal.EInvalid, Field: "q", Message: "Type a name, user principal name, email address, employee id or object id."}
+	case !utf8.ValidString(q):
+		return "", &portal.Error{Code: portal.EInvalid, Field: "q", Message: "The search term is not valid text."}
+	case utf8.RuneCountInString(q) > MaxSearchLength:
+		return "", &portal.Error{Code: portal.EInvalid, Field: "q", Message: fmt.Sprintf("The search term is too long: at most %d characters.", MaxSearchLength)}
+	case strings.IndexFunc(q, unicode.IsControl) >= 0:
+		return "", &portal.Error{Code: portal.EInvalid, Field: "q", Message: "The search term contains control characters."}
+	}
+	return q, nil
+}
+
+// The ways a search reaches Graph. A term that is an object id is looked
+// up by id. Any other term is a word search ($search), which matches any
+// word of the names in any case, with an exact employee-id match beside
+// it; where Graph refuses $search, or the term has no word to search for,
+// a prefix filter over the names and the employee id stands in.
+
+// objectID matches a directory object id.
+var objectID = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// SearchFilter is the prefix filter: the start of the display name, given
+// name, surname, user principal name or mail, or the exact employee id.
+func SearchFilter(q string) string {
+	lit := ODataString(q)
+	return fmt.Sprintf("startswith(displayName,%[1]s) or startswith(givenName,%[1]s) or startswith(surname,%[1]s) or "+
+		"startswith(userPrincipalName,%[1]s) or startswith(mail,%[1]s) or employeeId eq %[1]s", lit)
+}
+
+// IDFilter is the filter of an object id or employee id lookup.
+func IDFilter(property, q string) string { return property + " eq " + ODataString(q) }
+
+// SearchExpr is the $search value of a word search on the display name,
+// user principal name and mail. Inside a quoted clause a backslash
+// escapes the next character, so a quote typed in the term stays in it.
+func SearchExpr(q string) string {
+	v := strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(q)
+	return fmt.Sprintf(`"displayName:%[1]s" OR "userPrincipalName:%[1]s" OR "mail:%[1]s"`, v)
+}
+
+// hasWord reports whether q has a letter or digit: Graph's $search finds
+// nothing to search for in a term of symbols alone and refuses it.
+func hasWord(q string) bool {
+	return strings.IndexFunc(q, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }) >= 0
+}
+
+// A cursor is the search form's letter, a colon and Graph's skip token,
+// so that the next page asks Graph the same way.
+const (
+	formWords  = "w"
+	formPrefix = "p"
+)
+
+// SearchUsers implements portal.Directory. The first page costs two
+// round trips: one $batch with the search (and the employee-id lookup),
+// one $batch with the passes of the users found.
+func (c *Client) SearchUsers(ctx context.Context, query, cursor string) (portal.UserPage, error) {
+	q, err := CleanSearch(query)
+	if err != nil {
+		return portal.UserPage{}, err
+	}
+	ctx, cancel := c.call(ctx)
+	defer cancel()
+	var page portal.UserPage
+	switch {
+	case cursor != "":
+		form, token, ok := strings.Cut(cursor, ":")
+		if !ok || token == "" || len(cursor) > 4096 || form != formWords && form != formPrefix {
+			return portal.UserPage{}, &portal.Error{Code: portal.EInvalid, Field: "cursor", Message: "The page cursor is malformed. Start the search again."}
+		}
+		page, err = c.searchNext(ctx, q, form, token)
+	case objectID.MatchString(q):
+		page, err = c.searchFirst(ctx, q, c.usersQuery(IDFilter("id", q), ""), nil, formPrefix)
+	case !hasWord(q):
+		page, err = c.searchFirst(ctx, q, c.usersQuery(SearchFilter(q), ""), nil, formPrefix)
+	default:
+		var byEmployee *users.UsersRequestBuilderGetRequestConfiguration
+		if !strings.ContainsFunc(q, unicode.IsSpace) && utf8.RuneCountInString(q) <= maxEmployeeID {
+			byEmployee = c.usersQuery(IDFilter("employeeId", q), "")
+		}
+		page, err = c.searchFirst(ctx, q, c.usersQuery("", SearchExpr(q)), byEmployee, formWords)
+		if unsupportedQuery(err) {
+			// This tenant has no $search: the start of the names will do,
+			// and the page says so.
+			page, err = c.searchFirst(ctx, q, c.usersQuery(SearchFilter(q), ""), nil, formPrefix)
+			page.Prefix = true
+		}
+	}
+	if err != nil {
+		return portal.UserPage{}, err
+	}
+	c.readPasses(ctx, page.Users)
+	return page, nil
+}
+
+// usersQuery is a users listing with the search's filter or $search, its
+// count and the fields a result row shows. Counting needs eventual
+// consistency, which also lets the filter and $search run as advanced
+// queries.
+func (c *Client) usersQuery(filter, search string) *users.UsersRequestBuilderGetRequestConfiguration {
+	top, count := int32(PageSize), true
+	qp := &users.UsersRequestBuilderGetQueryParameters{Select: userFields, Top: &top, Count: &count}
+	if filter != "" {
+		qp.Filter = &filter
+	}
+	if search != "" {
+		qp.Search = &search
+	}
+	headers := abstractions.NewRequestHeaders()
+	headers.Add("ConsistencyLevel", "eventual")
+	return &users.UsersRequestBuilderGetRequestConfiguration{QueryParameters: qp, Headers: headers}
+}
+
+// searchFirst reads the first page of cfg, together with byEmployee when
+// set, in one $batch. Employee-id matches come first.
+func (c *Client) searchFirst(ctx context.Context, q string, cfg, byEmployee *users.UsersRequestBuilderGetRequestConfiguration, form string) (portal.UserPage, error) {
+	batch := msgraphcore.NewBatchRequest(c.adapter)
+	add := func(cfg *users.UsersRequestBuilderGetRequestConfiguration) (string, error) {
+		info, err := c.sdk.Users().ToGetRequestInformation(ctx, cfg)
+		if err != nil {
+			return "", translate(opUsers, err)
+		}
+		item, err := batch.AddBatchRequestStep(*info)
+		if err != nil {
+			return "", &portal.Error{Code: portal.EInternal, Message: "The portal could not build a Graph batch.", Err: err}
+		}
+		return deref(item.GetId()), nil
+	}
+	mainID, err := add(cfg)
+	if err != nil {
+		return portal.UserPage{}, err
+	}
+	employeeID := ""
+	if byEmployee != nil {
+		if employeeID, err = add(byEmployee); err != nil {
+			return portal.UserPage{}, err
+		}
+	}
+	resp, err := batch.Send(ctx, c.adapter)
+	if err != nil {
+		return portal.UserPage{}, translate(opUsers, err)
+	}
+	v, err := batchValue(resp, mainID, opUsers, models.CreateUserCollectionResponseFromDiscriminatorValue)
+	if err != nil {
+		return portal.UserPage{}, err
+	}
+	page, err := userPage(v.(models.UserCollectionResponseable), form)
+	if err != nil {
+		return portal.UserPage{}, err
+	}
+	if employeeID == "" {
+		return page, nil
+	}
+	v, err = batchValue(resp, employeeID, opUsers, models.CreateUserCollectionResponseFromDiscriminatorValue)
+	if err != nil {
+		return portal.UserPage{}, err
+	}
+	var first []portal.UserMatch
+	for _, u := range v.(models.UserCollectionResponseable).GetValue() {
+		m := portal.UserMatch{User: toUser(u)}
+		if !strings.EqualFold(m.EmployeeID, q) {
+			continue // Graph matched more than asked: leave it out.
+		}
+		dup := false
+		for i, have := range page.Users {
+			if have.ID == m.ID {
+				page.Users = append(page.Users[:i], page.Users[i+1:]...)
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			page.Count++
+		}
+		first = append(first, m)
+	}
+	page.Users = append(first, page.Users...)
+	return page, nil
+}
+
+// searchNext reads a following page of the search form names.
+func (c *Client) searchNext(ctx context.Context, q, form, token string) (portal.UserPage, error) {
+	cfg := c.usersQuery("", SearchExpr(q))
+	if form == formPrefix {
+		cfg = c.usersQuery(SearchFilter(q), "")
+		if objectID.MatchString(q) {
+			cfg = c.usersQuery(IDFilter("id", q), "")
+		}
+	}
+	// The cursor is only Graph's skip token: the rest of the next page's
+	// URL is rebuilt here, so a client cannot point the portal (and its
+	// bearer token) at another URL.
+	builder := c.sdk.Users()
+	info, err := builder.ToGetRequestInformation(ctx, cfg)
+	if err != nil {
+		return portal.UserPage{}, translate(opUsers, err)
+	}
+	u, err := info.GetUri()
+	if err != nil {
+		return portal.UserPage{}, translate(opUsers, err)
+	}
+	v := u.Query()
+	v.Set("$skiptoken", token)
+	u.RawQuery = strings.ReplaceAll(v.Encode(), "%24", "$")
+	resp, err := builder.WithUrl(u.String()).Get(ctx, cfg)
+	if err != nil {
+		return portal.UserPage{}, translate(opUsers, err)
+	}
+	page, err := userPage(resp, form)
+	page.Prefix = form == formPrefix && hasWord(q) && !objectID.MatchString(q)
+	return page, err
+}
+
+// userPage reads one listing page into a search page.
+func userPage(resp models.UserCollectionResponseable, form string) (portal.UserPage, error) {
+	page := portal.UserPage{Count: int(deref(resp.GetOdataCount()))}
+	for _, u := range resp.GetValue() {
+		page.Users = append(page.Users, portal.UserMatch{User: toUser(u)})
+	}
+	page.Count = max(page.Count, len(page.Users))
+	if next := deref(resp.GetOdataNextLink()); next != "" {
+		token := skipToken(next)
+		if token == "" {
+			return page, &portal.Error{Code: portal.EInternal, Message: "Microsoft Graph sent a next-page link without a skip token."}
+		}
+		page.Next = form + ":" + token
+	}
+	return page, nil
+}
+
+func skipToken(nextLink string) string {
+	u, err := url.Parse(nextLink)
+	if err != nil {
+		return ""
+	}
+	return u.Query().Get("$skiptoken")
+}
+
+// unsupportedQuery reports whether err is Graph refusing the form of a
+// query (400 Request_UnsupportedQuery), as a tenant without $search does.
+func unsupportedQuery(err error) bool {
+	var odata *odataerrors.ODataError
+	if !errors.As(err, &odata) || odata.ResponseStatusCode != http.StatusBadRequest {
+		return false
+	}
+	main := odata.GetErrorEscaped()
+	return main != nil && strings.EqualFold(deref(main.GetCode()), "Request_UnsupportedQuery")
+}
+
+// readPasses reads the pass of every user found, in one $batch (a page
+// holds at most as many users as a batch holds requests). A pass that
+// cannot be read is marked unknown on its row: the search still stands.
+func (c *Client) readPasses(ctx context.Context, found []portal.UserMatch) {
+	if len(found) == 0 {
+		return
+	}
+	unknown := func(ms []portal.UserMatch) {
+		for i := range ms {
+			ms[i].TAPUnknown = true
+		}
+	}
+	batch := msgraphcore.NewBatchRequest(c.adapter)
+	ids := make([]string, len(found))
+	for i, m := range found {
+		info, err := c.sdk.Users().ByUserId(m.ID).Authentication().TemporaryAccessPassMethods().ToGetRequestInformation(ctx, nil)
+		if err != nil {
+			unknown(found)
+			return
+		}
+		item, err := batch.AddBatchRequestStep(*info)
+		if err != nil {
+			unknown(found)
+			return
+		}
+		ids[i] = deref(item.GetId())
+	}
+	resp, err := batch.Send(ctx, c.adapter)
+	if err != nil {
+		unknown(found)
+		return
+	}
+	for i := range found {
+		v, err := batchValue(resp, ids[i], opTAPRead, models.CreateTemporaryAccessPassAuthenticationMethodCollectionResponseFromDiscriminatorValue)
+		if err != nil {
+			found[i].TAPUnknown = true
+			continue
+		}
+		found[i].TAP = newestTAP(v.(models.TemporaryAccessPassAuthenticationMethodCollectionResponseable).GetValue())
+	}
+}
