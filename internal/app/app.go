@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -60,6 +61,10 @@ type App struct {
 // New builds the portal. It opens the store and discovers the OpenID
 // provider; it does not call Graph.
 func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Options) (*App, error) {
+	help, err := refusalHelp(cfg.RefusalHelp)
+	if err != nil {
+		return nil, err
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -121,7 +126,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		Service: svc, History: history, Sessions: sessions, Revoked: st, Auth: authn, Assets: assets, Logger: logger,
 		PublicURL: cfg.PublicURL, ProviderOrigin: issuer.Scheme + "://" + issuer.Host,
 		Metrics: m, MetricsRoute: cfg.MetricsAddr == "", MetricsToken: cfg.MetricsToken,
-		PassInstructions: cfg.PassInstructions,
+		PassInstructions: cfg.PassInstructions, QuickReasons: cfg.QuickReasons, RefusalHelp: help,
 		Ready: []handlers.Check{
 			{Name: "database", Check: st.Ping},
 			{Name: "graph_token", Check: gc.Ping},
@@ -130,6 +135,22 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	})
 	a.Handler = h
 	return a, nil
+}
+
+// refusalHelp is the built-in help for each refusal with the platform
+// admin's texts over it; a kind the portal does not have is an error,
+// most likely a misspelling.
+func refusalHelp(custom map[string]string) (map[string]string, error) {
+	help := issuance.RefusalHelp()
+	for kind, text := range custom {
+		if !slices.Contains(issuance.RefusalCodes(), kind) {
+			codes := issuance.RefusalCodes()
+			slices.Sort(codes)
+			return nil, fmt.Errorf("PORTAL_REFUSAL_HELP_FILE: %q is not a kind of refusal; the kinds are %s", kind, strings.Join(codes, ", "))
+		}
+		help[kind] = text
+	}
+	return help, nil
 }
 
 // CheckPermissions probes the Graph app's permissions and keeps the

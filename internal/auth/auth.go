@@ -194,6 +194,12 @@ func (a *Authenticator) RoleOf(id Identity) (session.Role, bool) {
 	return "", false
 }
 
+// RoleValues returns the role values that grant operator and supervisor
+// access, as configured.
+func (a *Authenticator) RoleValues() (operator, supervisor string) {
+	return a.cfg.RoleOperator, a.cfg.RoleSupervisor
+}
+
 // EndSessionURL returns the provider's sign-out URL, or "" when the
 // provider has none.
 func (a *Authenticator) EndSessionURL(idTokenHint, postLogout string) string {

@@ -5,10 +5,12 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -67,6 +69,8 @@ var Vars = []Var{
 	{Name: "PORTAL_METRICS_ADDR", Help: "Serve Prometheus /metrics on this separate listen address (e.g. :9090) instead of on PORTAL_ADDR."},
 	{Name: "PORTAL_METRICS_TOKEN", Help: "When set, /metrics answers only requests with this bearer token (Authorization: Bearer ...), on either listener; at least 32 characters."},
 	{Name: "PORTAL_PASS_INSTRUCTIONS", Default: DefaultPassInstructions, Help: "What the passcode page tells the operator to say to the user (plain text, at most 300 characters): where to sign in and what to do next."},
+	{Name: "PORTAL_QUICK_REASONS", Default: DefaultQuickReasons, Help: "Reasons the issue form offers with one click, separated by |; at most 8, each at most 120 characters; none turns them off."},
+	{Name: "PORTAL_REFUSAL_HELP_FILE", Help: "A file of what to do after each kind of refusal, one per line as KIND: TEXT (# starts a comment); the kinds are the history's refusal codes, and a kind not listed keeps the built-in text."},
 	{Name: "PORTAL_LOG_LEVEL", Default: "info", Help: "debug, info, warn or error."},
 }
 
@@ -122,9 +126,17 @@ type Config struct {
 	MetricsToken string
 
 	PassInstructions string
+	QuickReasons     []string
+	// RefusalHelp holds the texts of PORTAL_REFUSAL_HELP_FILE by refusal
+	// code; the codes are checked against the portal's when it starts.
+	RefusalHelp map[string]string
 
 	LogLevel string
 }
+
+// DefaultQuickReasons are the issue form's one-click reasons unless
+// PORTAL_QUICK_REASONS says otherwise.
+const DefaultQuickReasons = "New phone, re-registering Authenticator|Lost or broken security key|New starter, first sign-in|Locked out while travelling"
 
 // DefaultPassInstructions is what the passcode page says to tell the user
 // unless PORTAL_PASS_INSTRUCTIONS says otherwise.
@@ -178,6 +190,8 @@ func Load(getenv func(string) string, dev bool) (Config, error) {
 		MetricsAddr:          p.str("PORTAL_METRICS_ADDR"),
 		MetricsToken:         p.str("PORTAL_METRICS_TOKEN"),
 		PassInstructions:     p.text("PORTAL_PASS_INSTRUCTIONS", maxPassInstructions),
+		QuickReasons:         p.reasons("PORTAL_QUICK_REASONS"),
+		RefusalHelp:          p.helpFile("PORTAL_REFUSAL_HELP_FILE"),
 		LogLevel:             p.oneOf("PORTAL_LOG_LEVEL", "debug", "info", "warn", "error"),
 	}
 	if dev && strings.TrimSpace(getenv("PORTAL_PUBLIC_URL")) == "" {
@@ -231,22 +245,83 @@ func lookup(name string) Var {
 
 // str returns the variable's value or its default, and records a missing
 // required one.
+// reasons reads the quick reasons: a |-separated list of short texts.
+func (p *parser) reasons(name string) []string {
+	s := p.str(name)
+	if strings.EqualFold(s, "none") {
+		return nil
+	}
+	var out []string
+	for i, r := range strings.Split(s, "|") {
+		r = strings.TrimSpace(r)
+		if msg := textProblem(r, 120); r == "" || msg != "" {
+			p.fail(name, "reason %d %s", i+1, cmp.Or(msg, "is empty"))
+			continue
+		}
+		out = append(out, r)
+	}
+	if len(out) > 8 {
+		p.fail(name, "lists %d reasons: at most 8", len(out))
+	}
+	return out
+}
+
+// helpFile reads a file of KIND: TEXT lines.
+func (p *parser) helpFile(name string) map[string]string {
+	path := p.str(name)
+	if path == "" {
+		return nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		p.fail(name, "cannot be read: %v", err)
+		return nil
+	}
+	help := map[string]string{}
+	for n, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		kind, text, ok := strings.Cut(line, ":")
+		kind, text = strings.TrimSpace(kind), strings.TrimSpace(text)
+		switch {
+		case !ok || kind == "" || text == "":
+			p.fail(name, "%s line %d: want KIND: TEXT, as in privileged_role: Call the identity team on 4410.", path, n+1)
+		case help[kind] != "":
+			p.fail(name, "%s line %d: %s is listed twice", path, n+1, kind)
+		case textProblem(text, maxPassInstructions) != "":
+			p.fail(name, "%s line %d: the text %s", path, n+1, textProblem(text, maxPassInstructions))
+		default:
+			help[kind] = text
+		}
+	}
+	return help
+}
+
+// textProblem says what is wrong with a text shown on a page, or "".
+func textProblem(s string, max int) string {
+	switch {
+	case !utf8.ValidString(s):
+		return "is not valid UTF-8"
+	case utf8.RuneCountInString(s) > max:
+		return fmt.Sprintf("is %d characters: at most %d", utf8.RuneCountInString(s), max)
+	case strings.IndexFunc(s, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }) >= 0:
+		return "contains a control or formatting character"
+	}
+	return ""
+}
+
 // text reads a sentence shown on a page: valid UTF-8, at most max
 // characters, without control or format characters (which could hide or
 // reorder what the page says).
 func (p *parser) text(name string, max int) string {
 	s := p.str(name)
-	switch {
-	case !utf8.ValidString(s):
-		p.fail(name, "is not valid UTF-8")
-	case utf8.RuneCountInString(s) > max:
-		p.fail(name, "is %d characters: at most %d", utf8.RuneCountInString(s), max)
-	case strings.IndexFunc(s, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }) >= 0:
-		p.fail(name, "contains a control or formatting character")
-	default:
-		return s
+	if msg := textProblem(s, max); msg != "" {
+		p.fail(name, "%s", msg)
+		return ""
 	}
-	return ""
+	return s
 }
 
 func (p *parser) str(name string) string {

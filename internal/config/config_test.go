@@ -2,6 +2,7 @@ package config
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -82,6 +83,10 @@ func TestLoadRefusesBadValues(t *testing.T) {
 		{"PORTAL_RATE_LIMIT", "0/1h", "COUNT/WINDOW"},
 		{"PORTAL_RATE_LIMIT", "20/1s", "COUNT/WINDOW"},
 		{"PORTAL_PASS_INSTRUCTIONS", strings.Repeat("Sign in. ", 40), "at most 300"},
+		{"PORTAL_QUICK_REASONS", "New phone||Lost key", "reason 2 is empty"},
+		{"PORTAL_QUICK_REASONS", strings.Repeat("r|", 8) + "r", "at most 8"},
+		{"PORTAL_QUICK_REASONS", "ok|" + strings.Repeat("x", 121), "reason 2 is 121 characters"},
+		{"PORTAL_REFUSAL_HELP_FILE", "/nonexistent/help.txt", "cannot be read"},
 		{"PORTAL_PASS_INSTRUCTIONS", "Sign in at\u202e moc.elpmaxe", "control or formatting"},
 		{"PORTAL_PASS_INSTRUCTIONS", "Sign in\x1b[2J", "control or formatting"},
 		{"PORTAL_MAX_AUTH_AGE", "forever", "duration"},
@@ -144,13 +149,37 @@ func TestDevPublicURLFollowsAddr(t *testing.T) {
 		{"[::1]:8383", "", "http://[::1]:8383"},
 		{":9090", "https://tap.example.com", "https://tap.example.com"},
 	} {
-		env := map[string]string{"PORTAL_ADDR": tt.addr, "PORTAL_PUBLIC_URL": tt.public}
-		c, err := Load(func(k string) string { return env[k] }, true)
+		vars := map[string]string{"PORTAL_ADDR": tt.addr, "PORTAL_PUBLIC_URL": tt.public}
+		c, err := Load(env(vars), true)
 		if err != nil {
-			t.Fatalf("Load(%v): %v", env, err)
+			t.Fatalf("Load(%v): %v", vars, err)
 		}
 		if got := c.PublicURL.String(); got != tt.want {
 			t.Errorf("PORTAL_ADDR %q, PORTAL_PUBLIC_URL %q: public URL %s, want %s", tt.addr, tt.public, got, tt.want)
+		}
+	}
+}
+
+// The refusal help file: comments and blank lines pass, every bad line is
+// named by its number, and the texts pass the page-text rules.
+func TestRefusalHelpFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "help.txt")
+	write := func(body string) {
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	vars := map[string]string{"PORTAL_REFUSAL_HELP_FILE": path}
+	write("# what to do\n\nprivileged_role: Call the identity team on 4410.\r\nself: Ask a colleague.\n")
+	c, err := Load(env(vars), true)
+	if err != nil || c.RefusalHelp["privileged_role"] != "Call the identity team on 4410." || c.RefusalHelp["self"] != "Ask a colleague." || len(c.RefusalHelp) != 2 {
+		t.Fatalf("RefusalHelp = %v, %v", c.RefusalHelp, err)
+	}
+	write("self: one\nno colon here\nself: two\nguest: \u202eevil\n")
+	_, err = Load(env(vars), true)
+	for _, want := range []string{"line 2: want KIND: TEXT", "line 3: self is listed twice", "line 4: the text contains a control or formatting character"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Load = %v, want it to say %q", err, want)
 		}
 	}
 }

@@ -76,10 +76,16 @@ func (b *browser) checkAccessibility(step string) {
 	if res.Passed == 0 {
 		b.t.Fatalf("%s: axe-core checked no rule on %s (%s)", b.j.name, b.path(), step)
 	}
+	width := &tally.desktop
+	if b.phone {
+		width = &tally.phone
+	}
 	tally.axeChecks.Add(1)
+	width.axeChecks.Add(1)
 	for _, v := range res.Violations {
 		if v.Impact == "serious" || v.Impact == "critical" {
 			tally.violations.Add(1)
+			width.violations.Add(1)
 			b.t.Errorf("%s: accessibility violation on %s (%s): %s", b.j.name, b.path(), step, v)
 		} else {
 			b.t.Logf("%s: minor accessibility finding on %s (%s): %s", b.j.name, b.path(), step, v)

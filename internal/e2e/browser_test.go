@@ -96,6 +96,7 @@ type browser struct {
 	documents map[string]bool // URLs that loaded as documents
 	dialogs   []string        // questions the pages asked (window.confirm)
 	logged    int             // dialogs already logged
+	phone     bool            // the tab emulates a phone (emulatePhone)
 }
 
 // cspBinding is the function through which pages report CSP violations

@@ -195,8 +195,8 @@ func TestJourneyAdministratorRefused(t *testing.T) {
 	if status := b.open(userPath + "/issue"); status != http.StatusForbidden {
 		t.Errorf("GET %s/issue answered %d, want %d", userPath, status, http.StatusForbidden)
 	}
-	b.wantHeading("Not allowed")
-	b.wantText("is privileged in the directory: " + admin.Roles[0])
+	b.wantHeading("No pass for " + admin.DisplayName)
+	b.wantText("Nothing was issued.", "is privileged in the directory: "+admin.Roles[0], "What to do: Escalate to the identity team")
 	if b.exists(`main form`) {
 		t.Errorf("the refusal page has a form")
 	}
@@ -351,7 +351,7 @@ func TestJourneySupervisorReview(t *testing.T) {
 	if status := b.open("/users/" + admin.ID + "/issue"); status != http.StatusForbidden {
 		t.Errorf("GET /users/%s/issue answered %d, want %d", admin.ID, status, http.StatusForbidden)
 	}
-	b.wantHeading("Not allowed")
+	b.wantHeading("No pass for " + admin.DisplayName)
 
 	// A user who becomes an administrator while the operator fills the
 	// form in: submitting it is an attempt, refused and recorded.
@@ -365,9 +365,13 @@ func TestJourneySupervisorReview(t *testing.T) {
 	if status := b.click(`main form button[type="submit"]`); status != http.StatusForbidden {
 		t.Errorf("issuing to a new Global Administrator answered %d, want %d", status, http.StatusForbidden)
 	}
-	b.wantHeading("Issue a Temporary Access Pass")
-	if alert := b.text(".alert-error"); !strings.HasPrefix(alert, "Nothing was issued.") || !strings.Contains(alert, "Global Administrator") {
-		t.Errorf("the refused form says %q; want “Nothing was issued.” and the role Global Administrator", alert)
+	// The refusal, not the form again: there is nothing to correct.
+	b.wantHeading("No pass for " + second.DisplayName)
+	if alert := b.text(".verdict"); !strings.HasPrefix(alert, "Nothing was issued.") || !strings.Contains(alert, "Global Administrator") || !strings.Contains(alert, "What to do:") {
+		t.Errorf("the refusal says %q; want “Nothing was issued.”, the role Global Administrator and what to do", alert)
+	}
+	if b.exists("main form") {
+		t.Error("a refused submit shows a form to send again")
 	}
 	if b.exists("#passcode") {
 		t.Fatal("a passcode was shown for a Global Administrator")

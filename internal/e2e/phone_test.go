@@ -7,6 +7,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/tapportal/portal/internal/config"
 	"github.com/tapportal/portal/internal/graph/graphemu"
 )
 
@@ -27,8 +28,7 @@ func TestPhoneLayout(t *testing.T) {
 	userPath := "/users/" + target.ID
 
 	b := j.newBrowser()
-	b.do("emulate a phone", chromedp.EmulateViewport(phoneWidth, phoneHeight,
-		chromedp.EmulatePortrait, chromedp.EmulateMobile, chromedp.EmulateTouch))
+	b.emulatePhone()
 	b.signInAsOperator()
 
 	b.search(target.DisplayName)
@@ -53,7 +53,24 @@ func TestPhoneLayout(t *testing.T) {
 	b.wantHeading("Issue a Temporary Access Pass")
 	b.phonePage("issue-form")
 
-	b.typeInto("#reason", "New phone, re-registering Authenticator")
+	// The schedule shows only once "At a scheduled time" is chosen, and a
+	// common reason is one tap.
+	shown := func() bool { return evaluate[bool](b, `document.querySelector("#schedule").offsetParent !== null`) }
+	if shown() {
+		t.Error("the scheduled start shows while “Now” is chosen")
+	}
+	b.clickInPlace(`input[name="start"][value="later"]`)
+	if !shown() {
+		t.Error("choosing “At a scheduled time” did not show the scheduled start")
+	}
+	b.clickInPlace(`input[name="start"][value="now"]`)
+	if shown() {
+		t.Error("going back to “Now” left the scheduled start showing")
+	}
+	b.clickInPlace(`.quick-reasons button`)
+	if got := b.value("#reason"); got != config.DefaultQuickReasons[:strings.Index(config.DefaultQuickReasons, "|")] {
+		t.Errorf("the first quick reason filled the reason with %q", got)
+	}
 	b.submitIssueForm()
 	passcode := b.text("#passcode")
 	if len(passcode) != 8 {
@@ -81,10 +98,11 @@ func TestPhoneLayout(t *testing.T) {
 	b.phonePage("my-history")
 	b.open("/users/" + graphemu.GlobalAdminUserID)
 	b.phonePage("user-refused")
+	b.open("/users/" + graphemu.GlobalAdminUserID + "/issue")
+	b.phonePage("refused")
 
 	sup := j.newBrowser()
-	sup.do("emulate a phone", chromedp.EmulateViewport(phoneWidth, phoneHeight,
-		chromedp.EmulatePortrait, chromedp.EmulateMobile, chromedp.EmulateTouch))
+	sup.emulatePhone()
 	if status := sup.signIn("supervisor"); status != http.StatusOK {
 		t.Fatalf("signing in as the supervisor ended with %d", status)
 	}
@@ -96,6 +114,21 @@ func TestPhoneLayout(t *testing.T) {
 	sup.phonePage("history-record")
 	sup.open("/history/dashboard")
 	sup.phonePage("dashboard")
+	sup.signOut()
+	sup.phonePage("signed-out")
+
+	nobody := j.newBrowser()
+	nobody.emulatePhone()
+	nobody.signIn("no-role")
+	nobody.phonePage("no-access")
+}
+
+// emulatePhone makes the tab a phone held upright.
+func (b *browser) emulatePhone() {
+	b.t.Helper()
+	b.do("emulate a phone", chromedp.EmulateViewport(phoneWidth, phoneHeight,
+		chromedp.EmulatePortrait, chromedp.EmulateMobile, chromedp.EmulateTouch))
+	b.phone = true
 }
 
 // layoutWidth is how wide a page is laid out, and what sticks out of it.

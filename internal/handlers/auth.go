@@ -72,7 +72,12 @@ func (s *Server) callback(c echo.Context) error {
 	if !ok {
 		s.cfg.Sessions.Clear(c.Response())
 		s.cfg.Logger.InfoContext(c.Request().Context(), "sign-in without a portal role", "request_id", requestID(c), "subject", id.Subject)
-		return s.render(c, http.StatusForbidden, templates.NoAccess(s.page(c, "No access", ""), nameOr(id.Name, id.Username)))
+		v := templates.NoAccessView{Name: nameOr(id.Name, id.Username), Roles: id.Roles}
+		v.OperatorRole, v.SupervisorRole = s.cfg.Auth.RoleValues()
+		if len(v.Roles) > 10 {
+			v.Roles = v.Roles[:10]
+		}
+		return s.render(c, http.StatusForbidden, templates.NoAccess(s.page(c, "No access", ""), v))
 	}
 	if old, err := s.cfg.Sessions.Get(c.Request()); err == nil && old.Subject != id.Subject {
 		// Another person signed in on this browser (a fresh sign-in for an

@@ -4,12 +4,16 @@ import (
 	"compress/gzip"
 	"html"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tapportal/portal/internal/app"
 	"github.com/tapportal/portal/internal/config"
 	"github.com/tapportal/portal/internal/graph/graphemu"
 )
@@ -524,5 +528,63 @@ func TestPagesCompressedAndTokensMasked(t *testing.T) {
 		if p.status != http.StatusForbidden || passcodeIn(p.body) != "" {
 			t.Errorf("issuing with token %q = %d, want 403 and nothing issued", bad, p.status)
 		}
+	}
+}
+
+// A refusal says what to do next, in the platform admin's words where
+// given; the issue form of a refused user and a refused submit show the
+// reasons, not a form to send again.
+func TestRefusalsSayWhatToDo(t *testing.T) {
+	help := filepath.Join(t.TempDir(), "help.txt")
+	if err := os.WriteFile(help, []byte("# ours\nprivileged_role: Call the Tier 0 desk on extension 4410.\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, map[string]string{"PORTAL_REFUSAL_HELP_FILE": help})
+	b := h.signedIn(t, "operator")
+	admin := "/users/" + graphemu.GlobalAdminUserID
+
+	if p := b.get(admin); p.status != http.StatusOK || !strings.Contains(p.body, "What to do:</strong> Call the Tier 0 desk on extension 4410.") {
+		t.Fatalf("admin's page = %d, want the refusal with the configured help", p.status)
+	}
+	for _, p := range []page{
+		b.get(admin + "/issue"),
+		b.post(admin+"/issue", url.Values{"csrf": {csrfOf(t, b.get(admin))}, "start": {"now"}, "lifetime": {"60"}, "reason": {"Trying anyway"}}),
+	} {
+		if p.status != http.StatusForbidden || !strings.Contains(p.body, "Nothing was issued.") ||
+			!strings.Contains(p.body, "Global Administrator") || !strings.Contains(p.body, "extension 4410") || strings.Contains(p.body, `name="reason"`) {
+			t.Errorf("%s = %d, want 403 with the refusal and its help and no form", p.url.Path, p.status)
+		}
+	}
+	// A refusal kind without a configured text keeps the built-in one.
+	guest := "/users/" + graphemu.GuestUserID
+	if p := b.get(guest); !strings.Contains(p.body, "What to do:</strong> Ask the guest to contact their own organisation") {
+		t.Errorf("guest's page lacks the built-in help")
+	}
+
+	// A kind the portal does not have is a start-up error, not ignored.
+	if err := os.WriteFile(help, []byte("privileged_roles: typo\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(func(k string) string { return map[string]string{"PORTAL_REFUSAL_HELP_FILE": help}[k] }, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.New(t.Context(), cfg, slog.New(slog.DiscardHandler), app.Options{}); err == nil || !strings.Contains(err.Error(), `"privileged_roles" is not a kind of refusal`) {
+		t.Errorf("app.New with an unknown refusal kind = %v, want it refused by name", err)
+	}
+}
+
+// The no-access page says which roles the sign-in carried and which the
+// portal expects, so a mismatch of names is plain.
+func TestNoAccessNamesTheRoles(t *testing.T) {
+	h := newHarness(t, nil)
+	b := h.browser(t)
+	p := b.signIn("other-role-name", "")
+	if p.status != http.StatusForbidden || !strings.Contains(p.body, "<code><bdi>Helpdesk.TemporaryAccessPass</bdi></code>") ||
+		!strings.Contains(p.body, "<code>TAP.Operator</code>") || !strings.Contains(p.body, "PORTAL_ROLE_OPERATOR") {
+		t.Fatalf("no-access page = %d, want the carried role and the expected ones named", p.status)
+	}
+	if p := h.browser(t).signIn("no-role", ""); !strings.Contains(p.body, "carried no roles") {
+		t.Errorf("no-access page without roles does not say so")
 	}
 }

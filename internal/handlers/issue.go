@@ -54,7 +54,7 @@ func (s *Server) issueForm(c echo.Context) error {
 		return err
 	}
 	if !f.Verdict.Eligible() {
-		return &portal.Error{Code: portal.EPolicy, Message: "The portal will not issue a pass to this user. " + f.Verdict.Message()}
+		return s.refused(c, f)
 	}
 	vals := templates.IssueValues{StartMode: "now", Lifetime: f.Policy.DefaultLifetimeMinutes, OneTime: f.Policy.OneTimeForced}
 	d, other := s.cfg.Sessions.TakeDraft(c.Response(), c.Request(), issuePath(c), op.ID)
@@ -78,7 +78,7 @@ func (s *Server) issueForm(c echo.Context) error {
 		draft.OneTime = draft.OneTime || f.Policy.OneTimeForced
 		vals = draft
 	}
-	v := issueView(f, vals)
+	v := s.issueView(f, vals)
 	v.Error = notice
 	v.Submission = issuance.NewSubmission()
 	if d != nil && c.FormValue("submission") != "" {
@@ -88,9 +88,15 @@ func (s *Server) issueForm(c echo.Context) error {
 	return s.render(c, http.StatusOK, templates.IssuePage(s.page(c, "Issue a pass", "search"), v))
 }
 
+// refused shows why the user cannot get a pass, and what to do next.
+func (s *Server) refused(c echo.Context, f issuance.IssueForm) error {
+	return s.render(c, http.StatusForbidden, templates.RefusedPage(s.page(c, "No pass for "+f.User.DisplayName, "search"),
+		templates.RefusedView{User: f.User, Refusals: s.refusals(f.Verdict)}))
+}
+
 // issueView is the form's view model: what was decided, and what was typed.
-func issueView(f issuance.IssueForm, vals templates.IssueValues) templates.IssueForm {
-	v := templates.IssueForm{User: f.User, Policy: f.Policy, Values: vals, Errors: map[string]string{}}
+func (s *Server) issueView(f issuance.IssueForm, vals templates.IssueValues) templates.IssueForm {
+	v := templates.IssueForm{User: f.User, Policy: f.Policy, Values: vals, Errors: map[string]string{}, QuickReasons: s.cfg.QuickReasons}
 	if f.Replaces != nil {
 		v.Current, v.CurrentState = f.Replaces, f.ReplacesState
 	}
@@ -169,7 +175,7 @@ func (s *Server) issue(c echo.Context) error {
 	if err := s.unsettled(c, err); err != nil {
 		return err
 	}
-	form := issueView(res.Form, vals)
+	form := s.issueView(res.Form, vals)
 	form.Confirm, form.Submission = req.ConfirmReplace, req.Submission
 	var invalid issuance.FieldErrors
 	status := http.StatusBadRequest
@@ -179,6 +185,10 @@ func (s *Server) issue(c echo.Context) error {
 		status = http.StatusConflict
 	case errors.As(err, &invalid):
 		form.Errors = invalid
+	case portal.ErrorCode(err) == portal.EPolicy && !res.Form.Verdict.Eligible() && res.Form.User.ID != "":
+		// The user may not get a pass at all: the reasons, not a form to
+		// send again.
+		return s.refused(c, res.Form)
 	case portal.ErrorCode(err) == portal.EPolicy:
 		form.Error = "Nothing was issued. " + portal.ErrorMessage(err)
 		status = http.StatusForbidden

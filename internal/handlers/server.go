@@ -72,6 +72,10 @@ type Config struct {
 	MetricsToken string
 	// PassInstructions is what the passcode page says to tell the user.
 	PassInstructions string
+	// QuickReasons are the issue form's one-click reasons.
+	QuickReasons []string
+	// RefusalHelp says what to do after each kind of refusal, by code.
+	RefusalHelp map[string]string
 }
 
 // Server is the portal's HTTP handler.

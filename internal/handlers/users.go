@@ -5,6 +5,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/tapportal/portal/internal/issuance"
 	"github.com/tapportal/portal/internal/portal"
 	"github.com/tapportal/portal/web/templates"
 )
@@ -44,12 +45,19 @@ func (s *Server) userPage(c echo.Context) error {
 	for _, p := range uv.Privileges {
 		v.Privileges = append(v.Privileges, p.Text)
 	}
-	for _, r := range uv.Verdict.Refusals {
-		v.Refusals = append(v.Refusals, r.Message)
-	}
+	v.Refusals = s.refusals(uv.Verdict)
 	switch c.QueryParam("done") {
 	case "revoked":
 		v.Notice = "The Temporary Access Pass was revoked."
 	}
 	return s.render(c, http.StatusOK, templates.UserPage(s.page(c, uv.User.DisplayName, "search"), v))
+}
+
+// refusals are a verdict's reasons, each with what to do next.
+func (s *Server) refusals(v issuance.Verdict) []templates.RefusalView {
+	out := make([]templates.RefusalView, len(v.Refusals))
+	for i, r := range v.Refusals {
+		out[i] = templates.RefusalView{Message: r.Message, Help: s.cfg.RefusalHelp[r.Code]}
+	}
+	return out
 }

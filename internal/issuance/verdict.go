@@ -85,6 +85,32 @@ func RefusalLabel(code string) string {
 	return code
 }
 
+// RefusalHelp says what an operator can do next after a refusal of each
+// kind; a platform admin replaces any of them (PORTAL_REFUSAL_HELP_FILE)
+// with the local escalation path.
+func RefusalHelp() map[string]string {
+	const escalate = "Escalate to the identity team: passes for these accounts are issued there, by people who can check who is asking."
+	return map[string]string{
+		RefuseSelf:            "Ask another operator to issue it.",
+		RefuseGuest:           "Ask the guest to contact their own organisation's helpdesk.",
+		RefuseDisabled:        "Have the account enabled through the usual request first, then issue the pass.",
+		RefuseRole:            escalate,
+		RefuseProtectedGroup:  escalate,
+		RefusePortalStaff:     escalate,
+		RefuseNotEligible:     "Ask your supervisor whether the user should be added to an eligible group.",
+		RefusePolicyDisabled:  "Ask an Entra administrator to turn on Temporary Access Pass in the authentication methods policy.",
+		RefuseNotTargeted:     "Ask an Entra administrator whether the Temporary Access Pass policy should include this user.",
+		RefuseLifetime:        "Choose a lifetime the policy allows.",
+		RefuseOneTime:         "Issue a one-time pass: the tenant policy requires it.",
+		RefuseCheckFailed:     "Try again in a minute. If it keeps failing, tell the platform team: the portal's Graph app may lack a permission.",
+		RefuseGraph:           "Try again in a minute; if Graph keeps refusing, tell the platform team with the request id shown.",
+		RefuseRateLimited:     "Wait for the limit to reset, or ask a colleague or your supervisor.",
+		RefuseStaleSignIn:     "Sign in again when asked: issuing needs a recent sign-in.",
+		RefuseOperatorRole:    "Ask your supervisor: your operator role was removed in Entra ID.",
+		RefuseOperatorChanged: "Fill in the form again as yourself.",
+	}
+}
+
 // Verdict says whether a user may get a pass, and why not.
 type Verdict struct {
 	Refusals []Refusal
@@ -148,7 +174,7 @@ func (s *Service) verdict(op portal.Operator, f facts) Verdict {
 		refuse(RefuseProtectedGroup, "The user is in the protected group %s.", strings.Join(names, ", "))
 	}
 	if len(s.rails.EligibleGroupIDs) > 0 && len(named(s.rails.EligibleGroupIDs)) == 0 {
-		refuse(RefuseNotEligible, "The user is not in any group eligible for a pass.")
+		refuse(RefuseNotEligible, "The user is not in any group eligible for a pass (%s).", strings.Join(s.rails.EligibleGroupIDs, ", "))
 	}
 	p := f.policy
 	if !p.Enabled {

@@ -64,7 +64,7 @@ type UserView struct {
 	Privileges []string
 	// Refusals are the reasons the user cannot get a pass; none means
 	// eligible.
-	Refusals []string
+	Refusals []RefusalView
 	History  []portal.Event
 	// Notice is a one-line confirmation, e.g. after a revocation.
 	Notice string
@@ -85,6 +85,8 @@ type IssueForm struct {
 	Errors     map[string]string
 	// Error is a message about the whole form.
 	Error string
+	// QuickReasons fill the reason with one click.
+	QuickReasons []string
 }
 
 // IssueValues are the form's fields as typed.
@@ -204,4 +206,24 @@ type Bar struct {
 // LegendItem names a chart series.
 type LegendItem struct {
 	Class, Label string
+}
+
+// RefusalView is one reason a user cannot get a pass, with what the
+// operator can do next.
+type RefusalView struct {
+	Message, Help string
+}
+
+// RefusedView is the page of a pass the portal will not issue.
+type RefusedView struct {
+	User     portal.User
+	Refusals []RefusalView
+}
+
+// NoAccessView is the page of someone signed in without a portal role.
+type NoAccessView struct {
+	Name string
+	// Roles are the role values the sign-in carried (the first ten).
+	Roles                        []string
+	OperatorRole, SupervisorRole string
 }

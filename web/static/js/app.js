@@ -3,7 +3,6 @@
  * script-src 'self'. Every feature is an enhancement; pages work without it.
  *
  *   button[data-copy="#selector"]   copies the selected element's text
- *   time[datetime][data-local]      shown in the browser's time zone
  *   input[name=tz]                  filled with the browser's IANA time zone
  *   form[data-confirm="question"]   asks before submitting
  *   form[data-once]                 its submit buttons are disabled once sent
@@ -11,6 +10,8 @@
  *                                   is answered from the first submission)
  *   [data-autofocus]                focused on load
  *   time[datetime][data-countdown]  kept current as "in 58 min"
+ *   button[data-fill][data-value]   puts its value into the field data-fill names
+ *   input[type=radio][data-reveals] shows the element it names only while checked
  *
  * Content swapped in by htmx is enhanced too (htmx:load).
  */
@@ -83,47 +84,6 @@
       // Templates may render the button hidden so that it only appears
       // where it can work.
       button.hidden = !available;
-    });
-  }
-
-  function zoneName(date) {
-    try {
-      var parts = new Intl.DateTimeFormat(undefined, { timeZoneName: 'short' }).formatToParts(date);
-      for (var i = 0; i < parts.length; i++) {
-        if (parts[i].type === 'timeZoneName') {
-          return parts[i].value;
-        }
-      }
-    } catch (err) {
-      // Fall through: the time alone is still useful.
-    }
-    return '';
-  }
-
-  function initLocalTimes(root) {
-    var format;
-    try {
-      // dateStyle/timeStyle cannot be combined with timeZoneName, so the
-      // zone is formatted on its own (per date, as it changes with DST).
-      format = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
-    } catch (err) {
-      return;
-    }
-    root.querySelectorAll('time[datetime][data-local]').forEach(function (el) {
-      var value = el.getAttribute('datetime');
-      // A date without a time would be read as UTC midnight: leave it.
-      if (!/\d{2}:\d{2}/.test(value)) {
-        return;
-      }
-      var date = new Date(value);
-      if (isNaN(date.getTime())) {
-        return;
-      }
-      if (!el.title) {
-        el.title = el.textContent.trim();
-      }
-      var zone = zoneName(date);
-      el.textContent = format.format(date) + (zone ? ' ' + zone : '');
     });
   }
 
@@ -211,16 +171,50 @@
     window.setInterval(tick, 15000);
   }
 
+  // One-click reasons: shown once the script can fill them in.
+  function initQuickFill(root) {
+    root.querySelectorAll('.quick-reasons[hidden]').forEach(function (group) {
+      group.hidden = false;
+    });
+  }
+
+  // The scheduled start shows only while "At a scheduled time" is chosen.
+  function initReveals(root) {
+    root.querySelectorAll('input[type=radio][data-reveals]').forEach(function (radio) {
+      var target = document.querySelector(radio.dataset.reveals);
+      if (!target || !radio.form) {
+        return;
+      }
+      var sync = function () {
+        target.hidden = !radio.checked;
+      };
+      radio.form.querySelectorAll('input[type=radio][name="' + radio.name + '"]').forEach(function (r) {
+        r.addEventListener('change', sync);
+      });
+      sync();
+    });
+  }
+
   function enhance(root, zone) {
     initCopyButtons(root);
     initCountdowns(root);
-    initLocalTimes(root);
+    initQuickFill(root);
+    initReveals(root);
     fillTimeZoneInputs(root, zone);
     autofocus(root);
   }
 
   function onClick(event) {
     var target = event.target;
+    var fill = target && target.closest ? target.closest('button[data-fill]') : null;
+    if (fill) {
+      var field = document.querySelector(fill.dataset.fill);
+      if (field) {
+        field.value = fill.dataset.value;
+        field.focus();
+      }
+      return;
+    }
     var button = target && target.closest ? target.closest('button[data-copy]') : null;
     if (button && clipboardAvailable()) {
       event.preventDefault();
