@@ -217,12 +217,11 @@ func (c *Client) searchFirst(ctx context.Context, q string, cfg, byEmployee *use
 
 // searchNext reads a following page of the search form names.
 func (c *Client) searchNext(ctx context.Context, q, form, token string) (portal.UserPage, error) {
+	// An id lookup has one page, so a following page is of the word
+	// search or of the prefix filter.
 	cfg := c.usersQuery("", SearchExpr(q))
 	if form == formPrefix {
 		cfg = c.usersQuery(SearchFilter(q), "")
-		if objectID.MatchString(q) {
-			cfg = c.usersQuery(IDFilter("id", q), "")
-		}
 	}
 	// The cursor is only Graph's skip token: the rest of the next page's
 	// URL is rebuilt here, so a client cannot point the portal (and its
@@ -244,7 +243,7 @@ func (c *Client) searchNext(ctx context.Context, q, form, token string) (portal.
 		return portal.UserPage{}, translate(opUsers, err)
 	}
 	page, err := userPage(resp, form)
-	page.Prefix = form == formPrefix && hasWord(q) && !objectID.MatchString(q)
+	page.Prefix = form == formPrefix && hasWord(q)
 	return page, err
 }
 
