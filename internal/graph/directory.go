@@ -31,12 +31,6 @@ var userFields = []string{
 	"officeLocation", "employeeId", "accountEnabled", "userType", "onPremisesSyncEnabled",
 }
 
-// ODataString quotes s as an OData string literal: quotes are doubled, so
-// user input can never end the literal and change the expression.
-func ODataString(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
-}
-
 func (c *Client) call(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, c.timeout)
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/microsoftgraph/msgraph-sdk-go/users"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/tapportal/portal/internal/graph/query"
 	"github.com/tapportal/portal/internal/portal"
 )
 
@@ -52,7 +53,7 @@ func checkObjectID(id string) error {
 }
 
 // principalFilter is "principalId eq '{id}'" for an id already checked.
-func principalFilter(id string) string { return "principalId eq " + ODataString(id) }
+func principalFilter(id string) string { return query.IDFilter("principalId", id) }
 
 // Groups implements portal.Directory.
 func (c *Client) Groups(ctx context.Context, userID string) ([]portal.Group, error) {

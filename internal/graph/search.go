@@ -3,10 +3,8 @@ package graph
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -17,6 +15,7 @@ import (
 	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
 	"github.com/microsoftgraph/msgraph-sdk-go/users"
 
+	"github.com/tapportal/portal/internal/graph/query"
 	"github.com/tapportal/portal/internal/portal"
 )
 
@@ -24,62 +23,8 @@ import (
 // $batch reads the passes of.
 const PageSize = 20
 
-// MaxSearchLength bounds a search term, in characters. Longer terms match
-// nobody real and would make Graph's URL too long.
-const MaxSearchLength = 120
-
 // maxEmployeeID is the longest employee id Entra stores.
 const maxEmployeeID = 16
-
-// CleanSearch validates a search term and returns it trimmed.
-func CleanSearch(q string) (string, error) {
-	q = strings.TrimSpace(q)
-	switch {
-	case q == "":
-		return "", &portal.Error{Code: portal.EInvalid, Field: "q", Message: "Type a name, user principal name, email address, employee id or object id."}
-	case !utf8.ValidString(q):
-		return "", &portal.Error{Code: portal.EInvalid, Field: "q", Message: "The search term is not valid text."}
-	case utf8.RuneCountInString(q) > MaxSearchLength:
-		return "", &portal.Error{Code: portal.EInvalid, Field: "q", Message: fmt.Sprintf("The search term is too long: at most %d characters.", MaxSearchLength)}
-	case strings.IndexFunc(q, unicode.IsControl) >= 0:
-		return "", &portal.Error{Code: portal.EInvalid, Field: "q", Message: "The search term contains control characters."}
-	}
-	return q, nil
-}
-
-// The ways a search reaches Graph. A term that is an object id is looked
-// up by id. Any other term is a word search ($search), which matches any
-// word of the names in any case, with an exact employee-id match beside
-// it; where Graph refuses $search, or the term has no word to search for,
-// a prefix filter over the names and the employee id stands in.
-
-// objectID matches a directory object id.
-var objectID = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-
-// SearchFilter is the prefix filter: the start of the display name, given
-// name, surname, user principal name or mail, or the exact employee id.
-func SearchFilter(q string) string {
-	lit := ODataString(q)
-	return fmt.Sprintf("startswith(displayName,%[1]s) or startswith(givenName,%[1]s) or startswith(surname,%[1]s) or "+
-		"startswith(userPrincipalName,%[1]s) or startswith(mail,%[1]s) or employeeId eq %[1]s", lit)
-}
-
-// IDFilter is the filter of an object id or employee id lookup.
-func IDFilter(property, q string) string { return property + " eq " + ODataString(q) }
-
-// SearchExpr is the $search value of a word search on the display name,
-// user principal name and mail. Inside a quoted clause a backslash
-// escapes the next character, so a quote typed in the term stays in it.
-func SearchExpr(q string) string {
-	v := strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(q)
-	return fmt.Sprintf(`"displayName:%[1]s" OR "userPrincipalName:%[1]s" OR "mail:%[1]s"`, v)
-}
-
-// hasWord reports whether q has a letter or digit: Graph's $search finds
-// nothing to search for in a term of symbols alone and refuses it.
-func hasWord(q string) bool {
-	return strings.IndexFunc(q, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }) >= 0
-}
 
 // A cursor is the search form's letter, a colon and Graph's skip token,
 // so that the next page asks Graph the same way.
@@ -91,8 +36,8 @@ const (
 // SearchUsers implements portal.Directory. The first page costs two
 // round trips: one $batch with the search (and the employee-id lookup),
 // one $batch with the passes of the users found.
-func (c *Client) SearchUsers(ctx context.Context, query, cursor string) (portal.UserPage, error) {
-	q, err := CleanSearch(query)
+func (c *Client) SearchUsers(ctx context.Context, term, cursor string) (portal.UserPage, error) {
+	q, err := query.CleanSearch(term)
 	if err != nil {
 		return portal.UserPage{}, err
 	}
@@ -106,20 +51,20 @@ func (c *Client) SearchUsers(ctx context.Context, query, cursor string) (portal.
 			return portal.UserPage{}, &portal.Error{Code: portal.EInvalid, Field: "cursor", Message: "The page cursor is malformed. Start the search again."}
 		}
 		page, err = c.searchNext(ctx, q, form, token)
-	case objectID.MatchString(q):
-		page, err = c.searchFirst(ctx, q, c.usersQuery(IDFilter("id", q), ""), nil, formPrefix)
-	case !hasWord(q):
-		page, err = c.searchFirst(ctx, q, c.usersQuery(SearchFilter(q), ""), nil, formPrefix)
+	case query.IsObjectID(q):
+		page, err = c.searchFirst(ctx, q, c.usersQuery(query.IDFilter("id", q), ""), nil, formPrefix)
+	case !query.HasWord(q):
+		page, err = c.searchFirst(ctx, q, c.usersQuery(query.SearchFilter(q), ""), nil, formPrefix)
 	default:
 		var byEmployee *users.UsersRequestBuilderGetRequestConfiguration
 		if !strings.ContainsFunc(q, unicode.IsSpace) && utf8.RuneCountInString(q) <= maxEmployeeID {
-			byEmployee = c.usersQuery(IDFilter("employeeId", q), "")
+			byEmployee = c.usersQuery(query.IDFilter("employeeId", q), "")
 		}
-		page, err = c.searchFirst(ctx, q, c.usersQuery("", SearchExpr(q)), byEmployee, formWords)
+		page, err = c.searchFirst(ctx, q, c.usersQuery("", query.SearchExpr(q)), byEmployee, formWords)
 		if unsupportedQuery(err) {
 			// This tenant has no $search: the start of the names will do,
 			// and the page says so.
-			page, err = c.searchFirst(ctx, q, c.usersQuery(SearchFilter(q), ""), nil, formPrefix)
+			page, err = c.searchFirst(ctx, q, c.usersQuery(query.SearchFilter(q), ""), nil, formPrefix)
 			page.Prefix = true
 		}
 	}
@@ -219,9 +164,9 @@ func (c *Client) searchFirst(ctx context.Context, q string, cfg, byEmployee *use
 func (c *Client) searchNext(ctx context.Context, q, form, token string) (portal.UserPage, error) {
 	// An id lookup has one page, so a following page is of the word
 	// search or of the prefix filter.
-	cfg := c.usersQuery("", SearchExpr(q))
+	cfg := c.usersQuery("", query.SearchExpr(q))
 	if form == formPrefix {
-		cfg = c.usersQuery(SearchFilter(q), "")
+		cfg = c.usersQuery(query.SearchFilter(q), "")
 	}
 	// The cursor is only Graph's skip token: the rest of the next page's
 	// URL is rebuilt here, so a client cannot point the portal (and its
@@ -243,7 +188,7 @@ func (c *Client) searchNext(ctx context.Context, q, form, token string) (portal.
 		return portal.UserPage{}, translate(opUsers, err)
 	}
 	page, err := userPage(resp, form)
-	page.Prefix = form == formPrefix && hasWord(q)
+	page.Prefix = form == formPrefix && query.HasWord(q)
 	return page, err
 }
 

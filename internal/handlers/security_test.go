@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tapportal/portal/internal/graph"
 	"github.com/tapportal/portal/internal/graph/graphemu"
+	"github.com/tapportal/portal/internal/graph/query"
 	"github.com/tapportal/portal/internal/portal"
 	"github.com/tapportal/portal/internal/session"
 )
@@ -341,8 +341,8 @@ var inputAttacks = []attack{
 				f, _ := url.ParseQuery(r.Query)
 				filter, search := f.Get("$filter"), f.Get("$search")
 				switch {
-				case search != "" && search == graph.SearchExpr(term) && filter == "":
-				case search == "" && (filter == graph.SearchFilter(term) || filter == graph.IDFilter("employeeId", term)):
+				case search != "" && search == query.SearchExpr(term) && filter == "":
+				case search == "" && (filter == query.SearchFilter(term) || filter == query.IDFilter("employeeId", term)):
 				default:
 					t.Fatalf("search %q sent $filter=%s $search=%s, want one of the portal's query forms", q, filter, search)
 				}

@@ -4,7 +4,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/tapportal/portal/internal/graph"
+	"github.com/tapportal/portal/internal/graph/query"
 )
 
 // FuzzPortalSearchFilter feeds operator input through each query form the
@@ -20,13 +20,13 @@ func FuzzPortalSearchFilter(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, input string) {
-		term, err := graph.CleanSearch(input)
+		term, err := query.CleanSearch(input)
 		if err != nil {
 			return
 		}
 		checkPrefixFilter(t, term)
 		for _, prop := range []string{"id", "employeeId"} {
-			src := graph.IDFilter(prop, term)
+			src := query.IDFilter(prop, term)
 			expr, aerr := parseFilter(src, userFilter)
 			if aerr != nil {
 				t.Fatalf("parseFilter(%q) = %v", src, aerr)
@@ -40,7 +40,7 @@ func FuzzPortalSearchFilter(f *testing.F) {
 }
 
 func checkPrefixFilter(t *testing.T, term string) {
-	src := graph.SearchFilter(term)
+	src := query.SearchFilter(term)
 	expr, aerr := parseFilter(src, userFilter)
 	if aerr != nil {
 		t.Fatalf("parseFilter(%q) = %v", src, aerr)
@@ -75,7 +75,7 @@ func checkPrefixFilter(t *testing.T, term string) {
 // searching the term's own words; one without a word is never sent as a
 // word search, and parseSearch says why.
 func checkSearchExpr(t *testing.T, term string) {
-	src := graph.SearchExpr(term)
+	src := query.SearchExpr(term)
 	expr, aerr := parseSearch(src, userSearchProps, "User")
 	words := searchWords(term)
 	if len(words) == 0 {
