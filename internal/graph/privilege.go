@@ -245,14 +245,7 @@ func (c *Client) groupBatch(ctx context.Context, ids []string) ([]portal.RoleGra
 	type steps struct{ assigned, eligible, group string }
 	plan := make([]steps, len(ids))
 	add := func(info *abstractions.RequestInformation, err error) (string, error) {
-		if err != nil {
-			return "", translate(opAssignments, err)
-		}
-		item, err := batch.AddBatchRequestStep(*info)
-		if err != nil {
-			return "", &portal.Error{Code: portal.EInternal, Message: "The portal could not build a Graph batch.", Err: err}
-		}
-		return deref(item.GetId()), nil
+		return addStep(batch, opAssignments, info, err)
 	}
 	for i, id := range ids {
 		filter := principalFilter(id)
@@ -337,6 +330,19 @@ func (c *Client) followEligibilities(ctx context.Context, next string) ([]portal
 // batchValue decodes one item of a $batch reply: its value on success,
 // else the portal's error for its status, as translate gives for a plain
 // request (Graph's request id and Retry-After included).
+// addStep adds the request info (or the error building it) to batch and
+// returns the step's id; o names the read in errors.
+func addStep(batch msgraphcore.BatchRequest, o op, info *abstractions.RequestInformation, err error) (string, error) {
+	if err != nil {
+		return "", translate(o, err)
+	}
+	item, err := batch.AddBatchRequestStep(*info)
+	if err != nil {
+		return "", &portal.Error{Code: portal.EInternal, Message: "The portal could not build a Graph batch.", Err: err}
+	}
+	return deref(item.GetId()), nil
+}
+
 func batchValue(resp msgraphcore.BatchResponse, id string, o op, factory serialization.ParsableFactory) (serialization.Parsable, error) {
 	item := resp.GetResponseById(id)
 	if item == nil || item.GetStatus() == nil {

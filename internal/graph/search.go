@@ -99,14 +99,7 @@ func (c *Client) searchFirst(ctx context.Context, q string, cfg, byEmployee *use
 	batch := msgraphcore.NewBatchRequest(c.adapter)
 	add := func(cfg *users.UsersRequestBuilderGetRequestConfiguration) (string, error) {
 		info, err := c.sdk.Users().ToGetRequestInformation(ctx, cfg)
-		if err != nil {
-			return "", translate(opUsers, err)
-		}
-		item, err := batch.AddBatchRequestStep(*info)
-		if err != nil {
-			return "", &portal.Error{Code: portal.EInternal, Message: "The portal could not build a Graph batch.", Err: err}
-		}
-		return deref(item.GetId()), nil
+		return addStep(batch, opUsers, info, err)
 	}
 	mainID, err := add(cfg)
 	if err != nil {
@@ -244,16 +237,10 @@ func (c *Client) readPasses(ctx context.Context, found []portal.UserMatch) {
 	ids := make([]string, len(found))
 	for i, m := range found {
 		info, err := c.sdk.Users().ByUserId(m.ID).Authentication().TemporaryAccessPassMethods().ToGetRequestInformation(ctx, nil)
-		if err != nil {
+		if ids[i], err = addStep(batch, opTAPRead, info, err); err != nil {
 			unknown(found)
 			return
 		}
-		item, err := batch.AddBatchRequestStep(*info)
-		if err != nil {
-			unknown(found)
-			return
-		}
-		ids[i] = deref(item.GetId())
 	}
 	resp, err := batch.Send(ctx, c.adapter)
 	if err != nil {
