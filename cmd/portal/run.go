@@ -162,6 +162,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer, de
 		return err
 	}
 	defer a.Close()
+	a.Start(ctx)
 	go a.Maintain(ctx)
 	if cfg.MetricsAddr != "" {
 		mln, err := net.Listen("tcp", cfg.MetricsAddr)

@@ -217,6 +217,14 @@ func (a *App) Checkpoint(ctx context.Context, final bool) (portal.Checkpoint, bo
 	return c, true, nil
 }
 
+// Start writes the checkpoint of the start, before the portal listens,
+// so that even a replica stopped at once leaves its start in the log.
+func (a *App) Start(ctx context.Context) {
+	if _, _, err := a.Checkpoint(ctx, false); err != nil {
+		a.logger.ErrorContext(ctx, "audit checkpoint", "err", err)
+	}
+}
+
 // Maintain runs the settler every SettleInterval, writes a checkpoint
 // every PORTAL_AUDIT_CHECKPOINT_INTERVAL, probes the Graph app's
 // permissions hourly and applies the retention setting daily, until ctx
@@ -245,7 +253,6 @@ func (a *App) Maintain(ctx context.Context) {
 	}
 	settle()
 	retain()
-	checkpoint()
 	a.CheckPermissions(ctx)
 	tick := time.NewTicker(SettleInterval)
 	defer tick.Stop()
