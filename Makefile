@@ -2,7 +2,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: run build test lint generate check-generate bench fuzz
+.PHONY: run build test lint generate check-generate bench bench-go fuzz
 
 ## run: the portal on the demo tenant (Graph emulator, demo sign-in, SQLite under ./data)
 run:
@@ -40,6 +40,10 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzCSVCell$$' -fuzztime $(FUZZTIME) ./internal/handlers
 	$(GO) test -run '^$$' -fuzz '^FuzzRecordedText$$' -fuzztime $(FUZZTIME) ./internal/issuance
 
-## bench: the benchmarks
-bench:
+## bench: the performance table (needs wrk; PORTAL_TEST_POSTGRES_DSN adds PostgreSQL); BENCHFLAGS go to cmd/bench
+bench: build
+	$(GO) run ./cmd/bench -portal bin/portal $(BENCHFLAGS)
+
+## bench-go: every Go benchmark
+bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)

@@ -74,7 +74,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	}
 	m := metrics.New()
 	m.AllowReasons(issuance.RefusalCodes())
-	gc, err := NewGraphClient(cfg, roots, opts.Now, m.GraphTransport)
+	gc, err := NewGraphClient(cfg, roots, opts.Now, m.GraphTransport, m.ObserveGraphItem)
 	if err != nil {
 		return nil, err
 	}
@@ -280,8 +280,9 @@ func (a *App) Maintain(ctx context.Context) {
 }
 
 // NewGraphClient builds the Graph client the configuration describes.
-// roots are the trusted roots (nil: the system's); wrap may be nil.
-func NewGraphClient(cfg config.Config, roots *x509.CertPool, now func() time.Time, wrap func(http.RoundTripper) http.RoundTripper) (*graph.Client, error) {
+// roots are the trusted roots (nil: the system's); wrap and item, which
+// observe the Graph requests and the items of batches, may be nil.
+func NewGraphClient(cfg config.Config, roots *x509.CertPool, now func() time.Time, wrap func(http.RoundTripper) http.RoundTripper, item func(method, path string, status int)) (*graph.Client, error) {
 	certs, key, err := graph.LoadCertificate(cfg.GraphCertFile, cfg.GraphCertPassword)
 	if err != nil {
 		return nil, fmt.Errorf("PORTAL_GRAPH_CERT_FILE %s: %w", cfg.GraphCertFile, err)
@@ -291,7 +292,7 @@ func NewGraphClient(cfg config.Config, roots *x509.CertPool, now func() time.Tim
 		Cloud: cfg.GraphCloud, BaseURL: cfg.GraphBaseURL, AuthorityURL: cfg.GraphAuthorityURL,
 		RootCAs: roots, Timeout: cfg.GraphTimeout, PolicyTTL: cfg.GraphPolicyTTL, Now: now,
 		StaffAppID: cfg.StaffApp(), StaffTTL: cfg.StaffCacheTTL,
-		WrapTransport: wrap,
+		WrapTransport: wrap, ObserveBatchItem: item,
 	})
 }
 

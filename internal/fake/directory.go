@@ -281,3 +281,29 @@ func (d *Directory) GroupEligibilities(_ context.Context, userID string) ([]port
 func (d *Directory) Staff(context.Context) (portal.Staff, error) {
 	return call(d, OpStaff, "", func(string) (portal.Staff, error) { return d.PortalStaff, nil })
 }
+
+// Subject implements portal.Directory with the separate reads, each
+// counted (and failed) under its own operation, the user's first.
+func (d *Directory) Subject(ctx context.Context, userID string, methods bool) (portal.Subject, error) {
+	var s portal.Subject
+	var err error
+	if s.User, err = d.User(ctx, userID); err != nil {
+		return portal.Subject{}, err
+	}
+	if s.TAP, err = d.CurrentTAP(ctx, userID); err != nil {
+		return portal.Subject{}, err
+	}
+	if s.Groups, err = d.Groups(ctx, userID); err != nil {
+		return portal.Subject{}, err
+	}
+	if s.Grants, err = d.RoleGrants(ctx, userID); err != nil {
+		return portal.Subject{}, err
+	}
+	if s.GroupGrants, err = d.GroupEligibilities(ctx, userID); err != nil {
+		return portal.Subject{}, err
+	}
+	if methods {
+		s.Methods, s.MethodsErr = d.Methods(ctx, userID)
+	}
+	return s, nil
+}

@@ -42,9 +42,7 @@ func (c *Client) User(ctx context.Context, idOrUPN string) (portal.User, error) 
 	}
 	ctx, cancel := c.call(ctx)
 	defer cancel()
-	u, err := c.sdk.Users().ByUserId(idOrUPN).Get(ctx, &users.UserItemRequestBuilderGetRequestConfiguration{
-		QueryParameters: &users.UserItemRequestBuilderGetQueryParameters{Select: userFields},
-	})
+	u, err := c.sdk.Users().ByUserId(idOrUPN).Get(ctx, userRequest())
 	if err != nil {
 		return portal.User{}, translate(opUser, err)
 	}

@@ -2,7 +2,6 @@ package graph
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -10,14 +9,10 @@ import (
 
 	"github.com/google/uuid"
 	abstractions "github.com/microsoft/kiota-abstractions-go"
-	"github.com/microsoft/kiota-abstractions-go/serialization"
-	jsonserialization "github.com/microsoft/kiota-serialization-json-go"
-	msgraphcore "github.com/microsoftgraph/msgraph-sdk-go-core"
 	"github.com/microsoftgraph/msgraph-sdk-go/directory"
 	"github.com/microsoftgraph/msgraph-sdk-go/groups"
 	"github.com/microsoftgraph/msgraph-sdk-go/identitygovernance"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
-	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
 	"github.com/microsoftgraph/msgraph-sdk-go/rolemanagement"
 	"github.com/microsoftgraph/msgraph-sdk-go/serviceprincipals"
 	"github.com/microsoftgraph/msgraph-sdk-go/serviceprincipalswithappid"
@@ -62,24 +57,43 @@ func (c *Client) Groups(ctx context.Context, userID string) ([]portal.Group, err
 	}
 	ctx, cancel := c.call(ctx)
 	defer cancel()
+	return c.groups(ctx, userID, "")
+}
+
+// groupsRequest is the first page of the user's transitive groups.
+func (c *Client) groupsRequest(userID string) (*users.ItemTransitiveMemberOfGraphGroupRequestBuilder, *users.ItemTransitiveMemberOfGraphGroupRequestBuilderGetRequestConfiguration) {
 	top := int32(999)
-	cfg := &users.ItemTransitiveMemberOfGraphGroupRequestBuilderGetRequestConfiguration{
+	return c.sdk.Users().ByUserId(userID).TransitiveMemberOf().GraphGroup(), &users.ItemTransitiveMemberOfGraphGroupRequestBuilderGetRequestConfiguration{
 		QueryParameters: &users.ItemTransitiveMemberOfGraphGroupRequestBuilderGetQueryParameters{
 			Select: []string{"id", "displayName", "isAssignableToRole"}, Top: &top},
 	}
-	builder := c.sdk.Users().ByUserId(userID).TransitiveMemberOf().GraphGroup()
+}
+
+// groups lists the user's groups from the first page or, with from set,
+// from that next link on.
+func (c *Client) groups(ctx context.Context, userID, from string) ([]portal.Group, error) {
+	builder, cfg := c.groupsRequest(userID)
 	var out []portal.Group
 	err := collectPages(c, opGroupList, "groups", func(next string) (models.GroupCollectionResponseable, error) {
+		if next == "" {
+			next = from
+		}
 		if next != "" {
 			return builder.WithUrl(next).Get(ctx, nil)
 		}
 		return builder.Get(ctx, cfg)
 	}, func(p models.GroupCollectionResponseable) {
-		for _, g := range p.GetValue() {
-			out = append(out, toGroup(g))
-		}
+		out = append(out, groupList(p.GetValue())...)
 	})
 	return out, err
+}
+
+func groupList(items []models.Groupable) []portal.Group {
+	out := make([]portal.Group, 0, len(items))
+	for _, g := range items {
+		out = append(out, toGroup(g))
+	}
+	return out
 }
 
 func toGroup(g models.Groupable) portal.Group {
@@ -137,13 +151,26 @@ func collectPages[P nextLinker](c *Client, o op, what string, get func(next stri
 	return tooManyPages(what)
 }
 
+// assignmentsRequest is the first page of a principal's active role
+// assignments.
+func (c *Client) assignmentsRequest(principalID string) (*rolemanagement.DirectoryRoleAssignmentsRequestBuilder, *rolemanagement.DirectoryRoleAssignmentsRequestBuilderGetRequestConfiguration) {
+	filter := principalFilter(principalID)
+	return c.sdk.RoleManagement().Directory().RoleAssignments(), &rolemanagement.DirectoryRoleAssignmentsRequestBuilderGetRequestConfiguration{
+		QueryParameters: &rolemanagement.DirectoryRoleAssignmentsRequestBuilderGetQueryParameters{Filter: &filter}}
+}
+
+// eligibilitiesRequest is the first page of a principal's current PIM
+// eligibilities for directory roles.
+func (c *Client) eligibilitiesRequest(principalID string) (*rolemanagement.DirectoryRoleEligibilityScheduleInstancesRequestBuilder, *rolemanagement.DirectoryRoleEligibilityScheduleInstancesRequestBuilderGetRequestConfiguration) {
+	filter := principalFilter(principalID)
+	return c.sdk.RoleManagement().Directory().RoleEligibilityScheduleInstances(), &rolemanagement.DirectoryRoleEligibilityScheduleInstancesRequestBuilderGetRequestConfiguration{
+		QueryParameters: &rolemanagement.DirectoryRoleEligibilityScheduleInstancesRequestBuilderGetQueryParameters{Filter: &filter}}
+}
+
 // assignments lists a principal's active assignments, from the first page
 // or, with from set, from that next link on.
 func (c *Client) assignments(ctx context.Context, principalID, from string) ([]portal.RoleGrant, error) {
-	filter := principalFilter(principalID)
-	cfg := &rolemanagement.DirectoryRoleAssignmentsRequestBuilderGetRequestConfiguration{
-		QueryParameters: &rolemanagement.DirectoryRoleAssignmentsRequestBuilderGetQueryParameters{Filter: &filter}}
-	builder := c.sdk.RoleManagement().Directory().RoleAssignments()
+	builder, cfg := c.assignmentsRequest(principalID)
 	var out []portal.RoleGrant
 	err := collectPages(c, opAssignments, "role assignments", func(next string) (models.UnifiedRoleAssignmentCollectionResponseable, error) {
 		if next == "" {
@@ -180,10 +207,7 @@ func scopeOr(s string) string {
 // eligibilities lists a principal's current PIM eligibilities, like
 // assignments.
 func (c *Client) eligibilities(ctx context.Context, principalID, from string) ([]portal.RoleGrant, error) {
-	filter := principalFilter(principalID)
-	cfg := &rolemanagement.DirectoryRoleEligibilityScheduleInstancesRequestBuilderGetRequestConfiguration{
-		QueryParameters: &rolemanagement.DirectoryRoleEligibilityScheduleInstancesRequestBuilderGetQueryParameters{Filter: &filter}}
-	builder := c.sdk.RoleManagement().Directory().RoleEligibilityScheduleInstances()
+	builder, cfg := c.eligibilitiesRequest(principalID)
 	var out []portal.RoleGrant
 	err := collectPages(c, opEligible, "role eligibilities", func(next string) (models.UnifiedRoleEligibilityScheduleInstanceCollectionResponseable, error) {
 		if next == "" {
@@ -241,23 +265,20 @@ func (c *Client) GroupRoleGrants(ctx context.Context, groupIDs []string) ([]port
 
 // groupBatch reads up to groupBatch groups in one $batch.
 func (c *Client) groupBatch(ctx context.Context, ids []string) ([]portal.RoleGrant, error) {
-	batch := msgraphcore.NewBatchRequest(c.adapter)
+	batch := c.newBatch()
 	type steps struct{ assigned, eligible, group string }
 	plan := make([]steps, len(ids))
 	add := func(info *abstractions.RequestInformation, err error) (string, error) {
-		return addStep(batch, opAssignments, info, err)
+		return batch.add(opAssignments, info, err)
 	}
 	for i, id := range ids {
-		filter := principalFilter(id)
 		var err error
-		if plan[i].assigned, err = add(c.sdk.RoleManagement().Directory().RoleAssignments().ToGetRequestInformation(ctx,
-			&rolemanagement.DirectoryRoleAssignmentsRequestBuilderGetRequestConfiguration{
-				QueryParameters: &rolemanagement.DirectoryRoleAssignmentsRequestBuilderGetQueryParameters{Filter: &filter}})); err != nil {
+		ab, acfg := c.assignmentsRequest(id)
+		if plan[i].assigned, err = add(ab.ToGetRequestInformation(ctx, acfg)); err != nil {
 			return nil, err
 		}
-		if plan[i].eligible, err = add(c.sdk.RoleManagement().Directory().RoleEligibilityScheduleInstances().ToGetRequestInformation(ctx,
-			&rolemanagement.DirectoryRoleEligibilityScheduleInstancesRequestBuilderGetRequestConfiguration{
-				QueryParameters: &rolemanagement.DirectoryRoleEligibilityScheduleInstancesRequestBuilderGetQueryParameters{Filter: &filter}})); err != nil {
+		eb, ecfg := c.eligibilitiesRequest(id)
+		if plan[i].eligible, err = add(eb.ToGetRequestInformation(ctx, ecfg)); err != nil {
 			return nil, err
 		}
 		if plan[i].group, err = add(c.sdk.Groups().ByGroupId(id).ToGetRequestInformation(ctx,
@@ -266,14 +287,14 @@ func (c *Client) groupBatch(ctx context.Context, ids []string) ([]portal.RoleGra
 			return nil, err
 		}
 	}
-	resp, err := batch.Send(ctx, c.adapter)
+	resp, err := c.send(ctx, batch, opAssignments)
 	if err != nil {
-		return nil, translate(opAssignments, err)
+		return nil, err
 	}
 	var out []portal.RoleGrant
 	for i, id := range ids {
 		var grants []portal.RoleGrant
-		ra, err := batchValue(resp, plan[i].assigned, opAssignments, models.CreateUnifiedRoleAssignmentCollectionResponseFromDiscriminatorValue)
+		ra, err := resp.value(plan[i].assigned, opAssignments, models.CreateUnifiedRoleAssignmentCollectionResponseFromDiscriminatorValue)
 		if err != nil {
 			return nil, err
 		}
@@ -285,7 +306,7 @@ func (c *Client) groupBatch(ctx context.Context, ids []string) ([]portal.RoleGra
 			}
 			grants = append(grants, more...)
 		}
-		re, err := batchValue(resp, plan[i].eligible, opEligible, models.CreateUnifiedRoleEligibilityScheduleInstanceCollectionResponseFromDiscriminatorValue)
+		re, err := resp.value(plan[i].eligible, opEligible, models.CreateUnifiedRoleEligibilityScheduleInstanceCollectionResponseFromDiscriminatorValue)
 		if err != nil {
 			return nil, err
 		}
@@ -301,7 +322,7 @@ func (c *Client) groupBatch(ctx context.Context, ids []string) ([]portal.RoleGra
 		if len(grants) > 0 {
 			// The name matters only for a group that holds something; a
 			// group that cannot be read keeps its id in the message.
-			if grp, err := batchValue(resp, plan[i].group, opGroupRead, models.CreateGroupFromDiscriminatorValue); err == nil {
+			if grp, err := resp.value(plan[i].group, opGroupRead, models.CreateGroupFromDiscriminatorValue); err == nil {
 				name = deref(grp.(models.Groupable).GetDisplayName())
 			}
 		}
@@ -327,57 +348,6 @@ func (c *Client) followEligibilities(ctx context.Context, next string) ([]portal
 	return c.eligibilities(ctx, "", next)
 }
 
-// batchValue decodes one item of a $batch reply: its value on success,
-// else the portal's error for its status, as translate gives for a plain
-// request (Graph's request id and Retry-After included).
-// addStep adds the request info (or the error building it) to batch and
-// returns the step's id; o names the read in errors.
-func addStep(batch msgraphcore.BatchRequest, o op, info *abstractions.RequestInformation, err error) (string, error) {
-	if err != nil {
-		return "", translate(o, err)
-	}
-	item, err := batch.AddBatchRequestStep(*info)
-	if err != nil {
-		return "", &portal.Error{Code: portal.EInternal, Message: "The portal could not build a Graph batch.", Err: err}
-	}
-	return deref(item.GetId()), nil
-}
-
-func batchValue(resp msgraphcore.BatchResponse, id string, o op, factory serialization.ParsableFactory) (serialization.Parsable, error) {
-	item := resp.GetResponseById(id)
-	if item == nil || item.GetStatus() == nil {
-		return nil, &portal.Error{Code: portal.EInternal, Message: fmt.Sprintf("Microsoft Graph's batch reply lacks the answer to %s.", o.what)}
-	}
-	raw, err := json.Marshal(item.GetBody())
-	if err != nil {
-		return nil, &portal.Error{Code: portal.EInternal, Message: "Microsoft Graph sent a batch reply the portal cannot read.", Err: err}
-	}
-	node, err := jsonserialization.NewJsonParseNode(raw)
-	if err != nil {
-		return nil, &portal.Error{Code: portal.EInternal, Message: "Microsoft Graph sent a batch reply the portal cannot read.", Err: err}
-	}
-	status := int(*item.GetStatus())
-	if status >= 300 {
-		v, perr := node.GetObjectValue(odataerrors.CreateODataErrorFromDiscriminatorValue)
-		odata, _ := v.(*odataerrors.ODataError)
-		if perr != nil || odata == nil {
-			odata = odataerrors.NewODataError()
-		}
-		odata.ResponseStatusCode = status
-		headers := abstractions.NewResponseHeaders()
-		for k, val := range item.GetHeaders() {
-			headers.Add(k, val)
-		}
-		odata.ResponseHeaders = headers
-		return nil, translate(o, odata)
-	}
-	v, err := node.GetObjectValue(factory)
-	if err != nil || v == nil {
-		return nil, &portal.Error{Code: portal.EInternal, Message: "Microsoft Graph sent a batch reply the portal cannot read.", Err: err}
-	}
-	return v, nil
-}
-
 // GroupEligibilities implements portal.Directory.
 func (c *Client) GroupEligibilities(ctx context.Context, userID string) ([]portal.GroupGrant, error) {
 	if err := checkObjectID(userID); err != nil {
@@ -385,26 +355,47 @@ func (c *Client) GroupEligibilities(ctx context.Context, userID string) ([]porta
 	}
 	ctx, cancel := c.call(ctx)
 	defer cancel()
-	filter := principalFilter(userID)
-	cfg := &identitygovernance.PrivilegedAccessGroupEligibilityScheduleInstancesRequestBuilderGetRequestConfiguration{
-		QueryParameters: &identitygovernance.PrivilegedAccessGroupEligibilityScheduleInstancesRequestBuilderGetQueryParameters{Filter: &filter}}
-	builder := c.sdk.IdentityGovernance().PrivilegedAccess().Group().EligibilityScheduleInstances()
+	return c.groupEligibilities(ctx, userID, "")
+}
+
+// groupEligibilitiesRequest is the first page of the principal's PIM for
+// Groups eligibilities.
+func (c *Client) groupEligibilitiesRequest(principalID string) (*identitygovernance.PrivilegedAccessGroupEligibilityScheduleInstancesRequestBuilder, *identitygovernance.PrivilegedAccessGroupEligibilityScheduleInstancesRequestBuilderGetRequestConfiguration) {
+	filter := principalFilter(principalID)
+	return c.sdk.IdentityGovernance().PrivilegedAccess().Group().EligibilityScheduleInstances(),
+		&identitygovernance.PrivilegedAccessGroupEligibilityScheduleInstancesRequestBuilderGetRequestConfiguration{
+			QueryParameters: &identitygovernance.PrivilegedAccessGroupEligibilityScheduleInstancesRequestBuilderGetQueryParameters{Filter: &filter}}
+}
+
+// groupEligibilities lists them from the first page or, with from set,
+// from that next link on.
+func (c *Client) groupEligibilities(ctx context.Context, principalID, from string) ([]portal.GroupGrant, error) {
+	builder, cfg := c.groupEligibilitiesRequest(principalID)
 	var out []portal.GroupGrant
 	err := collectPages(c, opPIMGroups, "group eligibilities", func(next string) (models.PrivilegedAccessGroupEligibilityScheduleInstanceCollectionResponseable, error) {
+		if next == "" {
+			next = from
+		}
 		if next != "" {
 			return builder.WithUrl(next).Get(ctx, nil)
 		}
 		return builder.Get(ctx, cfg)
 	}, func(p models.PrivilegedAccessGroupEligibilityScheduleInstanceCollectionResponseable) {
-		for _, e := range p.GetValue() {
-			access := "member"
-			if a := e.GetAccessId(); a != nil {
-				access = a.String()
-			}
-			out = append(out, portal.GroupGrant{GroupID: deref(e.GetGroupId()), Access: access})
-		}
+		out = append(out, groupGrants(p.GetValue())...)
 	})
 	return out, err
+}
+
+func groupGrants(items []models.PrivilegedAccessGroupEligibilityScheduleInstanceable) []portal.GroupGrant {
+	out := make([]portal.GroupGrant, 0, len(items))
+	for _, e := range items {
+		access := "member"
+		if a := e.GetAccessId(); a != nil {
+			access = a.String()
+		}
+		out = append(out, portal.GroupGrant{GroupID: deref(e.GetGroupId()), Access: access})
+	}
+	return out
 }
 
 // names caches what names the ids in a grant: role definitions and

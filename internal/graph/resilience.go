@@ -177,7 +177,10 @@ func (h *healingCredential) refusal() string {
 type tokenHealer struct{ cred *healingCredential }
 
 func (t tokenHealer) Intercept(p khttp.Pipeline, i int, req *http.Request) (*http.Response, error) {
-	resp, err := p.Next(req, i)
+	// The handlers after this one change the request they are given (the
+	// compression handler gzips the body and says so in a header): they
+	// get a copy, so that a second try starts from the request as built.
+	resp, err := p.Next(req.Clone(req.Context()), i)
 	if err != nil || resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(req.Header.Get("Authorization"), "Bearer ") {
 		if err == nil && resp.StatusCode < 400 {
 			t.cred.accepted()

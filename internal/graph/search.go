@@ -10,7 +10,6 @@ import (
 	"unicode/utf8"
 
 	abstractions "github.com/microsoft/kiota-abstractions-go"
-	msgraphcore "github.com/microsoftgraph/msgraph-sdk-go-core"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
 	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
 	"github.com/microsoftgraph/msgraph-sdk-go/users"
@@ -96,10 +95,10 @@ func (c *Client) usersQuery(filter, search string) *users.UsersRequestBuilderGet
 // searchFirst reads the first page of cfg, together with byEmployee when
 // set, in one $batch. Employee-id matches come first.
 func (c *Client) searchFirst(ctx context.Context, q string, cfg, byEmployee *users.UsersRequestBuilderGetRequestConfiguration, form string) (portal.UserPage, error) {
-	batch := msgraphcore.NewBatchRequest(c.adapter)
+	batch := c.newBatch()
 	add := func(cfg *users.UsersRequestBuilderGetRequestConfiguration) (string, error) {
 		info, err := c.sdk.Users().ToGetRequestInformation(ctx, cfg)
-		return addStep(batch, opUsers, info, err)
+		return batch.add(opUsers, info, err)
 	}
 	mainID, err := add(cfg)
 	if err != nil {
@@ -111,11 +110,11 @@ func (c *Client) searchFirst(ctx context.Context, q string, cfg, byEmployee *use
 			return portal.UserPage{}, err
 		}
 	}
-	resp, err := batch.Send(ctx, c.adapter)
+	resp, err := c.send(ctx, batch, opUsers)
 	if err != nil {
-		return portal.UserPage{}, translate(opUsers, err)
+		return portal.UserPage{}, err
 	}
-	v, err := batchValue(resp, mainID, opUsers, models.CreateUserCollectionResponseFromDiscriminatorValue)
+	v, err := resp.value(mainID, opUsers, models.CreateUserCollectionResponseFromDiscriminatorValue)
 	if err != nil {
 		return portal.UserPage{}, err
 	}
@@ -126,7 +125,7 @@ func (c *Client) searchFirst(ctx context.Context, q string, cfg, byEmployee *use
 	if employeeID == "" {
 		return page, nil
 	}
-	v, err = batchValue(resp, employeeID, opUsers, models.CreateUserCollectionResponseFromDiscriminatorValue)
+	v, err = resp.value(employeeID, opUsers, models.CreateUserCollectionResponseFromDiscriminatorValue)
 	if err != nil {
 		return portal.UserPage{}, err
 	}
@@ -233,22 +232,22 @@ func (c *Client) readPasses(ctx context.Context, found []portal.UserMatch) {
 			ms[i].TAPUnknown = true
 		}
 	}
-	batch := msgraphcore.NewBatchRequest(c.adapter)
+	batch := c.newBatch()
 	ids := make([]string, len(found))
 	for i, m := range found {
 		info, err := c.sdk.Users().ByUserId(m.ID).Authentication().TemporaryAccessPassMethods().ToGetRequestInformation(ctx, nil)
-		if ids[i], err = addStep(batch, opTAPRead, info, err); err != nil {
+		if ids[i], err = batch.add(opTAPRead, info, err); err != nil {
 			unknown(found)
 			return
 		}
 	}
-	resp, err := batch.Send(ctx, c.adapter)
+	resp, err := c.send(ctx, batch, opTAPRead)
 	if err != nil {
 		unknown(found)
 		return
 	}
 	for i := range found {
-		v, err := batchValue(resp, ids[i], opTAPRead, models.CreateTemporaryAccessPassAuthenticationMethodCollectionResponseFromDiscriminatorValue)
+		v, err := resp.value(ids[i], opTAPRead, models.CreateTemporaryAccessPassAuthenticationMethodCollectionResponseFromDiscriminatorValue)
 		if err != nil {
 			found[i].TAPUnknown = true
 			continue

@@ -59,7 +59,8 @@ func TestMetricsAfterIssueAndRefusal(t *testing.T) {
 		`tap_portal_http_request_duration_seconds_bucket{method="GET",route="/users/:id/issue",le=`,
 		`tap_portal_graph_requests_total{operation="tap_post",status="201"} 1`,
 		`tap_portal_graph_requests_total{operation="token",status="200"}`,
-		`tap_portal_graph_request_duration_seconds_bucket{operation="role_assignments",le=`,
+		`tap_portal_graph_requests_total{operation="role_assignments",status="200"}`,
+		`tap_portal_graph_request_duration_seconds_bucket{operation="batch",le=`,
 		`tap_portal_store_operation_duration_seconds_count{operation="record_intent",result="ok"}`,
 		`go_goroutines`,
 	} {

@@ -63,8 +63,9 @@ func (methodsFailed) methods() {}
 
 // facts reads everything a decision about userID rests on; with want.methods
 // it also reads the user's sign-in methods (for the user page), in the
-// same round. A user named by user principal name is read first, since the
-// role listings take object ids only.
+// same round: one Directory.Subject, beside the policy and the staff
+// (both cached by the directory). A user named by user principal name is
+// read first, since the role listings take object ids only.
 func (s *Service) facts(ctx context.Context, userID string, want read) (facts, methodsResult, error) {
 	var f facts
 	if err := portal.CheckTarget(userID); err != nil {
@@ -75,18 +76,12 @@ func (s *Service) facts(ctx context.Context, userID string, want read) (facts, m
 		if err != nil {
 			return f, nil, err
 		}
-		f.user, userID = u, u.ID
+		userID = u.ID
 	}
-	var mc chan methodsResult
+	var sub portal.Subject
 	g, gctx := errgroup.WithContext(ctx)
-	if f.user.ID == "" {
-		g.Go(func() (err error) { f.user, err = s.dir.User(gctx, userID); return err })
-	}
-	g.Go(func() (err error) { f.current, err = s.dir.CurrentTAP(gctx, userID); return err })
+	g.Go(func() (err error) { sub, err = s.dir.Subject(gctx, userID, want.methods); return err })
 	g.Go(func() (err error) { f.policy, err = s.dir.Policy(gctx); return err })
-	g.Go(func() (err error) { f.groups, err = s.dir.Groups(gctx, userID); return err })
-	g.Go(func() (err error) { f.grants, err = s.dir.RoleGrants(gctx, userID); return err })
-	g.Go(func() (err error) { f.pimGroups, err = s.dir.GroupEligibilities(gctx, userID); return err })
 	if s.staffApp {
 		g.Go(func() error {
 			st, err := s.dir.Staff(gctx)
@@ -94,21 +89,19 @@ func (s *Service) facts(ctx context.Context, userID string, want read) (facts, m
 			return err
 		})
 	}
-	if want.methods {
-		// Informational: its failure is reported, not fatal, and it runs
-		// outside the errgroup's context so that it cannot cancel the
-		// guardrail reads.
-		mc = make(chan methodsResult, 1)
-		go func() {
-			if list, err := s.dir.Methods(ctx, userID); err != nil {
-				mc <- methodsFailed{err}
-			} else {
-				mc <- methodsRead{list}
-			}
-		}()
-	}
 	if err := g.Wait(); err != nil {
 		return facts{}, nil, err
+	}
+	f.user, f.current, f.groups, f.grants, f.pimGroups = sub.User, sub.TAP, sub.Groups, sub.Grants, sub.GroupGrants
+	var methods methodsResult
+	if want.methods {
+		// Informational: their failure is reported on their card, the
+		// rest of the page stands.
+		if sub.MethodsErr != nil {
+			methods = methodsFailed{sub.MethodsErr}
+		} else {
+			methods = methodsRead{sub.Methods}
+		}
 	}
 	// The second round: roles held by the groups that can hold them.
 	var candidates []string
@@ -128,10 +121,6 @@ func (s *Service) facts(ctx context.Context, userID string, want read) (facts, m
 			return facts{}, nil, err
 		}
 		f.grants = append(f.grants, held...)
-	}
-	var methods methodsResult
-	if mc != nil {
-		methods = <-mc
 	}
 	return f, methods, nil
 }

@@ -67,7 +67,7 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(demo.Close)
-	gc, err := app.NewGraphClient(cfg, demo.Graph.CertPool(), nil, nil)
+	gc, err := app.NewGraphClient(cfg, demo.Graph.CertPool(), nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,6 @@ import (
 	"context"
 	"crypto/subtle"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -51,7 +50,7 @@ func New() *Metrics {
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}, []string{"route", "method"}),
 		graphCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "tap_portal_graph_requests_total", Help: "Microsoft Graph HTTP requests (each attempt) by operation and status.",
+			Name: "tap_portal_graph_requests_total", Help: "Microsoft Graph requests (each attempt, and each item of a batch) by operation and status.",
 		}, []string{"operation", "status"}),
 		graphDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "tap_portal_graph_request_duration_seconds", Help: "Microsoft Graph request latency by operation (each attempt).",
@@ -140,38 +139,59 @@ func (m *Metrics) ObserveAction(action portal.Action, outcome portal.Outcome, re
 	m.actions.WithLabelValues(string(action), string(outcome), reason).Inc()
 }
 
-var graphOps = []struct {
-	re *regexp.Regexp
-	op string
-}{
-	{regexp.MustCompile(`/users/[^/]+/authentication/temporaryAccessPassMethods(/[^/]+)?$`), "tap"},
-	{regexp.MustCompile(`/users/[^/]+/authentication/methods$`), "methods"},
-	{regexp.MustCompile(`/users/[^/]+/transitiveMemberOf/`), "groups"},
-	{regexp.MustCompile(`/users/[^/]+/checkMemberGroups$`), "member_check"},
-	{regexp.MustCompile(`/roleManagement/directory/roleAssignments$`), "role_assignments"},
-	{regexp.MustCompile(`/roleManagement/directory/roleEligibilityScheduleInstances$`), "role_eligibilities"},
-	{regexp.MustCompile(`/roleManagement/directory/roleDefinitions`), "role_definitions"},
-	{regexp.MustCompile(`/privilegedAccess/group/eligibilityScheduleInstances$`), "pim_groups"},
-	{regexp.MustCompile(`/servicePrincipals`), "staff"},
-	{regexp.MustCompile(`/administrativeUnits/`), "units"},
-	{regexp.MustCompile(`/groups/[^/]+$`), "group"},
-	{regexp.MustCompile(`/\$batch$`), "batch"},
-	{regexp.MustCompile(`/users/[^/]+$`), "user"},
-	{regexp.MustCompile(`/users$`), "search"},
-	{regexp.MustCompile(`/policies/`), "policy"},
-	{regexp.MustCompile(`/auditLogs/`), "audit"},
-	{regexp.MustCompile(`/oauth2/v2.0/token$`), "token"},
+// lastSegment reports whether path ends with prefix followed by one
+// non-empty segment ("/users/" and an id).
+func lastSegment(path, prefix string) bool {
+	i := strings.LastIndex(path, prefix)
+	if i < 0 {
+		return false
+	}
+	rest := path[i+len(prefix):]
+	return rest != "" && !strings.Contains(rest, "/")
 }
 
-// GraphOperation names the Graph operation a request path belongs to.
+// GraphOperation names the Graph operation a request path belongs to. It
+// runs for every Graph request and every item of a batch, so it compares
+// strings rather than running expressions.
 func GraphOperation(method, path string) string {
-	for _, o := range graphOps {
-		if o.re.MatchString(path) {
-			if o.op == "tap" {
-				return "tap_" + strings.ToLower(method)
-			}
-			return o.op
+	has, ends := strings.Contains, strings.HasSuffix
+	switch {
+	case ends(path, "/authentication/temporaryAccessPassMethods") || lastSegment(path, "/authentication/temporaryAccessPassMethods/"):
+		if has(path, "/users/") {
+			return "tap_" + strings.ToLower(method)
 		}
+	case has(path, "/users/") && ends(path, "/authentication/methods"):
+		return "methods"
+	case has(path, "/users/") && has(path, "/transitiveMemberOf/"):
+		return "groups"
+	case has(path, "/users/") && ends(path, "/checkMemberGroups"):
+		return "member_check"
+	case ends(path, "/roleManagement/directory/roleAssignments"):
+		return "role_assignments"
+	case ends(path, "/roleManagement/directory/roleEligibilityScheduleInstances"):
+		return "role_eligibilities"
+	case has(path, "/roleManagement/directory/roleDefinitions"):
+		return "role_definitions"
+	case ends(path, "/privilegedAccess/group/eligibilityScheduleInstances"):
+		return "pim_groups"
+	case has(path, "/servicePrincipals"):
+		return "staff"
+	case has(path, "/administrativeUnits/"):
+		return "units"
+	case lastSegment(path, "/groups/"):
+		return "group"
+	case ends(path, "/$batch"):
+		return "batch"
+	case lastSegment(path, "/users/"):
+		return "user"
+	case ends(path, "/users"):
+		return "search"
+	case has(path, "/policies/"):
+		return "policy"
+	case has(path, "/auditLogs/"):
+		return "audit"
+	case ends(path, "/oauth2/v2.0/token"):
+		return "token"
 	}
 	return "other"
 }
@@ -197,6 +217,22 @@ func (m *Metrics) GraphTransport(next http.RoundTripper) http.RoundTripper {
 		m.graphCalls.WithLabelValues(op, status).Inc()
 		return resp, err
 	})
+}
+
+// ObserveGraphItem counts one item of a Graph $batch reply under its own
+// operation: Graph throttles each item on its own, so a 429 inside a
+// batch that answered 200 is counted as throttled too. The batch itself is
+// counted, and timed, by GraphTransport as "batch".
+func (m *Metrics) ObserveGraphItem(method, path string, status int) {
+	op := GraphOperation(method, path)
+	if status == http.StatusTooManyRequests {
+		m.graphThrottle.WithLabelValues(op).Inc()
+	}
+	label := "other"
+	if status >= 100 && status <= 599 {
+		label = strconv.Itoa(status)
+	}
+	m.graphCalls.WithLabelValues(op, label).Inc()
 }
 
 type roundTripper func(*http.Request) (*http.Response, error)

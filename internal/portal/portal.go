@@ -45,6 +45,29 @@ type Directory interface {
 	GroupEligibilities(ctx context.Context, userID string) ([]GroupGrant, error)
 	// Staff returns who holds the portal's own app roles.
 	Staff(ctx context.Context) (Staff, error)
+	// Subject reads in one round what a decision about one user rests on:
+	// the user, their pass, their groups, the roles they hold directly and
+	// their PIM for Groups eligibilities; with methods set, their sign-in
+	// methods too. userID must be an object id.
+	Subject(ctx context.Context, userID string, methods bool) (Subject, error)
+}
+
+// Subject is what Directory.Subject reads about one user.
+type Subject struct {
+	User User
+	// TAP is the user's pass, or nil.
+	TAP    *TAP
+	Groups []Group
+	// Grants are the directory roles the user holds directly, active and
+	// eligible, named.
+	Grants []RoleGrant
+	// GroupGrants are the groups the user may join or own through PIM.
+	GroupGrants []GroupGrant
+	// Methods are the sign-in methods, when asked for; MethodsErr says why
+	// they could not be read. They only inform: the rest stands without
+	// them.
+	Methods    []Method
+	MethodsErr error
 }
 
 // User is a directory user as the portal shows it.

@@ -14,7 +14,7 @@ import (
 // or ENotFound.
 func (s *Store) Submission(ctx context.Context, id string) (portal.SubmissionRecord, error) {
 	var intentID int64
-	err := s.read.QueryRowContext(ctx, s.q("SELECT intent_id FROM submissions WHERE id = ?"), id).Scan(&intentID)
+	err := s.reads.QueryRowContext(ctx, s.q("SELECT intent_id FROM submissions WHERE id = ?"), id).Scan(&intentID)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return portal.SubmissionRecord{}, portal.Errorf(portal.ENotFound, "No form was submitted with this id.")
@@ -29,7 +29,7 @@ func (s *Store) Submission(ctx context.Context, id string) (portal.SubmissionRec
 	// An outcome settles the intent; an unknown outcome may be settled in
 	// turn. The chain is short: at most intent, unknown, settlement.
 	for range 4 {
-		row := s.read.QueryRowContext(ctx, s.q("SELECT "+eventColumns+" FROM events WHERE intent_id = ?"), rec.Latest.ID)
+		row := s.reads.QueryRowContext(ctx, s.q("SELECT "+eventColumns+" FROM events WHERE intent_id = ?"), rec.Latest.ID)
 		next, err := newEventScanner().scan(row)
 		if errors.Is(err, sql.ErrNoRows) {
 			break

@@ -178,7 +178,7 @@ func (s *Store) List(ctx context.Context, f portal.EventFilter) ([]portal.Event,
 		limit = defaultLimit
 	}
 	limit = min(limit, maxLimit)
-	sel, err := s.selectEvents(ctx, s.read, f, true)
+	sel, err := s.selectEvents(ctx, s.reads, f, true)
 	if err != nil {
 		return nil, unavailable(err)
 	}
@@ -186,7 +186,7 @@ func (s *Store) List(ctx context.Context, f portal.EventFilter) ([]portal.Event,
 		return nil, nil
 	}
 	where, args := sel.where(sel.lo, sel.hi)
-	rows, err := s.read.QueryContext(ctx, s.q("SELECT "+eventColumns+" FROM events"+where+" ORDER BY id DESC LIMIT ?"),
+	rows, err := s.reads.QueryContext(ctx, s.q("SELECT "+eventColumns+" FROM events"+where+" ORDER BY id DESC LIMIT ?"),
 		append(args, limit)...)
 	if err != nil {
 		return nil, unavailable(err)
@@ -209,7 +209,7 @@ func (s *Store) List(ctx context.Context, f portal.EventFilter) ([]portal.Event,
 
 // Get returns the record with id, or ENotFound.
 func (s *Store) Get(ctx context.Context, id int64) (portal.Event, error) {
-	row := s.read.QueryRowContext(ctx, s.q("SELECT "+eventColumns+" FROM events WHERE id = ?"), id)
+	row := s.reads.QueryRowContext(ctx, s.q("SELECT "+eventColumns+" FROM events WHERE id = ?"), id)
 	e, err := newEventScanner().scan(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return portal.Event{}, portal.Errorf(portal.ENotFound, "History record %d does not exist.", id)

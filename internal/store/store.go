@@ -58,7 +58,9 @@ type Store struct {
 	// read runs queries. On SQLite it is a separate pool of query-only
 	// connections, which WAL lets read while the writer writes; on
 	// PostgreSQL it is the same pool as write.
-	read     *sql.DB
+	read *sql.DB
+	// reads runs the hot queries on read through prepared statements.
+	reads    *statements
 	postgres bool
 	// keys key the chain and the checkpoints: the first writes, every one
 	// verifies what it wrote.
@@ -150,7 +152,7 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 	}
 	reader.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
 	reader.SetMaxIdleConns(max(4, runtime.GOMAXPROCS(0)))
-	return &Store{write: writer, read: reader}, nil
+	return &Store{write: writer, read: reader, reads: newStatements(reader)}, nil
 }
 
 func sqliteOpenError(path string, err error) error {
@@ -185,7 +187,7 @@ func openPostgres(ctx context.Context, databaseURL string) (*Store, error) {
 		db.Close()
 		return nil, &portal.Error{Code: portal.EUnavailable, Message: fmt.Sprintf("PostgreSQL at %s cannot be reached.", redact(databaseURL)), Err: err}
 	}
-	return &Store{write: db, read: db, postgres: true}, nil
+	return &Store{write: db, read: db, reads: newStatements(db), postgres: true}, nil
 }
 
 // migrate applies the embedded migrations that the database lacks.
@@ -240,7 +242,7 @@ func (s *Store) optimize(ctx context.Context) error {
 
 // Close closes the database. Calls after Close return EUnavailable.
 func (s *Store) Close() error {
-	err := s.write.Close()
+	err := errors.Join(s.reads.Close(), s.write.Close())
 	if s.read != s.write {
 		err = errors.Join(err, s.read.Close())
 	}

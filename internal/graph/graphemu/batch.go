@@ -2,6 +2,7 @@ package graphemu
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -13,6 +14,9 @@ import (
 	"sync/atomic"
 	"time"
 )
+
+// batchItemKey marks the context of a request that is an item of a batch.
+type batchItemKey struct{}
 
 // maxBatchRequests is Graph's limit on the requests in one $batch.
 const maxBatchRequests = 20
@@ -175,7 +179,7 @@ func (s *Server) runBatchItem(outer *http.Request, it batchItem) batchResult {
 	if hasBody(it.Body) {
 		body = it.Body
 	}
-	inner, err := http.NewRequestWithContext(outer.Context(), strings.ToUpper(it.Method),
+	inner, err := http.NewRequestWithContext(context.WithValue(outer.Context(), batchItemKey{}, true), strings.ToUpper(it.Method),
 		"/v1.0/"+strings.TrimPrefix(it.URL, "/"), bytes.NewReader(body))
 	if err != nil {
 		rec := newItemRecorder()

@@ -252,6 +252,9 @@ type RequestRecord struct {
 	Header http.Header
 	Body   []byte // decompressed
 	Status int
+	// Batched is set on the items of a $batch: they travelled inside
+	// another request, not over a connection of their own.
+	Batched bool
 }
 
 // Requests returns the requests served so far, in the order they finished.
@@ -522,7 +525,7 @@ func (s *Server) logRequest(r *http.Request, body []byte, status int) {
 	if len(s.reqLog) < maxRecordedRequests {
 		s.reqLog = append(s.reqLog, RequestRecord{
 			Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
-			Header: r.Header.Clone(), Body: body, Status: status,
+			Header: r.Header.Clone(), Body: body, Status: status, Batched: r.Context().Value(batchItemKey{}) != nil,
 		})
 	}
 	s.mu.Unlock()
