@@ -4,7 +4,7 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN make build && mkdir -p /out/data
+RUN make build TAGS=nodemo && mkdir -p /out/data
 
 # Run: a static binary on distroless, as a non-root user.
 FROM gcr.io/distroless/static-debian12:nonroot

@@ -17,7 +17,6 @@ import (
 
 	"github.com/tapportal/portal/internal/app"
 	"github.com/tapportal/portal/internal/config"
-	"github.com/tapportal/portal/internal/graph/graphemu"
 	"github.com/tapportal/portal/internal/store"
 )
 
@@ -143,19 +142,12 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer, de
 		if strings.TrimSpace(getenv("PORTAL_PUBLIC_URL")) == "" {
 			cfg.PublicURL = config.DevPublicURL(ln.Addr().String())
 		}
-		demo, err := app.StartDemo(&cfg, demoDir(cfg.DatabaseURL), logger)
+		stop, issuer, roots, err := startDemo(&cfg, dev, logger)
 		if err != nil {
 			return err
 		}
-		defer demo.Close()
-		demoIssuer = demo.Provider.Issuer()
-		opts.RootCAs = demo.Graph.CertPool()
-		if dev.noWordSearch {
-			demo.Graph.Update(func(t *graphemu.Tenant) { t.SearchUnsupported = true })
-		}
-		if dev.graphLatency > 0 {
-			demo.Graph.Inject(graphemu.Fault{Path: "/v1.0/**", Latency: dev.graphLatency})
-		}
+		defer stop()
+		demoIssuer, opts.RootCAs = issuer, roots
 	}
 	a, err := app.New(ctx, cfg, logger, opts)
 	if err != nil {
