@@ -293,30 +293,9 @@ func (c *Client) groupBatch(ctx context.Context, ids []string) ([]portal.RoleGra
 	}
 	var out []portal.RoleGrant
 	for i, id := range ids {
-		var grants []portal.RoleGrant
-		ra, err := resp.value(plan[i].assigned, opAssignments, models.CreateUnifiedRoleAssignmentCollectionResponseFromDiscriminatorValue)
+		grants, err := c.roleItems(ctx, resp, plan[i].assigned, plan[i].eligible, id)
 		if err != nil {
 			return nil, err
-		}
-		grants = append(grants, assignmentGrants(ra.(models.UnifiedRoleAssignmentCollectionResponseable).GetValue())...)
-		if next := deref(ra.(models.UnifiedRoleAssignmentCollectionResponseable).GetOdataNextLink()); next != "" {
-			more, err := c.followAssignments(ctx, next)
-			if err != nil {
-				return nil, err
-			}
-			grants = append(grants, more...)
-		}
-		re, err := resp.value(plan[i].eligible, opEligible, models.CreateUnifiedRoleEligibilityScheduleInstanceCollectionResponseFromDiscriminatorValue)
-		if err != nil {
-			return nil, err
-		}
-		grants = append(grants, eligibilityGrants(re.(models.UnifiedRoleEligibilityScheduleInstanceCollectionResponseable).GetValue())...)
-		if next := deref(re.(models.UnifiedRoleEligibilityScheduleInstanceCollectionResponseable).GetOdataNextLink()); next != "" {
-			more, err := c.followEligibilities(ctx, next)
-			if err != nil {
-				return nil, err
-			}
-			grants = append(grants, more...)
 		}
 		name := ""
 		if len(grants) > 0 {
@@ -332,20 +311,6 @@ func (c *Client) groupBatch(ctx context.Context, ids []string) ([]portal.RoleGra
 		}
 	}
 	return out, nil
-}
-
-func (c *Client) followAssignments(ctx context.Context, next string) ([]portal.RoleGrant, error) {
-	if err := c.sameOrigin(next); err != nil {
-		return nil, err
-	}
-	return c.assignments(ctx, "", next)
-}
-
-func (c *Client) followEligibilities(ctx context.Context, next string) ([]portal.RoleGrant, error) {
-	if err := c.sameOrigin(next); err != nil {
-		return nil, err
-	}
-	return c.eligibilities(ctx, "", next)
 }
 
 // GroupEligibilities implements portal.Directory.

@@ -81,23 +81,11 @@ func (c *Client) Subject(ctx context.Context, userID string, withMethods bool) (
 		func(ctx context.Context) ([]portal.Group, error) { return c.groups(ctx, userID, "") }); err != nil {
 		return portal.Subject{}, err
 	}
-	active, err := item(ctx, r, ids.assigned, opAssignments, models.CreateUnifiedRoleAssignmentCollectionResponseFromDiscriminatorValue,
-		func(p models.UnifiedRoleAssignmentCollectionResponseable) ([]portal.RoleGrant, error) {
-			return follow(c, assignmentGrants(p.GetValue()), p, func(next string) ([]portal.RoleGrant, error) { return c.assignments(ctx, "", next) })
-		},
-		func(ctx context.Context) ([]portal.RoleGrant, error) { return c.assignments(ctx, userID, "") })
+	grants, err := c.roleItems(ctx, r, ids.assigned, ids.eligible, userID)
 	if err != nil {
 		return portal.Subject{}, err
 	}
-	eligible, err := item(ctx, r, ids.eligible, opEligible, models.CreateUnifiedRoleEligibilityScheduleInstanceCollectionResponseFromDiscriminatorValue,
-		func(p models.UnifiedRoleEligibilityScheduleInstanceCollectionResponseable) ([]portal.RoleGrant, error) {
-			return follow(c, eligibilityGrants(p.GetValue()), p, func(next string) ([]portal.RoleGrant, error) { return c.eligibilities(ctx, "", next) })
-		},
-		func(ctx context.Context) ([]portal.RoleGrant, error) { return c.eligibilities(ctx, userID, "") })
-	if err != nil {
-		return portal.Subject{}, err
-	}
-	if s.Grants, err = c.describe(ctx, append(active, eligible...)); err != nil {
+	if s.Grants, err = c.describe(ctx, grants); err != nil {
 		return portal.Subject{}, err
 	}
 	if s.GroupGrants, err = item(ctx, r, ids.pimGroups, opPIMGroups, models.CreatePrivilegedAccessGroupEligibilityScheduleInstanceCollectionResponseFromDiscriminatorValue,
@@ -145,6 +133,29 @@ func (c *Client) Subject(ctx context.Context, userID string, withMethods bool) (
 		}
 	}
 	return s, nil
+}
+
+// roleItems reads a principal's active and eligible role grants from
+// their two steps of r, each read again alone if Graph could not serve it
+// for now, each followed to its last page.
+func (c *Client) roleItems(ctx context.Context, r reply, assignedID, eligibleID, principalID string) ([]portal.RoleGrant, error) {
+	active, err := item(ctx, r, assignedID, opAssignments, models.CreateUnifiedRoleAssignmentCollectionResponseFromDiscriminatorValue,
+		func(p models.UnifiedRoleAssignmentCollectionResponseable) ([]portal.RoleGrant, error) {
+			return follow(c, assignmentGrants(p.GetValue()), p, func(next string) ([]portal.RoleGrant, error) { return c.assignments(ctx, "", next) })
+		},
+		func(ctx context.Context) ([]portal.RoleGrant, error) { return c.assignments(ctx, principalID, "") })
+	if err != nil {
+		return nil, err
+	}
+	eligible, err := item(ctx, r, eligibleID, opEligible, models.CreateUnifiedRoleEligibilityScheduleInstanceCollectionResponseFromDiscriminatorValue,
+		func(p models.UnifiedRoleEligibilityScheduleInstanceCollectionResponseable) ([]portal.RoleGrant, error) {
+			return follow(c, eligibilityGrants(p.GetValue()), p, func(next string) ([]portal.RoleGrant, error) { return c.eligibilities(ctx, "", next) })
+		},
+		func(ctx context.Context) ([]portal.RoleGrant, error) { return c.eligibilities(ctx, principalID, "") })
+	if err != nil {
+		return nil, err
+	}
+	return append(active, eligible...), nil
 }
 
 // userRequest selects the user's fields the portal shows and decides on.

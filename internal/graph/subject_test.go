@@ -154,3 +154,41 @@ func TestSubjectThrottledItem(t *testing.T) {
 		t.Errorf("%d requests, want the batch alone: a wait of a minute does not fit a 10 s budget", n)
 	}
 }
+
+// TestGroupRoleGrantsThrottledItem: a group's roles are read in a batch
+// too, and an item Graph throttles is read again alone, not failed.
+func TestGroupRoleGrantsThrottledItem(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	groups, err := e.client.Groups(ctx, graphemu.GroupRoleAdminUserID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, g := range groups {
+		if g.RoleAssignable {
+			ids = append(ids, strings.ToLower(g.ID))
+		}
+	}
+	want, err := e.client.GroupRoleGrants(ctx, ids)
+	if err != nil || len(want) == 0 {
+		t.Fatalf("GroupRoleGrants(%v) = %v, %v; want the group's roles", ids, want, err)
+	}
+	e.emu.Inject(graphemu.Fault{Path: "/v1.0/roleManagement/directory/roleAssignments", Status: http.StatusTooManyRequests, RetryAfter: time.Second, Times: 1})
+	got, err := e.client.GroupRoleGrants(ctx, ids)
+	if err != nil {
+		t.Fatalf("GroupRoleGrants with one throttled item = %v", err)
+	}
+	if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("GroupRoleGrants with one throttled item differs (-want +got):\n%s", diff)
+	}
+	throttled := 0
+	for _, r := range e.emu.Requests() {
+		if r.Batched && r.Status == http.StatusTooManyRequests {
+			throttled++
+		}
+	}
+	if throttled != 1 {
+		t.Errorf("%d batch items were throttled, want 1: the test proved nothing", throttled)
+	}
+}
