@@ -11,7 +11,7 @@ import (
 )
 
 // facts are what a decision about one user is made on. They are read in
-// one round of concurrent Graph calls, and a second round only for the
+// one round (one Graph $batch, see Directory.Subject), and a second only for the
 // role-assignable groups the first round found the user in (or eligible
 // for): a role held through a group lists the group, not its members.
 type facts struct {

@@ -2,6 +2,7 @@ package issuance
 
 import (
 	"context"
+	"strings"
 
 	"github.com/tapportal/portal/internal/portal"
 )
@@ -24,13 +25,36 @@ type UserView struct {
 	History    []portal.Event
 }
 
-// View loads a user page: the Graph calls run concurrently.
+// View loads a user page: the facts in one round of Graph reads, and the
+// portal's own history for the user meanwhile.
 func (s *Service) View(ctx context.Context, op portal.Operator, userID string) (UserView, error) {
+	recent := func(id string) ([]portal.Event, error) {
+		return s.history.List(ctx, portal.EventFilter{TargetID: id, Limit: 10, Fold: true})
+	}
+	// Graph names users by lower-case object id; a page opened by user
+	// principal name learns the id from Graph first.
+	guess := ""
+	var hist []portal.Event
+	var histErr error
+	done := make(chan struct{})
+	if portal.IsObjectID(userID) {
+		guess = strings.ToLower(userID)
+		go func() { hist, histErr = recent(guess); close(done) }()
+	} else {
+		close(done)
+	}
 	f, methods, err := s.facts(ctx, userID, read{methods: true})
+	<-done
 	if err != nil {
 		return UserView{}, err
 	}
-	v := UserView{User: f.user, Policy: f.policy, TAP: f.current, Privileges: privileges(f)}
+	if f.user.ID != guess {
+		hist, histErr = recent(f.user.ID)
+	}
+	if histErr != nil {
+		return UserView{}, histErr
+	}
+	v := UserView{User: f.user, Policy: f.policy, TAP: f.current, Privileges: privileges(f), History: hist}
 	switch m := methods.(type) {
 	case methodsRead:
 		v.Methods = m.list
@@ -43,11 +67,6 @@ func (s *Service) View(ctx context.Context, op portal.Operator, userID string) (
 		v.TAPState = f.current.State(s.now())
 	}
 	v.Verdict = s.verdict(op, f)
-	hist, err := s.history.List(ctx, portal.EventFilter{TargetID: f.user.ID, Limit: 10, Fold: true})
-	if err != nil {
-		return UserView{}, err
-	}
-	v.History = hist
 	return v, nil
 }
 
