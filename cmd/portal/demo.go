@@ -3,8 +3,8 @@
 package main
 
 import (
-	"crypto/x509"
 	"log/slog"
+	"time"
 
 	"github.com/tapportal/portal/internal/app"
 	"github.com/tapportal/portal/internal/config"
@@ -12,12 +12,14 @@ import (
 )
 
 // startDemo starts the demo tenant for `portal dev` and points cfg at it.
-// It returns how to stop it, the demo provider's issuer and the roots
-// that trust the emulator.
-func startDemo(cfg *config.Config, dev *devOptions, logger *slog.Logger) (stop func(), issuer string, roots *x509.CertPool, err error) {
+// It returns how to stop it, the demo provider's issuer and the portal's
+// options for it: the roots that trust the emulator, and the start of its
+// audit log.
+func startDemo(cfg *config.Config, dev *devOptions, logger *slog.Logger) (stop func(), issuer string, opts app.Options, err error) {
+	started := time.Now()
 	demo, err := app.StartDemo(cfg, demoDir(cfg.DatabaseURL), logger)
 	if err != nil {
-		return nil, "", nil, err
+		return nil, "", opts, err
 	}
 	if dev.noWordSearch {
 		demo.Graph.Update(func(t *graphemu.Tenant) { t.SearchUnsupported = true })
@@ -25,5 +27,6 @@ func startDemo(cfg *config.Config, dev *devOptions, logger *slog.Logger) (stop f
 	if dev.graphLatency > 0 {
 		demo.Graph.Inject(graphemu.Fault{Path: "/v1.0/**", Latency: dev.graphLatency})
 	}
-	return demo.Close, demo.Provider.Issuer(), demo.Graph.CertPool(), nil
+	opts.RootCAs, opts.AuditLogSince = demo.Graph.CertPool(), started
+	return demo.Close, demo.Provider.Issuer(), opts, nil
 }

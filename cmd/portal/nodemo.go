@@ -3,10 +3,10 @@
 package main
 
 import (
-	"crypto/x509"
 	"errors"
 	"log/slog"
 
+	"github.com/tapportal/portal/internal/app"
 	"github.com/tapportal/portal/internal/config"
 )
 
@@ -14,6 +14,6 @@ import (
 // tenant's sign-in page lets anyone sign in as anyone, so the image that
 // serves a real tenant does not carry it, and its binary is about half
 // the size, which is most of the process's memory.
-func startDemo(*config.Config, *devOptions, *slog.Logger) (func(), string, *x509.CertPool, error) {
-	return nil, "", nil, errors.New("this build of the portal has no demo tenant (it was built with -tags nodemo): run `make run` from the source instead")
+func startDemo(*config.Config, *devOptions, *slog.Logger) (func(), string, app.Options, error) {
+	return nil, "", app.Options{}, errors.New("this build of the portal has no demo tenant (it was built with -tags nodemo): run `make run` from the source instead")
 }

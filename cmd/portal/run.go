@@ -142,12 +142,12 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer, de
 		if strings.TrimSpace(getenv("PORTAL_PUBLIC_URL")) == "" {
 			cfg.PublicURL = config.DevPublicURL(ln.Addr().String())
 		}
-		stop, issuer, roots, err := startDemo(&cfg, dev, logger)
+		stop, issuer, demoOpts, err := startDemo(&cfg, dev, logger)
 		if err != nil {
 			return err
 		}
 		defer stop()
-		demoIssuer, opts.RootCAs = issuer, roots
+		demoIssuer, opts = issuer, demoOpts
 	}
 	a, err := app.New(ctx, cfg, logger, opts)
 	if err != nil {

@@ -38,6 +38,9 @@ type Options struct {
 	RootCAs *x509.CertPool
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// AuditLogSince, when set, is when the tenant's audit log began (the
+	// demo's tenant is new each run).
+	AuditLogSince time.Time
 }
 
 // App is a wired portal.
@@ -49,8 +52,10 @@ type App struct {
 	Store   *store.Store
 	Graph   *graph.Client
 	Service *issuance.Service
-	logger  *slog.Logger
-	cfg     config.Config
+	// Reconciler reads the directory audit log; nil when it is off.
+	Reconciler *issuance.Reconciler
+	logger     *slog.Logger
+	cfg        config.Config
 
 	capsMu sync.Mutex
 	caps   []portal.Capability
@@ -122,6 +127,16 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	issuer, _ := url.Parse(cfg.OIDCIssuer)
 	host, _ := os.Hostname()
 	a := &App{Metrics: m, Store: st, Graph: gc, Service: svc, logger: logger, cfg: cfg, replica: host + "/" + session.RandomToken()[:8]}
+	if cfg.DirectoryAuditInterval > 0 {
+		a.Reconciler = issuance.NewReconciler(svc, st, issuance.AuditOptions{
+			AppID: cfg.GraphClientID, Delay: cfg.DirectoryAuditDelay, Lookback: cfg.DirectoryAuditLookback, Since: opts.AuditLogSince,
+			ObserveElsewhere: m.ObserveElsewhere, ObserveUnaudited: m.ObserveUnaudited,
+		})
+	}
+	var auditLog portal.AuditLog
+	if a.Reconciler != nil {
+		auditLog = st
+	}
 	h := handlers.New(handlers.Config{
 		Service: svc, History: history, Sessions: sessions, Revoked: st, Auth: authn, Assets: assets, Logger: logger,
 		PublicURL: cfg.PublicURL, ProviderOrigin: issuer.Scheme + "://" + issuer.Host,
@@ -132,6 +147,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 			{Name: "graph_token", Check: gc.Ping},
 		},
 		Capabilities: a.Capabilities,
+		AuditLog:     auditLog, AuditDelay: cfg.DirectoryAuditDelay,
 	})
 	a.Handler = h
 	return a, nil
@@ -197,6 +213,47 @@ func (a *App) Settle(ctx context.Context) (int, error) {
 	return n, err
 }
 
+// Reconcile reads the directory audit log once if this replica holds its
+// lease, and reports whether it did.
+func (a *App) Reconcile(ctx context.Context) (issuance.Reconciliation, bool, error) {
+	if a.Reconciler == nil {
+		return issuance.Reconciliation{}, false, nil
+	}
+	// A read paces itself within Graph's throttle, so a long backlog can
+	// take minutes: the lease outlasts it.
+	ok, err := a.Store.TryLease(ctx, "directory-audit", a.replica, max(2*a.cfg.DirectoryAuditInterval, 10*time.Minute))
+	if err != nil || !ok {
+		return issuance.Reconciliation{}, false, err
+	}
+	rep, err := a.Reconciler.Run(ctx)
+	if rep.New > 0 || rep.Unaudited > 0 {
+		a.logger.InfoContext(ctx, "read the directory audit log", "pages", rep.Pages, "new", rep.New, "elsewhere", rep.Elsewhere,
+			"checked", rep.Checked, "protected", rep.Protected, "unaudited", rep.Unaudited)
+	}
+	return rep, true, err
+}
+
+// reconcileLoop reads the directory audit log every
+// PORTAL_DIRECTORY_AUDIT_INTERVAL until ctx ends: on its own, since one
+// read can wait on Graph's throttle far longer than the settler may.
+func (a *App) reconcileLoop(ctx context.Context) {
+	if a.Reconciler == nil {
+		return
+	}
+	tick := time.NewTicker(a.cfg.DirectoryAuditInterval)
+	defer tick.Stop()
+	for {
+		if _, _, err := a.Reconcile(ctx); err != nil && ctx.Err() == nil {
+			a.logger.WarnContext(ctx, "reading the directory audit log", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
 // Checkpoint writes and logs a checkpoint of the history if this replica
 // holds the checkpoint lease (or, with final set, because it is stopping),
 // and reports whether it did. A checkpoint that finds the chain broken is
@@ -225,7 +282,8 @@ func (a *App) Start(ctx context.Context) {
 	}
 }
 
-// Maintain runs the settler every SettleInterval, writes a checkpoint
+// Maintain runs the settler every SettleInterval, reads the directory
+// audit log every PORTAL_DIRECTORY_AUDIT_INTERVAL, writes a checkpoint
 // every PORTAL_AUDIT_CHECKPOINT_INTERVAL, probes the Graph app's
 // permissions hourly and applies the retention setting daily, until ctx
 // ends.
@@ -251,6 +309,7 @@ func (a *App) Maintain(ctx context.Context) {
 			a.logger.ErrorContext(ctx, "audit checkpoint", "err", err)
 		}
 	}
+	go a.reconcileLoop(ctx)
 	settle()
 	retain()
 	a.CheckPermissions(ctx)

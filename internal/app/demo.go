@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/tapportal/portal/internal/config"
 	"github.com/tapportal/portal/internal/devoidc"
@@ -18,6 +19,9 @@ import (
 // app whose service principal the emulated tenant holds, with the
 // personas' app roles.
 const DemoClientID = graphemu.DemoSignInAppID
+
+// DemoAuditDelay is how long the demo's audit log takes to list a change.
+const DemoAuditDelay = 15 * time.Second
 
 // Demo is the demo tenant: the Graph emulator with its seed and the
 // embedded OpenID provider with its personas.
@@ -39,6 +43,9 @@ func StartDemo(cfg *config.Config, dataDir string, logger *slog.Logger) (*Demo, 
 		emu.Close()
 		return nil, err
 	}
+	// Entra lists a change in its audit log minutes after it; the demo's
+	// log takes seconds, enough to see a pass wait for its entry.
+	emu.Update(func(t *graphemu.Tenant) { t.AuditDelay = DemoAuditDelay })
 	emu.RegisterApp(graphemu.App{ClientID: graphemu.DemoGraphClientID, DisplayName: "TAP Portal (demo)", Certificate: cert, Permissions: graphemu.AllPermissions})
 	if err := os.MkdirAll(dataDir, 0o750); err != nil {
 		emu.Close()

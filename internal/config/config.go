@@ -37,6 +37,9 @@ var Vars = []Var{
 	{Name: "PORTAL_SESSION_KEYS", Required: true, Help: "Comma-separated secrets (at least 32 characters each), newest first; older ones still open existing sessions, for rotation."},
 	{Name: "PORTAL_AUDIT_KEY", Required: true, Help: "Comma-separated secrets (at least 32 characters each) that key the history's hash chain and sign its checkpoints, newest first; keep a retired key listed while records it keyed remain. Keep it out of the database: whoever holds it can rewrite the history."},
 	{Name: "PORTAL_AUDIT_CHECKPOINT_INTERVAL", Default: "5m", Help: "How often a signed checkpoint of the history's head is written to the log and the database (one replica at a time)."},
+	{Name: "PORTAL_DIRECTORY_AUDIT_INTERVAL", Default: "5m", Help: "How often one replica reads the directory audit log for passes created and deleted (needs AuditLog.Read.All), matches them to the history and checks the accounts passes made elsewhere went to; off turns it off. In portal dev, unset means 20s."},
+	{Name: "PORTAL_DIRECTORY_AUDIT_DELAY", Default: "30m", Help: "How late the directory audit log may list a change: each read goes this far back, and a pass the portal issued or revoked that the log does not show after this long is flagged. In portal dev, unset means 2m."},
+	{Name: "PORTAL_DIRECTORY_AUDIT_LOOKBACK", Default: "168h", Help: "How far back the first read of the directory audit log goes (the log keeps 7 days without a premium licence, 30 with one)."},
 	{Name: "PORTAL_SESSION_IDLE_TIMEOUT", Default: "30m", Help: "A session ends after this long without a request."},
 	{Name: "PORTAL_SESSION_MAX_AGE", Default: "8h", Help: "A session ends this long after sign-in, however active."},
 	{Name: "PORTAL_OIDC_ISSUER", Required: true, Help: "OpenID provider issuer URL, e.g. https://login.microsoftonline.com/{tenant}/v2.0."},
@@ -83,8 +86,12 @@ type Config struct {
 	SessionKeys        []string
 	AuditKeys          []string
 	CheckpointInterval time.Duration
-	SessionIdleTimeout time.Duration
-	SessionMaxAge      time.Duration
+	// DirectoryAuditInterval is 0 when the audit log is not read.
+	DirectoryAuditInterval time.Duration
+	DirectoryAuditDelay    time.Duration
+	DirectoryAuditLookback time.Duration
+	SessionIdleTimeout     time.Duration
+	SessionMaxAge          time.Duration
 
 	OIDCIssuer       string
 	OIDCClientID     string
@@ -134,6 +141,13 @@ type Config struct {
 	LogLevel string
 }
 
+// The directory audit log's reading in `portal dev`, unless set: the
+// demo's log lists a change within seconds, not minutes.
+const (
+	DevDirectoryAuditInterval = 20 * time.Second
+	DevDirectoryAuditDelay    = 2 * time.Minute
+)
+
 // DefaultQuickReasons are the issue form's one-click reasons unless
 // PORTAL_QUICK_REASONS says otherwise.
 const DefaultQuickReasons = "New phone, re-registering Authenticator|Lost or broken security key|New starter, first sign-in|Locked out while travelling"
@@ -153,50 +167,60 @@ var guid = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-
 func Load(getenv func(string) string, dev bool) (Config, error) {
 	p := parser{getenv: getenv, dev: dev}
 	c := Config{
-		Addr:                 p.str("PORTAL_ADDR"),
-		PublicURL:            p.publicURL("PORTAL_PUBLIC_URL"),
-		DatabaseURL:          p.database("PORTAL_DATABASE_URL"),
-		SessionKeys:          p.secrets("PORTAL_SESSION_KEYS"),
-		AuditKeys:            p.secrets("PORTAL_AUDIT_KEY"),
-		CheckpointInterval:   p.duration("PORTAL_AUDIT_CHECKPOINT_INTERVAL", 10*time.Second, 24*time.Hour),
-		SessionIdleTimeout:   p.duration("PORTAL_SESSION_IDLE_TIMEOUT", time.Minute, 24*time.Hour),
-		SessionMaxAge:        p.duration("PORTAL_SESSION_MAX_AGE", 5*time.Minute, 7*24*time.Hour),
-		OIDCIssuer:           p.httpsURL("PORTAL_OIDC_ISSUER", true),
-		OIDCClientID:         p.str("PORTAL_OIDC_CLIENT_ID"),
-		OIDCClientSecret:     p.str("PORTAL_OIDC_CLIENT_SECRET"),
-		RolesClaim:           p.str("PORTAL_OIDC_ROLES_CLAIM"),
-		RoleOperator:         p.str("PORTAL_ROLE_OPERATOR"),
-		RoleSupervisor:       p.str("PORTAL_ROLE_SUPERVISOR"),
-		GraphTenantID:        p.str("PORTAL_GRAPH_TENANT_ID"),
-		GraphClientID:        p.str("PORTAL_GRAPH_CLIENT_ID"),
-		GraphCertFile:        p.str("PORTAL_GRAPH_CERT_FILE"),
-		GraphCertPassword:    p.str("PORTAL_GRAPH_CERT_PASSWORD"),
-		GraphCloud:           p.oneOf("PORTAL_GRAPH_CLOUD", "public", "usgov", "usgovdod", "china"),
-		GraphBaseURL:         p.httpsURL("PORTAL_GRAPH_BASE_URL", false),
-		GraphAuthorityURL:    p.httpsURL("PORTAL_GRAPH_AUTHORITY_URL", false),
-		GraphTimeout:         p.duration("PORTAL_GRAPH_TIMEOUT", time.Second, 5*time.Minute),
-		GraphPolicyTTL:       p.duration("PORTAL_GRAPH_POLICY_TTL", time.Second, 24*time.Hour),
-		GraphSettleWindow:    p.duration("PORTAL_GRAPH_SETTLE_WINDOW", time.Second, 10*time.Minute),
-		ExtraCAFile:          p.str("PORTAL_EXTRA_CA_FILE"),
-		ProtectedRoleIDs:     p.roleIDs("PORTAL_PROTECTED_ROLE_IDS"),
-		AllowedCustomRoleIDs: p.guids("PORTAL_ALLOWED_CUSTOM_ROLE_IDS"),
-		ProtectStaff:         p.boolean("PORTAL_PROTECT_PORTAL_STAFF"),
-		StaffAppID:           p.str("PORTAL_STAFF_APP_ID"),
-		StaffCacheTTL:        p.duration("PORTAL_STAFF_CACHE_TTL", time.Second, time.Minute),
-		ProtectedGroupIDs:    p.guids("PORTAL_PROTECTED_GROUP_IDS"),
-		EligibleGroupIDs:     p.guids("PORTAL_ELIGIBLE_GROUP_IDS"),
-		MaxAuthAge:           p.duration("PORTAL_MAX_AUTH_AGE", time.Minute, 24*time.Hour),
-		RetentionDays:        p.integer("PORTAL_HISTORY_RETENTION_DAYS", 0, 36500),
-		MetricsAddr:          p.str("PORTAL_METRICS_ADDR"),
-		MetricsToken:         p.str("PORTAL_METRICS_TOKEN"),
-		PassInstructions:     p.text("PORTAL_PASS_INSTRUCTIONS", maxPassInstructions),
-		QuickReasons:         p.reasons("PORTAL_QUICK_REASONS"),
-		RefusalHelp:          p.helpFile("PORTAL_REFUSAL_HELP_FILE"),
-		LogLevel:             p.oneOf("PORTAL_LOG_LEVEL", "debug", "info", "warn", "error"),
+		Addr:                   p.str("PORTAL_ADDR"),
+		PublicURL:              p.publicURL("PORTAL_PUBLIC_URL"),
+		DatabaseURL:            p.database("PORTAL_DATABASE_URL"),
+		SessionKeys:            p.secrets("PORTAL_SESSION_KEYS"),
+		AuditKeys:              p.secrets("PORTAL_AUDIT_KEY"),
+		CheckpointInterval:     p.duration("PORTAL_AUDIT_CHECKPOINT_INTERVAL", 10*time.Second, 24*time.Hour),
+		DirectoryAuditInterval: p.durationOrOff("PORTAL_DIRECTORY_AUDIT_INTERVAL", 10*time.Second, 24*time.Hour),
+		DirectoryAuditDelay:    p.duration("PORTAL_DIRECTORY_AUDIT_DELAY", time.Minute, 24*time.Hour),
+		DirectoryAuditLookback: p.duration("PORTAL_DIRECTORY_AUDIT_LOOKBACK", time.Hour, 30*24*time.Hour),
+		SessionIdleTimeout:     p.duration("PORTAL_SESSION_IDLE_TIMEOUT", time.Minute, 24*time.Hour),
+		SessionMaxAge:          p.duration("PORTAL_SESSION_MAX_AGE", 5*time.Minute, 7*24*time.Hour),
+		OIDCIssuer:             p.httpsURL("PORTAL_OIDC_ISSUER", true),
+		OIDCClientID:           p.str("PORTAL_OIDC_CLIENT_ID"),
+		OIDCClientSecret:       p.str("PORTAL_OIDC_CLIENT_SECRET"),
+		RolesClaim:             p.str("PORTAL_OIDC_ROLES_CLAIM"),
+		RoleOperator:           p.str("PORTAL_ROLE_OPERATOR"),
+		RoleSupervisor:         p.str("PORTAL_ROLE_SUPERVISOR"),
+		GraphTenantID:          p.str("PORTAL_GRAPH_TENANT_ID"),
+		GraphClientID:          p.str("PORTAL_GRAPH_CLIENT_ID"),
+		GraphCertFile:          p.str("PORTAL_GRAPH_CERT_FILE"),
+		GraphCertPassword:      p.str("PORTAL_GRAPH_CERT_PASSWORD"),
+		GraphCloud:             p.oneOf("PORTAL_GRAPH_CLOUD", "public", "usgov", "usgovdod", "china"),
+		GraphBaseURL:           p.httpsURL("PORTAL_GRAPH_BASE_URL", false),
+		GraphAuthorityURL:      p.httpsURL("PORTAL_GRAPH_AUTHORITY_URL", false),
+		GraphTimeout:           p.duration("PORTAL_GRAPH_TIMEOUT", time.Second, 5*time.Minute),
+		GraphPolicyTTL:         p.duration("PORTAL_GRAPH_POLICY_TTL", time.Second, 24*time.Hour),
+		GraphSettleWindow:      p.duration("PORTAL_GRAPH_SETTLE_WINDOW", time.Second, 10*time.Minute),
+		ExtraCAFile:            p.str("PORTAL_EXTRA_CA_FILE"),
+		ProtectedRoleIDs:       p.roleIDs("PORTAL_PROTECTED_ROLE_IDS"),
+		AllowedCustomRoleIDs:   p.guids("PORTAL_ALLOWED_CUSTOM_ROLE_IDS"),
+		ProtectStaff:           p.boolean("PORTAL_PROTECT_PORTAL_STAFF"),
+		StaffAppID:             p.str("PORTAL_STAFF_APP_ID"),
+		StaffCacheTTL:          p.duration("PORTAL_STAFF_CACHE_TTL", time.Second, time.Minute),
+		ProtectedGroupIDs:      p.guids("PORTAL_PROTECTED_GROUP_IDS"),
+		EligibleGroupIDs:       p.guids("PORTAL_ELIGIBLE_GROUP_IDS"),
+		MaxAuthAge:             p.duration("PORTAL_MAX_AUTH_AGE", time.Minute, 24*time.Hour),
+		RetentionDays:          p.integer("PORTAL_HISTORY_RETENTION_DAYS", 0, 36500),
+		MetricsAddr:            p.str("PORTAL_METRICS_ADDR"),
+		MetricsToken:           p.str("PORTAL_METRICS_TOKEN"),
+		PassInstructions:       p.text("PORTAL_PASS_INSTRUCTIONS", maxPassInstructions),
+		QuickReasons:           p.reasons("PORTAL_QUICK_REASONS"),
+		RefusalHelp:            p.helpFile("PORTAL_REFUSAL_HELP_FILE"),
+		LogLevel:               p.oneOf("PORTAL_LOG_LEVEL", "debug", "info", "warn", "error"),
 	}
 	if dev && strings.TrimSpace(getenv("PORTAL_PUBLIC_URL")) == "" {
 		// On one machine the portal is where it listens.
 		c.PublicURL = DevPublicURL(c.Addr)
+	}
+	if dev && strings.TrimSpace(getenv("PORTAL_DIRECTORY_AUDIT_INTERVAL")) == "" {
+		// The demo's audit log shows a change within seconds.
+		c.DirectoryAuditInterval = DevDirectoryAuditInterval
+	}
+	if dev && strings.TrimSpace(getenv("PORTAL_DIRECTORY_AUDIT_DELAY")) == "" {
+		c.DirectoryAuditDelay = DevDirectoryAuditDelay
 	}
 	c.RateLimitCount, c.RateLimitWindow = p.rate("PORTAL_RATE_LIMIT")
 	if strings.EqualFold(c.StaffAppID, "none") {
@@ -361,6 +385,14 @@ func (p *parser) duration(name string, lo, hi time.Duration) time.Duration {
 		p.fail(name, "is %s: want between %s and %s", d, lo, hi)
 	}
 	return d
+}
+
+// durationOrOff is a duration, or 0 for off.
+func (p *parser) durationOrOff(name string, lo, hi time.Duration) time.Duration {
+	if strings.EqualFold(strings.TrimSpace(p.str(name)), "off") {
+		return 0
+	}
+	return p.duration(name, lo, hi)
 }
 
 func (p *parser) boolean(name string) bool {

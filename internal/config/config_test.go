@@ -36,6 +36,28 @@ func TestLoadDefaults(t *testing.T) {
 	}
 }
 
+func TestDirectoryAuditSettings(t *testing.T) {
+	c, err := Load(env(production()), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DirectoryAuditInterval != 5*time.Minute || c.DirectoryAuditDelay != 30*time.Minute || c.DirectoryAuditLookback != 7*24*time.Hour {
+		t.Fatalf("directory audit defaults = %s, %s, %s; want 5m, 30m, 168h", c.DirectoryAuditInterval, c.DirectoryAuditDelay, c.DirectoryAuditLookback)
+	}
+	m := production()
+	m["PORTAL_DIRECTORY_AUDIT_INTERVAL"] = " Off "
+	if c, err = Load(env(m), false); err != nil || c.DirectoryAuditInterval != 0 {
+		t.Fatalf("PORTAL_DIRECTORY_AUDIT_INTERVAL=off: interval %s, err %v; want 0 (not read)", c.DirectoryAuditInterval, err)
+	}
+	if c, err = Load(env(nil), true); err != nil || c.DirectoryAuditInterval != DevDirectoryAuditInterval || c.DirectoryAuditDelay != DevDirectoryAuditDelay {
+		t.Fatalf("dev: interval %s, delay %s, err %v; want the demo's %s and %s", c.DirectoryAuditInterval, c.DirectoryAuditDelay, err,
+			DevDirectoryAuditInterval, DevDirectoryAuditDelay)
+	}
+	if c, err = Load(env(map[string]string{"PORTAL_DIRECTORY_AUDIT_DELAY": "10m"}), true); err != nil || c.DirectoryAuditDelay != 10*time.Minute {
+		t.Fatalf("dev with PORTAL_DIRECTORY_AUDIT_DELAY=10m: delay %s, err %v", c.DirectoryAuditDelay, err)
+	}
+}
+
 func TestLoadRequiresSettingsOutsideDev(t *testing.T) {
 	_, err := Load(env(nil), false)
 	if err == nil {
@@ -65,6 +87,11 @@ func TestLoadRefusesBadValues(t *testing.T) {
 		{"PORTAL_AUDIT_KEY", strings.Repeat("k", 40), "repeats a key of PORTAL_SESSION_KEYS"},
 		{"PORTAL_AUDIT_CHECKPOINT_INTERVAL", "1s", "want between 10s and 24h"},
 		{"PORTAL_AUDIT_CHECKPOINT_INTERVAL", "often", "duration"},
+		{"PORTAL_DIRECTORY_AUDIT_INTERVAL", "never", "want a duration"},
+		{"PORTAL_DIRECTORY_AUDIT_INTERVAL", "1s", "want between 10s and 24h"},
+		{"PORTAL_DIRECTORY_AUDIT_DELAY", "5s", "want between 1m0s and 24h"},
+		{"PORTAL_DIRECTORY_AUDIT_LOOKBACK", "60d", "duration"},
+		{"PORTAL_DIRECTORY_AUDIT_LOOKBACK", "1000h", "want between 1h0m0s and 720h"},
 		{"PORTAL_SESSION_IDLE_TIMEOUT", "ten minutes", "duration"},
 		{"PORTAL_SESSION_MAX_AGE", "30d", "duration"},
 		{"PORTAL_SESSION_MAX_AGE", "1s", "between"},

@@ -34,6 +34,7 @@ const (
 	OpGroupRoles Operation = "GroupRoleGrants"
 	OpPIMGroups  Operation = "GroupEligibilities"
 	OpStaff      Operation = "Staff"
+	OpPassAudits Operation = "PassAudits"
 )
 
 // Directory is a portal.Directory over an in-memory tenant. Set its
@@ -54,6 +55,8 @@ type Directory struct {
 	// SignInMethods are the users' registered methods, by user id.
 	SignInMethods map[string][]portal.Method
 	TAPPolicy     portal.Policy
+	// Audits is the directory audit log's pass activities, oldest first.
+	Audits []portal.AuditEntry
 	// Now is the clock that stamps new passes; default time.Now.
 	Now func() time.Time
 
@@ -110,7 +113,7 @@ func call[T any](d *Directory, op Operation, userID string, f func(id string) (T
 		return zero, err
 	}
 	id := ""
-	if op != OpSearch && op != OpPolicy && op != OpStaff && op != OpGroupRoles {
+	if op != OpSearch && op != OpPolicy && op != OpStaff && op != OpGroupRoles && op != OpPassAudits {
 		u, ok := d.lookup(userID)
 		if !ok {
 			return zero, &portal.Error{Code: portal.ENotFound, Message: fmt.Sprintf("The user %s was not found in the directory.", userID)}
@@ -280,6 +283,20 @@ func (d *Directory) GroupEligibilities(_ context.Context, userID string) ([]port
 // Staff implements portal.Directory.
 func (d *Directory) Staff(context.Context) (portal.Staff, error) {
 	return call(d, OpStaff, "", func(string) (portal.Staff, error) { return d.PortalStaff, nil })
+}
+
+// PassAudits implements portal.Directory: every entry at or after since,
+// on one page.
+func (d *Directory) PassAudits(_ context.Context, since time.Time, _ string) (portal.AuditPage, error) {
+	return call(d, OpPassAudits, "", func(string) (portal.AuditPage, error) {
+		var p portal.AuditPage
+		for _, e := range d.Audits {
+			if !e.Time.Before(since) {
+				p.Entries = append(p.Entries, e)
+			}
+		}
+		return p, nil
+	})
 }
 
 // Subject implements portal.Directory with the separate reads, each

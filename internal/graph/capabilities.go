@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"time"
 
 	"github.com/microsoftgraph/msgraph-sdk-go/users"
 
@@ -61,6 +62,10 @@ func (c *Client) Capabilities(ctx context.Context) []portal.Capability {
 			return err
 		}),
 	}
+	caps = append(caps, probe("directory audit log", "AuditLog.Read.All", "passes made outside the portal go unseen, and the portal's own are not checked against the log", false, func(string) error {
+		_, err := c.PassAudits(ctx, c.now().Add(-time.Minute), "")
+		return err
+	}))
 	if c.staffAppID != "" {
 		caps = append(caps, probe("portal staff", "Application.Read.All", "every issue and revocation is refused", false, func(string) error {
 			_, err := c.Staff(ctx)

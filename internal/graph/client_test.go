@@ -713,6 +713,10 @@ func TestMissingPermissions(t *testing.T) {
 			return err
 		}},
 		{"staff", "Application.Read.All", func(e *env, _ graphemu.User) error { _, err := e.client.Staff(ctx); return err }},
+		{"audit log", "AuditLog.Read.All", func(e *env, _ graphemu.User) error {
+			_, err := e.client.PassAudits(ctx, time.Now().Add(-time.Hour), "")
+			return err
+		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var perms []string
@@ -877,5 +881,41 @@ func TestEndpoints(t *testing.T) {
 		if (err != nil) != tt.err || a != tt.authority || g != tt.graphRoot {
 			t.Errorf("Endpoints(%+v) = %q, %q, %v; want %q, %q, error %v", tt.cfg, a, g, err, tt.authority, tt.graphRoot, tt.err)
 		}
+	}
+}
+
+// TestPassAudits reads the seeded audit log through the SDK: only pass
+// creations and deletions that succeeded, each with its target and who
+// made it; an entry without a target user is counted, not guessed.
+func TestPassAudits(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	e.emu.Update(func(tn *graphemu.Tenant) {
+		broken := *tn.Audits[len(tn.Audits)-1]
+		broken.ID, broken.TargetID = "Directory_broken", ""
+		failed := broken
+		failed.ID, failed.TargetID, failed.Result = "Directory_failed", graphemu.NoRoleUserID, "failure"
+		tn.Audits = append(tn.Audits, &broken, &failed)
+	})
+	page, err := e.client.PassAudits(ctx, time.Now().Add(-30*24*time.Hour), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Entries) != 7 || page.Unreadable != 1 || page.Next != "" {
+		t.Fatalf("page = %d entries, %d unreadable, next %q; want the 7 seeded pass entries and the broken one counted", len(page.Entries), page.Unreadable, page.Next)
+	}
+	kinds := map[portal.PassActivity]int{}
+	for _, a := range page.Entries {
+		kinds[a.Activity]++
+		if !portal.IsObjectID(a.TargetID) || a.TargetUPN == "" || a.By() == "" || a.Time.IsZero() {
+			t.Errorf("entry %+v lacks its target, author or time", a)
+		}
+	}
+	if kinds[portal.PassCreated] != 6 || kinds[portal.PassDeleted] != 1 {
+		t.Fatalf("activities = %v, want 6 created and 1 deleted", kinds)
+	}
+	if page, err = e.client.PassAudits(ctx, time.Now().Add(-30*time.Minute), ""); err != nil || len(page.Entries) != 1 ||
+		page.Entries[0].TargetID != graphemu.TAPUsableUserID || page.Entries[0].ByAppName != "Northwind Helpdesk Scripts" {
+		t.Fatalf("entries of the last 30 minutes = %+v, %v; want the script's pass for Tomás", page, err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"github.com/microsoft/kiota-abstractions-go/serialization"
 	jsonserialization "github.com/microsoft/kiota-serialization-json-go"
 	textserialization "github.com/microsoft/kiota-serialization-text-go"
+	"github.com/microsoftgraph/msgraph-sdk-go/auditlogs"
 	"github.com/microsoftgraph/msgraph-sdk-go/directory"
 	"github.com/microsoftgraph/msgraph-sdk-go/groups"
 	"github.com/microsoftgraph/msgraph-sdk-go/identitygovernance"
@@ -41,6 +42,10 @@ func newServices(adapter abstractions.RequestAdapter) *services {
 	abstractions.RegisterDefaultDeserializer(func() serialization.ParseNodeFactory { return textserialization.NewTextParseNodeFactory() })
 	adapter.EnableBackingStore(nil)
 	return &services{path: map[string]string{"baseurl": adapter.GetBaseUrl()}, adapter: adapter}
+}
+
+func (s *services) AuditLogs() *auditlogs.AuditLogsRequestBuilder {
+	return auditlogs.NewAuditLogsRequestBuilderInternal(s.path, s.adapter)
 }
 
 func (s *services) Users() *users.UsersRequestBuilder {

@@ -54,5 +54,6 @@ func (s *Server) routes() {
 	sup.GET("/:id", s.supervisorEvent)
 	sup.GET("/export.csv", s.export)
 	sup.GET("/dashboard", s.dashboard)
+	sup.GET("/passes", s.tenantPasses)
 	sup.POST("/operators/:id/end-sessions", s.endSessions)
 }

@@ -76,6 +76,10 @@ type Config struct {
 	QuickReasons []string
 	// RefusalHelp says what to do after each kind of refusal, by code.
 	RefusalHelp map[string]string
+	// AuditLog, when set, holds what the portal read of the directory
+	// audit log; AuditDelay is how late that log may be.
+	AuditLog   portal.AuditLog
+	AuditDelay time.Duration
 }
 
 // Server is the portal's HTTP handler.

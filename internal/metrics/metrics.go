@@ -31,6 +31,8 @@ type Metrics struct {
 	graphThrottle *prometheus.CounterVec
 	actions       *prometheus.CounterVec
 	storeDuration *prometheus.HistogramVec
+	elsewhere     *prometheus.CounterVec
+	unaudited     prometheus.Counter
 
 	// reasons are the refusal codes a label may carry; any other is
 	// counted as "other", so that label values stay a known few.
@@ -69,9 +71,17 @@ func New() *Metrics {
 			Name: "tap_portal_store_operation_duration_seconds", Help: "History store latency by operation and result.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
 		}, []string{"operation", "result"}),
+		elsewhere: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tap_portal_passes_made_elsewhere_total",
+			Help: "Passes the directory audit log shows made outside the portal, by whether the account is one the portal protects.",
+		}, []string{"protected"}),
+		unaudited: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tap_portal_actions_unaudited_total",
+			Help: "Passes the portal issued or revoked that the directory audit log did not show within its delay.",
+		}),
 	}
 	m.Registry.MustRegister(m.httpRequests, m.httpDuration, m.graphCalls, m.graphDuration, m.graphRetries,
-		m.graphThrottle, m.actions, m.storeDuration,
+		m.graphThrottle, m.actions, m.storeDuration, m.elsewhere, m.unaudited,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -124,6 +134,16 @@ func (m *Metrics) ObserveHTTP(route, method string, status int, d time.Duration)
 	m.httpRequests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
 	m.httpDuration.WithLabelValues(route, method).Observe(d.Seconds())
 }
+
+// ObserveElsewhere counts a pass made outside the portal, once its
+// account's privilege is known.
+func (m *Metrics) ObserveElsewhere(protected bool) {
+	m.elsewhere.WithLabelValues(strconv.FormatBool(protected)).Inc()
+}
+
+// ObserveUnaudited counts an action of the portal the audit log did not
+// show in time.
+func (m *Metrics) ObserveUnaudited() { m.unaudited.Inc() }
 
 // ObserveAction records the outcome of an issue or revoke; reason is the
 // refusal code, empty otherwise.

@@ -50,6 +50,10 @@ type Directory interface {
 	// their PIM for Groups eligibilities; with methods set, their sign-in
 	// methods too. userID must be an object id.
 	Subject(ctx context.Context, userID string, methods bool) (Subject, error)
+	// PassAudits reads one page of the directory audit log's pass
+	// creations and deletions at or after since: next is "" for the first
+	// page, else the Next of the previous one.
+	PassAudits(ctx context.Context, since time.Time, next string) (AuditPage, error)
 }
 
 // Subject is what Directory.Subject reads about one user.

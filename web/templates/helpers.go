@@ -213,3 +213,17 @@ func visible(s string) string {
 func invisible(r rune) bool {
 	return r != '\n' && (unicode.IsControl(r) || unicode.Is(unicode.Cf, r))
 }
+
+// actionLabel names an action in words.
+func actionLabel(a portal.Action) string {
+	switch a {
+	case portal.ActionIssue:
+		return "Issued"
+	case portal.ActionRevoke:
+		return "Revoked"
+	}
+	return string(a)
+}
+
+// passFilters are the choices of the tenant passes page: key and label.
+var passFilters = [][2]string{{"all", "All"}, {"elsewhere", "Made elsewhere"}, {"protected", "Made elsewhere for protected accounts"}}

@@ -227,3 +227,17 @@ type NoAccessView struct {
 	Roles                        []string
 	OperatorRole, SupervisorRole string
 }
+
+// TenantPassesView is the supervisors' page of every pass the directory
+// audit log shows, matched to the portal's history.
+type TenantPassesView struct {
+	// Off is set when the portal does not read the audit log.
+	Off    bool
+	Cursor portal.AuditCursor
+	// Show is "all", "elsewhere" or "protected".
+	Show      string
+	Passes    []portal.TenantPass
+	Unaudited []portal.Unaudited
+	// Delay is how late the audit log may be before an action is flagged.
+	Delay string
+}

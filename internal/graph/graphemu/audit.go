@@ -24,9 +24,13 @@ const (
 	auditServiceMethod = "Authentication Methods"
 )
 
-// tapAudit is the audit entry of a pass created or deleted by app (nil
-// when the token's app is unknown) for u.
-func tapAudit(app *App, u *User, at time.Time, activity, operation, reason string) *AuditEntry {
+// auditTAP appends the audit entry of a pass created or deleted by app
+// (nil when the token's app is unknown) for u. It shows in listings after
+// the tenant's AuditDelay; never for a user in AuditGaps.
+func (t *Tenant) auditTAP(app *App, u *User, at time.Time, activity, operation, reason string) {
+	if t.AuditGaps[u.ID] {
+		return
+	}
 	e := &AuditEntry{
 		ID:                  auditID(),
 		ActivityDateTime:    at,
@@ -41,12 +45,13 @@ func tapAudit(app *App, u *User, at time.Time, activity, operation, reason strin
 		TargetDisplayName:   u.DisplayName,
 		TargetType:          "User",
 		CorrelationID:       newGUID(),
+		listedFrom:          time.Now().Add(t.AuditDelay),
 	}
 	if app != nil {
 		e.InitiatedByAppID = app.ClientID
 		e.InitiatedByAppName = app.DisplayName
 	}
-	return e
+	t.Audits = append(t.Audits, e)
 }
 
 // auditID looks like Graph's directory audit ids: the service, a GUID and
@@ -217,13 +222,17 @@ func (s *Server) listAudits(w http.ResponseWriter, r *http.Request) {
 	var items []map[string]any
 	var wait time.Duration
 	s.Update(func(t *Tenant) {
-		if wait = t.throttleAuditRead(caller, time.Now()); wait > 0 {
+		now := time.Now()
+		if wait = t.throttleAuditRead(caller, now); wait > 0 {
 			return
 		}
 		for i := range t.Audits {
 			e := t.Audits[len(t.Audits)-1-i]
 			if oldestFirst {
 				e = t.Audits[i]
+			}
+			if now.Before(e.listedFrom) {
+				continue
 			}
 			if filter == nil || filter.match(auditGetter(e)) {
 				items = append(items, auditProps(e))

@@ -63,12 +63,12 @@ func TestAuditFilter(t *testing.T) {
 		filter string
 		want   int
 	}{
-		{"activityDateTime ge 2026-03-02T00:00:00Z", 4},
-		{"activityDateTime ge 2026-03-02T00:00:00Z and activityDisplayName eq 'Admin registered security info'", 3},
-		{"activityDateTime ge 2026-02-01T00:00:00Z and loggedByService eq 'Authentication Methods'", 6},
+		{"activityDateTime ge 2026-03-02T00:00:00Z", 7},
+		{"activityDateTime ge 2026-03-02T00:00:00Z and activityDisplayName eq 'Admin registered security info'", 5},
+		{"activityDateTime ge 2026-02-01T00:00:00Z and loggedByService eq 'Authentication Methods'", 9},
 		{"activityDisplayName eq 'Admin deleted security info'", 1},
-		{"initiatedBy/app/appId eq '" + scriptsAppID + "'", 2},
-		{"initiatedBy/user/userPrincipalName eq 'jamal.washington@" + DemoDomain + "'", 2},
+		{"initiatedBy/app/appId eq '" + scriptsAppID + "'", 3},
+		{"initiatedBy/user/userPrincipalName eq 'jamal.washington@" + DemoDomain + "'", 3},
 		{"activityDateTime gt 2026-03-02T09:30:00Z", 0},
 	} {
 		// These reads come faster than Graph's audit throttle allows.
@@ -93,14 +93,44 @@ func TestAuditPagingAndOrder(t *testing.T) {
 	first := r.values()[0]["activityDateTime"].(string)
 	r = e.get(t, next)
 	wantStatus(t, r, 200)
-	if len(r.values()) != 3 || r.body["@odata.nextLink"] != nil {
+	next, _ = r.body["@odata.nextLink"].(string)
+	if len(r.values()) != 4 || next == "" {
 		t.Fatalf("second page = %s", r.raw)
 	}
-	if last := r.values()[2]["activityDateTime"].(string); last <= first {
+	r = e.get(t, next)
+	wantStatus(t, r, 200)
+	if len(r.values()) != 2 || r.body["@odata.nextLink"] != nil {
+		t.Fatalf("third page = %s", r.raw)
+	}
+	if last := r.values()[1]["activityDateTime"].(string); last <= first {
 		t.Fatalf("ascending order: first %s, last %s", first, last)
 	}
 	wantError(t, e.get(t, auditsPath+q("$top", "0")), 400, "Request_BadRequest", "Invalid page size")
 	wantError(t, e.get(t, auditsPath+q("$orderby", "category")), 400, "BadRequest", "activityDateTime")
+}
+
+// TestAuditDelayAndGaps: a pass's entry is listed only after the tenant's
+// audit delay, and never for a user in its audit gaps.
+func TestAuditDelayAndGaps(t *testing.T) {
+	e := newDirEnv(t)
+	e.Update(func(t *Tenant) { t.AuditDelay = 300 * time.Millisecond })
+	count := func() int {
+		e.Update(func(t *Tenant) { t.auditReads = nil })
+		r := e.get(t, auditsPath+q("$filter", "activityDisplayName eq 'Admin registered security info'"))
+		wantStatus(t, r, 200)
+		return len(r.values())
+	}
+	before := count()
+	for _, id := range []string{NoRoleUserID, AuditGapUserID} {
+		wantStatus(t, e.do(t, "POST", tapsPath(id), map[string]any{}), 201)
+	}
+	if n := count(); n != before {
+		t.Fatalf("right after the create the log lists %d entries, want the %d from before (the delay)", n, before)
+	}
+	time.Sleep(400 * time.Millisecond)
+	if n := count(); n != before+1 {
+		t.Fatalf("after the delay the log lists %d entries, want %d: one create listed, the gap user's never", n, before+1)
+	}
 }
 
 func TestAuditThrottle(t *testing.T) {

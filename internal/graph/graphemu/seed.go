@@ -62,6 +62,9 @@ const (
 	// LapsedEligibilityUserID was eligible for Global Administrator until
 	// a week ago: no longer privileged.
 	LapsedEligibilityUserID = "a1000000-0000-4000-8000-000000000058"
+	// StillUsableUserID holds a reusable pass made in the admin center,
+	// still usable after she registered Microsoft Authenticator with it.
+	StillUsableUserID = "a1000000-0000-4000-8000-000000000042"
 
 	// Two users on whom the demo's Graph misbehaves as a real one can,
 	// so that `portal dev` shows what the portal does about it:
@@ -74,6 +77,9 @@ const (
 	// "Eve \u202Enimda\u202C Spoof" renders as "Eve admin Spoof" unless
 	// the page isolates it and shows the override.
 	SpoofedNameUserID = "a1000000-0000-4000-8000-000000000061"
+	// AuditGapUserID's pass changes never reach the directory audit log,
+	// so the portal flags the passes it issues her as missing from it.
+	AuditGapUserID = "a1000000-0000-4000-8000-000000000062"
 
 	// ExecutiveGroupID is "Executive Leadership", the group to protect.
 	ExecutiveGroupID = "c3000000-0000-4000-8000-000000000001"
@@ -464,6 +470,23 @@ func seedTenant(tenantID string, now time.Time) *Tenant {
 	b.member(59, "Faye", "Timeout", "faye.timeout", "Test account: Graph acts, then fails", "Quality Assurance", seattle)
 	b.member(60, "Uma", "Unsure", "uma.unsure", "Test account: Graph fails, maybe before acting", "Quality Assurance", seattle)
 	b.member(61, "Eve", "Spoof", "eve.spoof", "Contractor\u200b", "Quality Assurance", seattle).DisplayName = "Eve \u202enimda\u202c Spoof"
+	b.member(62, "Nadia", "Gap", "nadia.gap", "Test account: the audit log loses her pass changes", "Quality Assurance", seattle)
+	b.t.AuditGaps = map[string]bool{AuditGapUserID: true}
+
+	// Passes made outside the portal, whose follow-up the portal shows: a
+	// script's pass on an account that can become Global Administrator
+	// through PIM for Groups, and a reusable pass still usable after its
+	// holder registered Microsoft Authenticator with it. Their methods
+	// are added last so that the other seeded method ids stay as they are.
+	kofi := b.t.LookupUser(PIMGroupMemberUserID)
+	kofi.TAP = &TAP{ID: "f6000000-0000-4000-8000-000000000053", Created: now.Add(-50 * time.Minute),
+		Start: now.Add(-50 * time.Minute), LifetimeMinutes: 480}
+	grace := b.t.LookupUser(StillUsableUserID)
+	grace.TAP = &TAP{ID: "f6000000-0000-4000-8000-000000000042", Created: now.Add(-90 * time.Minute),
+		Start: now.Add(-90 * time.Minute), LifetimeMinutes: 480}
+	grace.Methods = append(grace.Methods, b.method(MethodAuthenticator, map[string]any{
+		"displayName": "iPhone SE", "deviceTag": "SoftwareTokenActivated", "phoneAppVersion": "6.8.14",
+	}, now.Add(-70*time.Minute)))
 
 	b.t.Groups = []*Group{
 		{ID: ExecutiveGroupID, DisplayName: "Executive Leadership", Description: "Executives and their office. Protected: no helpdesk passes.",
@@ -552,11 +575,9 @@ func seedTenant(tenantID string, now time.Time) *Tenant {
 // script (an app initiates).
 func (b *seeder) seedAudits() {
 	jamal, lukas, mei := b.t.LookupUser(userID(8)), b.t.LookupUser(userID(7)), b.t.LookupUser(userID(9))
-	n := 0
 	add := func(at time.Time, by *User, app bool, target *User, activity, service, category, operation, reason string) {
-		n++
 		e := &AuditEntry{
-			ID:                  fmt.Sprintf("Directory_b7000000-0000-4000-8000-%012d_SEED%d_%08d", n, n%10, 40000000+n),
+			ID:                  auditID(),
 			ActivityDateTime:    at,
 			ActivityDisplayName: activity,
 			Category:            category,
@@ -568,7 +589,7 @@ func (b *seeder) seedAudits() {
 			TargetUPN:           target.UserPrincipalName,
 			TargetDisplayName:   target.DisplayName,
 			TargetType:          "User",
-			CorrelationID:       fmt.Sprintf("b8000000-0000-4000-8000-%012d", n),
+			CorrelationID:       newGUID(),
 		}
 		if app {
 			e.InitiatedByAppID, e.InitiatedByAppName = scriptsAppID, scriptsAppName
@@ -589,6 +610,12 @@ func (b *seeder) seedAudits() {
 	add(now.Add(-170*time.Minute), user(20), false, user(20), "User registered security info", auditServiceMethod, auditCategory, "Add",
 		"User registered Microsoft Authenticator App with Notification and Code")
 	add(now.Add(-2*time.Hour), jamal, false, user(18), "Admin registered security info", auditServiceMethod, auditCategory, "Add",
+		"Admin registered temporary access pass method for user")
+	add(now.Add(-90*time.Minute), jamal, false, user(42), "Admin registered security info", auditServiceMethod, auditCategory, "Add",
+		"Admin registered temporary access pass method for user")
+	add(now.Add(-70*time.Minute), user(42), false, user(42), "User registered security info", auditServiceMethod, auditCategory, "Add",
+		"User registered Microsoft Authenticator App with Notification and Code")
+	add(now.Add(-50*time.Minute), nil, true, user(53), "Admin registered security info", auditServiceMethod, auditCategory, "Add",
 		"Admin registered temporary access pass method for user")
 	add(now.Add(-25*time.Minute), nil, true, user(17), "Admin registered security info", auditServiceMethod, auditCategory, "Add",
 		"Admin registered temporary access pass method for user")

@@ -255,6 +255,8 @@ type RequestRecord struct {
 	// Batched is set on the items of a $batch: they travelled inside
 	// another request, not over a connection of their own.
 	Batched bool
+	// At is when the emulator answered, in real time.
+	At time.Time
 }
 
 // Requests returns the requests served so far, in the order they finished.
@@ -526,6 +528,7 @@ func (s *Server) logRequest(r *http.Request, body []byte, status int) {
 		s.reqLog = append(s.reqLog, RequestRecord{
 			Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
 			Header: r.Header.Clone(), Body: body, Status: status, Batched: r.Context().Value(batchItemKey{}) != nil,
+			At: time.Now(),
 		})
 	}
 	s.mu.Unlock()

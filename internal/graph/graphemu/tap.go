@@ -211,8 +211,8 @@ func (s *Server) createTAP(w http.ResponseWriter, r *http.Request) {
 		// A new pass replaces the one the user holds, as Graph now does.
 		t.beforeWrite(u)
 		u.TAP = tap
-		t.Audits = append(t.Audits, tapAudit(app, u, now, "Admin registered security info", "Add",
-			"Admin registered temporary access pass method for user"))
+		t.auditTAP(app, u, now, "Admin registered security info", "Add",
+			"Admin registered temporary access pass method for user")
 		out = renderTAP(t, u, now)
 		out["temporaryAccessPass"] = code
 		out["@odata.context"] = s.contextURL(r, "users('"+u.ID+"')/authentication/temporaryAccessPassMethods/$entity")
@@ -285,8 +285,8 @@ func (s *Server) deleteTAP(w http.ResponseWriter, r *http.Request) {
 		default:
 			t.beforeWrite(u)
 			u.TAP = nil
-			t.Audits = append(t.Audits, tapAudit(app, u, now, "Admin deleted security info", "Delete",
-				"Admin deleted temporary access pass method for user"))
+			t.auditTAP(app, u, now, "Admin deleted security info", "Delete",
+				"Admin deleted temporary access pass method for user")
 		}
 	})
 	if aerr != nil {

@@ -69,6 +69,15 @@ type Tenant struct {
 	// and one just deleted may still be.
 	ReplicationDelay time.Duration
 
+	// AuditDelay is how long, in real time, a new directory audit entry
+	// stays out of the audit log's listing. Entra writes its audit log
+	// minutes after the change, so a reader polling by activityDateTime
+	// meets entries older than the ones it has already read.
+	AuditDelay time.Duration
+	// AuditGaps are users whose pass changes the audit log never lists,
+	// so that a reader's check for missing entries can be tried.
+	AuditGaps map[string]bool
+
 	// SearchUnsupported makes $search on users fail with 400
 	// Request_UnsupportedQuery, as it does in tenants and clouds that do
 	// not offer it, so that a client's fallback can be tried.
@@ -190,6 +199,9 @@ type AuditEntry struct {
 	TargetDisplayName  string
 	TargetType         string // "User" when empty
 	CorrelationID      string
+
+	// listedFrom is when, in real time, the entry shows in listings.
+	listedFrom time.Time
 }
 
 // Clock is the emulator's time: the real clock shifted by an offset, or a
