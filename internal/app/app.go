@@ -147,7 +147,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 			{Name: "graph_token", Check: gc.Ping},
 		},
 		Capabilities: a.Capabilities,
-		AuditLog:     auditLog, AuditDelay: cfg.DirectoryAuditDelay,
+		AuditLog:     auditLog, AuditDelay: cfg.DirectoryAuditDelay, Review: st,
 	})
 	a.Handler = h
 	return a, nil

@@ -398,23 +398,31 @@ func TestJourneySupervisorReview(t *testing.T) {
 		t.Fatalf("clearing the filter answered %d", status)
 	}
 
-	// Everything the operator did, newest first, one row per action.
-	b.typeInto("#operator", graphemu.OperatorUserID)
+	// Everything the operator did, newest first, one row per action: the
+	// supervisor types part of the operator's name, not an id.
+	const typed = "natarajan"
+	b.typeInto("#operator", typed)
 	if status := b.pressToNavigate(kb.Enter); status != http.StatusOK {
 		t.Fatalf("filtering the history answered %d", status)
 	}
-	if got := b.path(); !strings.Contains(got, "operator="+graphemu.OperatorUserID) {
-		t.Errorf("the filtered history's address is %s, want operator=%s in it", got, graphemu.OperatorUserID)
+	if got := b.path(); !strings.Contains(got, "operator="+typed) {
+		t.Errorf("the filtered history's address is %s, want operator=%s in it", got, typed)
 	}
-	if got := b.value("#operator"); got != graphemu.OperatorUserID {
-		t.Errorf("the Operator id field holds %q after filtering, want %q", got, graphemu.OperatorUserID)
+	if got := b.value("#operator"); got != typed {
+		t.Errorf("the Operator field holds %q after filtering, want %q", got, typed)
+	}
+	if got := b.text("#operator-resolved"); got != "Showing "+operator.Name {
+		t.Errorf("under the Operator field: %q, want “Showing %s”", got, operator.Name)
+	}
+	if got := b.text("#record-count"); got != "4 records match" {
+		t.Errorf("the record count reads %q, want 4 records match (one per action, as the rows)", got)
 	}
 	rows := b.historyRows()
 	want := []historyRow{
-		{"Action": "issue protected account", "Outcome": "refused", "Operator": operator.Name, "User": userCell(second), "Reason": refusedReason, "Ticket": "—"},
-		{"Action": "issue", "Outcome": "success", "Operator": operator.Name, "User": userCell(holder), "Reason": replaceReason, "Ticket": "—"},
-		{"Action": "revoke", "Outcome": "success", "Operator": operator.Name, "User": userCell(first), "Reason": revokeReason, "Ticket": "—"},
-		{"Action": "issue", "Outcome": "success", "Operator": operator.Name, "User": userCell(first), "Reason": issueReason, "Ticket": issueTicket},
+		{"Action": "Issue protected account", "Outcome": "Refused by guardrail", "Operator": operator.Name, "User": userCell(second), "Reason": refusedReason, "Ticket": "—"},
+		{"Action": "Issue", "Outcome": "Issued", "Operator": operator.Name, "User": userCell(holder), "Reason": replaceReason, "Ticket": "—"},
+		{"Action": "Revoke", "Outcome": "Revoked", "Operator": operator.Name, "User": userCell(first), "Reason": revokeReason, "Ticket": "—"},
+		{"Action": "Issue", "Outcome": "Issued", "Operator": operator.Name, "User": userCell(first), "Reason": issueReason, "Ticket": issueTicket},
 	}
 	if !wantRows(t, "the operator's history", rows, want) {
 		t.FailNow()
@@ -427,7 +435,7 @@ func TestJourneySupervisorReview(t *testing.T) {
 	// The export of the filtered history: every record, intents included.
 	export := `main form a[download]`
 	if href := evaluate[string](b, `document.querySelector(`+js(export)+`).getAttribute("href")`); !strings.HasPrefix(href, "/history/export.csv?") ||
-		!strings.Contains(href, "operator="+graphemu.OperatorUserID) {
+		!strings.Contains(href, "operator="+typed) {
 		t.Errorf("Export CSV links to %q, want /history/export.csv with the operator filter", href)
 	}
 	name, content := b.download(export)
@@ -466,8 +474,8 @@ func TestJourneySupervisorReview(t *testing.T) {
 	if !strings.Contains(props["Detail"], "Global Administrator") {
 		t.Errorf("the record's Detail is %q; want it to name the role Global Administrator", props["Detail"])
 	}
-	if outcome := b.text(".page-header .subtitle span"); !strings.EqualFold(outcome, "refused") {
-		t.Errorf("the record's outcome reads %q, want refused", outcome)
+	if outcome := b.text(".page-header .subtitle span"); outcome != "Refused by guardrail" {
+		t.Errorf("the record's outcome reads %q, want Refused by guardrail", outcome)
 	}
 	b.keyPage("record")
 
@@ -490,7 +498,27 @@ func TestJourneySupervisorReview(t *testing.T) {
 	}
 	wantChart(t, "operators", b.chart("chart-operators"), "bar-issued", operator.Name, "2")
 	wantChart(t, "refusals", b.chart("chart-refusals"), "bar-refused", "Directory role", "1")
+	for id, want := range map[string]string{"#total-issued": "2", "#total-revoked": "1", "#total-refused": "1", "#total-failed": "0", "#total-unknown": "0"} {
+		if got := b.text(id); got != want {
+			t.Errorf("the dashboard's total %s reads %q, want %s", id, got, want)
+		}
+	}
+	if got := evaluate[[]string](b, `Array.from(document.querySelectorAll("#operator-review tbody tr")).map(function (tr) { return tr.innerText.replace(/\s+/g, " ").trim(); })`); len(got) != 1 ||
+		!strings.HasPrefix(got[0], operator.Name+" 2 1 33%") {
+		t.Errorf("the operators' table reads %q, want one line: %s, 2 issued, 1 refused, 33%%", got, operator.Name)
+	}
 	b.keyPage("dashboard")
+
+	// A period in one click: today holds every action of the journey.
+	if status := b.click(`nav.presets a[href*="from="]`); status != http.StatusOK {
+		t.Fatalf("the first period answered %d", status)
+	}
+	if got := b.text(`nav.presets [aria-current="true"]`); got != "Today" {
+		t.Errorf("after clicking the first period, the current one is %q, want Today", got)
+	}
+	if got := b.text("#total-issued"); got != "2" {
+		t.Errorf("today's issued total reads %q, want 2", got)
+	}
 }
 
 // findAndOpen goes to Find a user with the top bar's link, searches for
@@ -786,8 +814,8 @@ func TestJourneyStaleSignInStepUp(t *testing.T) {
 	}
 	rows := b.historyRows()
 	wantRows(t, "the operator's history", rows, []historyRow{
-		{"Action": "issue", "Outcome": "success", "User": userCell(target), "Reason": reason, "Ticket": ticket},
-		{"Action": "issue", "Outcome": "refused", "User": userCell(target), "Reason": reason, "Ticket": ticket,
+		{"Action": "Issue", "Outcome": "Issued", "User": userCell(target), "Reason": reason, "Ticket": ticket},
+		{"Action": "Issue", "Outcome": "Refused by guardrail", "User": userCell(target), "Reason": reason, "Ticket": ticket,
 			"Detail": "The operator's sign-in was too old; they were sent to sign in again before issuing."},
 	})
 }

@@ -114,6 +114,15 @@ func TestPhoneLayout(t *testing.T) {
 	sup.phonePage("history-record")
 	sup.open("/history/dashboard")
 	sup.phonePage("dashboard")
+	if _, _, err := j.portal.p.App.Reconcile(t.Context()); err != nil {
+		t.Fatalf("reading the demo's audit log: %v", err)
+	}
+	sup.open("/history/passes")
+	sup.wantText("Made elsewhere")
+	sup.phonePage("tenant-passes")
+	sup.open("/users/" + graphemu.StillUsableUserID)
+	sup.wantText("It has done its job")
+	sup.phonePage("user-still-usable")
 	sup.signOut()
 	sup.phonePage("signed-out")
 

@@ -14,22 +14,60 @@ import (
 // dashboard shows the charts for a period, by default the last 30 days.
 func (s *Server) dashboard(c echo.Context) error {
 	f, form, errs := parseHistoryFilter(c, false)
+	if err := s.resolvePeople(c.Request().Context(), &f, &form, errs, false); err != nil {
+		return err
+	}
 	if form.From == "" && form.To == "" && len(errs) == 0 {
 		now := s.cfg.Service.Now().In(location(c))
 		today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, now.Location())
 		f.From, f.To = today.AddDate(0, 0, -29), today.AddDate(0, 0, 1)
 		form.From, form.To = f.From.Format("2006-01-02"), today.Format("2006-01-02")
 	}
-	v := templates.DashboardView{Filter: form, Errors: errs}
+	v := templates.DashboardView{Filter: form, Errors: errs,
+		Presets: presets(s.cfg.Service.Now().In(location(c)), form, "/history/dashboard", false)}
 	if len(errs) > 0 {
 		return s.render(c, http.StatusBadRequest, templates.DashboardPage(s.page(c, "Dashboard", "dashboard"), v))
 	}
-	st, err := s.cfg.History.Stats(c.Request().Context(), f)
+	ctx := c.Request().Context()
+	st, err := s.cfg.History.Stats(ctx, f)
 	if err != nil {
 		return err
 	}
 	v.Stats = st
-	v.PerDay = templates.DailyChart(fillDays(st.PerDay, f.From, f.To))
+	// The totals and the operators' lines, from one pass over the
+	// period's records, folded as the history shows them.
+	sum := portal.NewSummary(location(c))
+	all := f
+	all.Fold, all.Before = true, 0
+	if err := s.cfg.History.Export(ctx, all, func(e portal.Event) error { sum.Add(e); return nil }); err != nil {
+		return err
+	}
+	v.Totals, v.Operators = sum.Totals, sum.Operators()
+	elsewhere := map[string]int{}
+	if s.cfg.AuditLog != nil {
+		passes, err := s.cfg.AuditLog.TenantPasses(ctx, portal.TenantPassFilter{Elsewhere: true, From: f.From, To: f.To, Limit: maxElsewhere})
+		if err != nil {
+			return err
+		}
+		v.ElsewhereRead, v.ElsewhereCapped = true, len(passes) == maxElsewhere
+		for _, p := range passes {
+			if p.Activity != portal.PassCreated {
+				continue
+			}
+			v.Totals.MadeElsewhere++
+			if p.Protected() {
+				v.Totals.ProtectedElsewhere++
+			}
+			elsewhere[p.Time.UTC().Format(time.DateOnly)]++
+		}
+	}
+	days := fillDays(st.PerDay, f.From, f.To)
+	for i := range days {
+		day := days[i].Day.Format(time.DateOnly)
+		days[i].Revoked, days[i].Elsewhere = sum.RevokedPerDay[day], elsewhere[day]
+	}
+	v.PerDay = templates.DailyChart(days)
+	v.Watch = templates.WatchChart(days)
 	v.Operator = templates.HBarChart("Passes issued per operator", "bar-issued", st.PerOperator)
 	refusals := make([]portal.Count, len(st.RefusalsByReason))
 	for i, r := range st.RefusalsByReason {
@@ -39,8 +77,14 @@ func (s *Server) dashboard(c echo.Context) error {
 	if v.Chain, err = s.chainStatus(c); err != nil {
 		return err
 	}
-	return s.render(c, http.StatusOK, templates.DashboardPage(s.page(c, "Dashboard", "dashboard"), v))
+	p := s.page(c, "Dashboard", "dashboard")
+	p.Wide = true
+	return s.render(c, http.StatusOK, templates.DashboardPage(p, v))
 }
+
+// maxElsewhere bounds the passes made elsewhere the dashboard reads for
+// its count and chart; beyond it the count says "+".
+const maxElsewhere = 500
 
 // fillDays gives every day of the period a bar, zero where nothing
 // happened, so the chart's time axis is even.

@@ -36,6 +36,15 @@ func (s *Server) event(c echo.Context, mine bool) error {
 			v.Intent = &in
 		}
 	}
+	if e.Action == portal.ActionIssue && e.Outcome == portal.OutcomeSuccess && e.TAPID != "" {
+		// What became of the pass, read from Graph: a failure to read
+		// says so on the page, the record stands.
+		fu, current, err := s.cfg.Service.PassFollowUp(ctx, e)
+		v.FollowUp = &templates.RecordFollowUp{FollowUp: fu, Current: current}
+		if err != nil {
+			v.FollowUp.Error = portal.ErrorMessage(err)
+		}
+	}
 	nav := "history"
 	if mine {
 		nav = "my-history"

@@ -26,7 +26,10 @@ func csvTime(t time.Time) string {
 // export streams the filtered history as CSV, row by row from the
 // database, so memory stays flat however many records match.
 func (s *Server) export(c echo.Context) error {
-	f, _, errs := parseHistoryFilter(c, false)
+	f, form, errs := parseHistoryFilter(c, false)
+	if err := s.resolvePeople(c.Request().Context(), &f, &form, errs, false); err != nil {
+		return err
+	}
 	if len(errs) > 0 {
 		for _, msg := range errs {
 			return &portal.Error{Code: portal.EInvalid, Message: "The export filter is not valid: " + msg}

@@ -1,11 +1,14 @@
 package handlers
 
 import (
+	"context"
+	"fmt"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -16,12 +19,9 @@ import (
 // HistoryPageSize is the number of records a history page shows.
 const HistoryPageSize = 50
 
-// idPattern accepts object ids and user principal names, nothing that
-// could surprise a query or a page.
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9._%+#@'-]{1,256}$`)
-
 // parseHistoryFilter reads the filter form. The dates are whole days in
-// the viewer's time zone; To is inclusive.
+// the viewer's time zone; To is inclusive. The operator and the user are
+// left as typed: resolvePeople turns names into ids.
 func parseHistoryFilter(c echo.Context, mine bool) (portal.EventFilter, templates.HistoryFilter, map[string]string) {
 	loc := location(c)
 	form := templates.HistoryFilter{
@@ -34,21 +34,13 @@ func parseHistoryFilter(c echo.Context, mine bool) (portal.EventFilter, template
 	}
 	errs := map[string]string{}
 	f := portal.EventFilter{Limit: HistoryPageSize}
-	for _, x := range []struct {
-		name, value string
-		dst         *string
-	}{{"operator", form.Operator, &f.OperatorID}, {"target", form.Target, &f.TargetID}} {
-		if x.value == "" {
-			continue
+	for name, v := range map[string]string{"operator": form.Operator, "target": form.Target} {
+		if v != "" && (utf8.RuneCountInString(v) > 256 || !utf8.ValidString(v) || strings.IndexFunc(v, unicode.IsControl) >= 0) {
+			errs[name] = "Enter a name, a user principal name or an object id (at most 256 characters)."
 		}
-		if !idPattern.MatchString(x.value) {
-			errs[x.name] = "Enter an object id or a user principal name."
-			continue
-		}
-		*x.dst = x.value
 	}
 	if mine {
-		f.OperatorID = operator(c).ID
+		f.OperatorID, form.Operator = operator(c).ID, ""
 	}
 	switch portal.Action(form.Action) {
 	case "", portal.ActionIssue, portal.ActionRevoke, portal.ActionRetention, portal.ActionEndSessions:
@@ -107,4 +99,68 @@ func filterQuery(form templates.HistoryFilter, mine bool) string {
 	set("from", form.From)
 	set("to", form.To)
 	return q.Encode()
+}
+
+// maxChoices is how many people a name that fits several lists.
+const maxChoices = 10
+
+// resolvePeople turns the operator and user typed into the filter into
+// ids: an object id as it is, else the one person of the history whose
+// name (or a user's UPN) holds the text (within the operator's own
+// records when mine), or the one whose name or UPN it
+// is exactly. A text that fits no one, or several, is a field error, with
+// the candidates offered as links.
+func (s *Server) resolvePeople(ctx context.Context, f *portal.EventFilter, form *templates.HistoryFilter, errs map[string]string, mine bool) error {
+	for _, x := range []struct {
+		kind  portal.People
+		value string
+		id    *string
+		label *string
+		who   string
+	}{
+		{portal.Operators, form.Operator, &f.OperatorID, &form.OperatorLabel, "operator"},
+		{portal.Targets, form.Target, &f.TargetID, &form.TargetLabel, "user"},
+	} {
+		name := string(x.kind)
+		if x.value == "" || errs[name] != "" || mine && x.kind == portal.Operators {
+			continue
+		}
+		if portal.IsObjectID(x.value) {
+			*x.id = strings.ToLower(x.value)
+			continue
+		}
+		within := ""
+		if mine {
+			// An operator finds only the people of their own records.
+			within = f.OperatorID
+		}
+		found, err := s.cfg.Review.FindPeople(ctx, x.kind, x.value, within, maxChoices+1)
+		if err != nil {
+			return err
+		}
+		var exact []portal.Person
+		for _, p := range found {
+			if strings.EqualFold(p.Name, x.value) || strings.EqualFold(p.UPN, x.value) {
+				exact = append(exact, p)
+			}
+		}
+		if len(exact) == 1 {
+			found = exact
+		}
+		switch {
+		case len(found) == 0:
+			errs[name] = fmt.Sprintf("No %s in the history has a name like this.", x.who)
+		case len(found) == 1:
+			*x.id, *x.label = found[0].ID, found[0].Name
+		default:
+			if len(found) > maxChoices {
+				errs[name] = fmt.Sprintf("More than %d people in the history fit: type more of the name.", maxChoices)
+				found = found[:maxChoices]
+			} else {
+				errs[name] = fmt.Sprintf("%d people in the history fit: choose one.", len(found))
+			}
+			form.Choices = append(form.Choices, templates.PersonChoice{Field: name, People: found})
+		}
+	}
+	return nil
 }

@@ -110,3 +110,55 @@ func TestSupervisorHistory(t *testing.T) {
 		}
 	}
 }
+
+// TestHistoryPickerPresetsAndCount: a supervisor filters by a person's
+// name instead of an id, is offered a choice when a name fits several,
+// is told when it fits nobody, sees the record count and the periods,
+// and an operator's own history finds only the people of their records.
+func TestHistoryPickerPresetsAndCount(t *testing.T) {
+	h := newHarness(t, nil)
+	op := h.signedIn(t, "operator")
+	issueAs(t, op, graphemu.TAPExpiredUserID, "Expired pass", nil)
+	issueAs(t, op, graphemu.TAPUsableUserID, "Second pass", url.Values{"confirm_replace": {"yes"}})
+	sup := h.signedIn(t, "supervisor")
+	issueAs(t, sup, graphemu.TAPUsedUserID, "Supervisor issued one", url.Values{"confirm_replace": {"yes"}})
+
+	byName := sup.get("/history?operator=" + url.QueryEscape("priya"))
+	if byName.status != http.StatusOK || !strings.Contains(byName.body, "Second pass") || strings.Contains(byName.body, "Supervisor issued one") ||
+		!strings.Contains(byName.body, `id="operator-resolved"`) || !strings.Contains(byName.body, "2 records match") {
+		t.Errorf("operator=priya: %d; want Priya's two records, her name shown and the count", byName.status)
+	}
+	if !strings.Contains(byName.body, "End this operator") {
+		t.Error("a resolved operator lacks the button to end their sessions")
+	}
+	user := sup.get("/history?target=" + url.QueryEscape("ben.carter@northwind.example"))
+	if !strings.Contains(user.body, "Expired pass") || strings.Contains(user.body, "Second pass") || !strings.Contains(user.body, "1 record matches") {
+		t.Errorf("target by UPN: want Ben's record only")
+	}
+	// "er" is in Ben Carter's and Tomás Herrera's names.
+	several := sup.get("/history?target=er")
+	if several.status != http.StatusBadRequest || !strings.Contains(several.body, "people in the history fit: choose one") ||
+		!strings.Contains(several.body, "target="+graphemu.TAPExpiredUserID) || !strings.Contains(several.body, "target="+graphemu.TAPUsableUserID) {
+		t.Errorf("target=er: %d; want 400 offering both users as links", several.status)
+	}
+	if none := sup.get("/history?operator=nobody"); none.status != http.StatusBadRequest || !strings.Contains(none.body, "No operator in the history has a name like this.") {
+		t.Errorf("operator=nobody: %d; want 400 saying so", none.status)
+	}
+	for _, preset := range []string{"Today", "This week", "This month", "Last month"} {
+		if !strings.Contains(sup.get("/history").body, ">"+preset+"<") {
+			t.Errorf("the history lacks the %q period", preset)
+		}
+	}
+	today := h.App.Service.Now().Format("2006-01-02")
+	if p := sup.get("/history?from=" + today + "&to=" + today); !strings.Contains(p.body, `aria-current="true">Today<`) || !strings.Contains(p.body, "3 records match") {
+		t.Errorf("today's period is not marked current, or its count is not 3")
+	}
+	// An operator finds only the users of their own records.
+	own := h.signedIn(t, "operator")
+	if p := own.get("/my-history?target=" + url.QueryEscape("chlo")); p.status != http.StatusBadRequest || strings.Contains(p.body, "Chloé") {
+		t.Errorf("an operator found a user of someone else's record: %d", p.status)
+	}
+	if p := own.get("/my-history?target=" + url.QueryEscape("carter")); p.status != http.StatusOK || !strings.Contains(p.body, "Expired pass") {
+		t.Errorf("an operator could not find their own record's user: %d", p.status)
+	}
+}

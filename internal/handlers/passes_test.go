@@ -3,8 +3,10 @@ package handlers_test
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -73,5 +75,157 @@ func TestTenantPassesPage(t *testing.T) {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+}
+
+// TestFollowUpOnUserPage reads the demo's passes in each follow-up state
+// through the user page.
+func TestFollowUpOnUserPage(t *testing.T) {
+	h := newHarness(t, nil)
+	op := h.signedIn(t, "operator")
+	for _, tt := range []struct {
+		name, id string
+		want     []string
+		not      []string
+	}{
+		{"one-time, used, then Authenticator registered", graphemu.TAPUsedUserID,
+			[]string{"Graph marks the one-time pass as used.", "Microsoft Authenticator"}, []string{`id="still-usable"`}},
+		{"reusable, still usable after Authenticator was registered", graphemu.StillUsableUserID,
+			[]string{"Graph does not say whether a reusable pass was used.", `id="still-usable"`, "registered Microsoft Authenticator since"}, nil},
+		{"one-time, not started", graphemu.TAPNotYetValidUserID, []string{"The pass has not started yet.", "Nothing with a known time."}, []string{`id="still-usable"`}},
+		{"reusable, nothing registered", graphemu.TAPUsableUserID, []string{"Graph does not say whether a reusable pass was used.", "Nothing with a known time."},
+			[]string{`id="still-usable"`}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := op.get("/users/" + tt.id)
+			if p.status != http.StatusOK || !strings.Contains(p.body, `id="followup"`) {
+				t.Fatalf("user page: %d, no follow-up", p.status)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(p.body, w) {
+					t.Errorf("the page lacks %q", w)
+				}
+			}
+			for _, w := range tt.not {
+				if strings.Contains(p.body, w) {
+					t.Errorf("the page shows %q", w)
+				}
+			}
+		})
+	}
+}
+
+// TestFollowUpOnRecord: an issue's record says what became of its pass,
+// while it is the user's, once it is gone, and when Graph cannot say.
+func TestFollowUpOnRecord(t *testing.T) {
+	h := newHarness(t, nil)
+	ctx := context.Background()
+	op := portal.Operator{ID: graphemu.OperatorUserID, Name: "Priya Natarajan", AuthTime: time.Now()}
+	if _, err := h.App.Service.Issue(ctx, op, graphemu.TAPExpiredUserID, issuance.IssueRequest{LifetimeMinutes: 60, Reason: "New phone", Submission: issuance.NewSubmission()}); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := h.App.Store.List(ctx, portal.EventFilter{TargetID: graphemu.TAPExpiredUserID, Outcome: portal.OutcomeSuccess})
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("the issue's record: %v, %v", evs, err)
+	}
+	record := "/history/" + strconv.FormatInt(evs[0].ID, 10)
+	sup := h.signedIn(t, "supervisor")
+	check := func(want ...string) {
+		t.Helper()
+		p := sup.get(record)
+		for _, w := range want {
+			if !strings.Contains(p.body, w) {
+				t.Errorf("the record page (%d) lacks %q", p.status, w)
+			}
+		}
+	}
+	check("What became of the pass", "It is still the user's pass.", "Graph does not say whether a reusable pass was used.")
+	remove := h.Demo.Graph.Inject(graphemu.Fault{Method: "POST", Path: "/v1.0/$batch", Status: 503})
+	check("What became of the pass", "Not known:")
+	remove()
+	h.Demo.Graph.Update(func(tn *graphemu.Tenant) { tn.LookupUser(graphemu.TAPExpiredUserID).TAP = nil })
+	check("It is no longer the user's pass", "Graph no longer says whether it was used.")
+}
+
+// TestDashboardTotals: the dashboard counts the period's actions by how
+// they ended and the passes made elsewhere, and reviews each operator.
+func TestDashboardTotals(t *testing.T) {
+	h := newHarness(t, nil)
+	h.Demo.Graph.Update(func(tn *graphemu.Tenant) { tn.AuditDelay = 0 })
+	op := h.signedIn(t, "operator")
+	issueAs(t, op, graphemu.TAPExpiredUserID, "First", nil)
+	issueAs(t, op, graphemu.NoRoleUserID, "Second", nil)
+	op.post("/users/"+graphemu.GlobalAdminUserID+"/issue", url.Values{"csrf": {csrfOf(t, op.get("/search"))}, "start": {"now"}, "lifetime": {"60"}, "reason": {"Admin asked"}})
+	form := op.get("/users/" + graphemu.NoRoleUserID + "/revoke")
+	if p := op.post("/users/"+graphemu.NoRoleUserID+"/revoke", url.Values{"csrf": {csrfOf(t, form)}, "tap_id": {regexpValue(t, form.body, "tap_id")}, "reason": {"Done"}}); p.status != http.StatusOK {
+		t.Fatalf("revoke = %d", p.status)
+	}
+	if _, _, err := h.App.Reconcile(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	p := h.signedIn(t, "supervisor").get("/history/dashboard")
+	for id, want := range map[string]string{"total-issued": "2", "total-revoked": "1", "total-refused": "1", "total-failed": "0",
+		"total-unknown": "0", "total-elsewhere": "6", "total-protected": "1"} {
+		if got := elementText(p.body, id); got != want {
+			t.Errorf("%s = %q, want %s", id, got, want)
+		}
+	}
+	for _, want := range []string{"Revocations and passes made elsewhere per day", `id="operator-review"`, "Priya Natarajan", "33%",
+		`>This month<`, "See the passes made elsewhere for protected accounts"} {
+		if !strings.Contains(p.body, want) {
+			t.Errorf("the dashboard lacks %q", want)
+		}
+	}
+}
+
+// elementText is the text inside the element with the id, trimmed.
+func elementText(body, id string) string {
+	i := strings.Index(body, `id="`+id+`"`)
+	if i < 0 {
+		return ""
+	}
+	rest := body[i:]
+	start := strings.Index(rest, ">") + 1
+	end := strings.Index(rest, "<")
+	if end < start {
+		end = strings.Index(rest[start:], "<") + start
+	}
+	return strings.TrimSpace(rest[start:end])
+}
+
+// TestReconcileTwoReplicas: two replicas on one database read the audit
+// log at the same moment; the lease lets one read, and each entry is
+// stored once whichever read it.
+func TestReconcileTwoReplicas(t *testing.T) {
+	h := newHarness(t, nil)
+	other := h.sibling(t)
+	h.Demo.Graph.Update(func(tn *graphemu.Tenant) { tn.AuditDelay = 0 })
+	ctx := context.Background()
+	ran := make([]bool, 2)
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i, p := range []*harness{h, other} {
+		wg.Go(func() { _, ran[i], errs[i] = p.App.Reconcile(ctx) })
+	}
+	wg.Wait()
+	if errs[0] != nil || errs[1] != nil || ran[0] == ran[1] {
+		t.Fatalf("replicas ran %v with errors %v; want exactly one to read", ran, errs)
+	}
+	// The lease's holder reads again; the other still may not.
+	for i, p := range []*harness{h, other} {
+		if _, ok, err := p.App.Reconcile(ctx); err != nil || ok != ran[i] {
+			t.Fatalf("replica %d read again: %v, %v; want %v", i+1, ok, err, ran[i])
+		}
+	}
+	passes, err := h.App.Store.TenantPasses(ctx, portal.TenantPassFilter{Limit: 100})
+	if err != nil || len(passes) != 7 {
+		t.Fatalf("stored %d entries (%v), want the 7 seeded pass entries once", len(passes), err)
+	}
+	seen := map[string]bool{}
+	for _, p := range passes {
+		if seen[p.ID] {
+			t.Fatalf("entry %s stored twice", p.ID)
+		}
+		seen[p.ID] = true
 	}
 }

@@ -80,6 +80,8 @@ type Config struct {
 	// audit log; AuditDelay is how late that log may be.
 	AuditLog   portal.AuditLog
 	AuditDelay time.Duration
+	// Review answers the review pages' person filter and counts.
+	Review portal.Review
 }
 
 // Server is the portal's HTTP handler.

@@ -41,6 +41,7 @@ func (s *Server) userPage(c echo.Context) error {
 	}
 	v := templates.UserView{
 		User: uv.User, Methods: uv.Methods, MethodsError: uv.MethodsError, TAP: uv.TAP, TAPState: uv.TAPState, Policy: uv.Policy, History: uv.History,
+		FollowUp: uv.FollowUp,
 	}
 	for _, p := range uv.Privileges {
 		v.Privileges = append(v.Privileges, p.Text)

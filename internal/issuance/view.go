@@ -17,6 +17,9 @@ type UserView struct {
 	TAP          *portal.TAP
 	// TAPState is where TAP stands now; empty without a pass.
 	TAPState portal.TAPState
+	// FollowUp is what became of TAP: used, what was registered since,
+	// still usable; nil without a pass.
+	FollowUp *portal.FollowUp
 	Policy   portal.Policy
 	// Privileges are every way the user holds power the portal
 	// protects, whether or not the guardrails refuse it.
@@ -64,7 +67,10 @@ func (s *Service) View(ctx context.Context, op portal.Operator, userID string) (
 		v.MethodsError = portal.ErrorMessage(m.err)
 	}
 	if f.current != nil {
-		v.TAPState = f.current.State(s.now())
+		now := s.now()
+		v.TAPState = f.current.State(now)
+		fu := portal.FollowUpOf(*f.current, v.Methods, v.MethodsError == "", now)
+		v.FollowUp = &fu
 	}
 	v.Verdict = s.verdict(op, f)
 	return v, nil
@@ -81,4 +87,23 @@ func (s *Service) Search(ctx context.Context, query, cursor string) (portal.User
 		}
 	}
 	return page, err
+}
+
+// PassFollowUp reads what became of the pass an issue record made: its
+// follow-up while it is still the user's (current true), or what the user
+// registered since it was made once it is gone. A record that made no pass
+// has none (ENotFound).
+func (s *Service) PassFollowUp(ctx context.Context, e portal.Event) (f portal.FollowUp, current bool, err error) {
+	if e.Action != portal.ActionIssue || e.Outcome != portal.OutcomeSuccess || e.TAPID == "" || !portal.IsObjectID(e.TargetID) {
+		return f, false, &portal.Error{Code: portal.ENotFound, Message: "The record made no pass to follow up."}
+	}
+	sub, err := s.dir.Subject(ctx, e.TargetID, true)
+	if err != nil {
+		return f, false, err
+	}
+	known := sub.MethodsErr == nil
+	if sub.TAP != nil && strings.EqualFold(sub.TAP.ID, e.TAPID) {
+		return portal.FollowUpOf(*sub.TAP, sub.Methods, known, s.now()), true, nil
+	}
+	return portal.FollowUpGone(e.Time, sub.Methods, known), false, nil
 }

@@ -153,6 +153,9 @@ type Count struct {
 type DayCount struct {
 	Day                     time.Time // midnight UTC
 	Issued, Refused, Failed int
+	// Revoked and Elsewhere (passes made outside the portal) are filled
+	// in by the dashboard, not by History.Stats.
+	Revoked, Elsewhere int
 }
 
 // Stats summarises the history for the dashboard.

@@ -24,11 +24,39 @@ const (
 
 // DailyChart stacks issued, refused and failed actions per day.
 func DailyChart(days []portal.DayCount) Chart {
-	c := Chart{Title: "Actions per day", Width: chartWidth, Height: dailyHeight + axisHeight,
-		Legend: []LegendItem{{"bar-issued", "Issued"}, {"bar-refused", "Refused"}, {"bar-failed", "Failed"}}}
+	return dailySeries("Actions per day", days,
+		series{"bar-issued", "Issued", "issued", func(d portal.DayCount) int { return d.Issued }},
+		series{"bar-refused", "Refused", "refused", func(d portal.DayCount) int { return d.Refused }},
+		series{"bar-failed", "Failed", "failed", func(d portal.DayCount) int { return d.Failed }})
+}
+
+// WatchChart draws the revocations and the passes made elsewhere per day.
+func WatchChart(days []portal.DayCount) Chart {
+	return dailySeries("Revocations and passes made elsewhere per day", days,
+		series{"bar-revoked", "Revoked", "revoked", func(d portal.DayCount) int { return d.Revoked }},
+		series{"bar-elsewhere", "Made elsewhere", "made elsewhere", func(d portal.DayCount) int { return d.Elsewhere }})
+}
+
+// series is one stacked part of a daily chart.
+type series struct {
+	class, label, what string
+	of                 func(portal.DayCount) int
+}
+
+// dailySeries stacks the series' counts per day, with each day's total
+// written over its bar.
+func dailySeries(title string, days []portal.DayCount, ss ...series) Chart {
+	c := Chart{Title: title, Width: chartWidth, Height: dailyHeight + axisHeight}
+	for _, s := range ss {
+		c.Legend = append(c.Legend, LegendItem{s.class, s.label})
+	}
 	top := 0
 	for _, d := range days {
-		top = max(top, d.Issued+d.Refused+d.Failed)
+		n := 0
+		for _, s := range ss {
+			n += s.of(d)
+		}
+		top = max(top, n)
 	}
 	if top == 0 {
 		c.Empty = true
@@ -40,19 +68,20 @@ func DailyChart(days []portal.DayCount) Chart {
 	labelEvery := max(1, (len(days)+9)/10)
 	for i, d := range days {
 		x := i * slot
-		y := dailyHeight
-		for _, seg := range []struct {
-			n     int
-			class string
-			what  string
-		}{{d.Issued, "bar-issued", "issued"}, {d.Refused, "bar-refused", "refused"}, {d.Failed, "bar-failed", "failed"}} {
-			if seg.n == 0 {
+		y, total := dailyHeight, 0
+		for _, s := range ss {
+			n := s.of(d)
+			if n == 0 {
 				continue
 			}
-			h := max(seg.n*plot/top, 1)
+			h := max(n*plot/top, 1)
 			y -= h
-			c.Bars = append(c.Bars, Bar{X: x, Y: y, W: w, H: h, Class: seg.class,
-				Title: fmt.Sprintf("%s: %d %s", d.Day.Format("2 Jan"), seg.n, seg.what)})
+			total += n
+			c.Bars = append(c.Bars, Bar{X: x, Y: y, W: w, H: h, Class: s.class,
+				Title: fmt.Sprintf("%s: %d %s", d.Day.Format("2 Jan"), n, s.what)})
+		}
+		if total > 0 {
+			c.Bars = append(c.Bars, Bar{Value: fmt.Sprint(total), ValueX: x + w/2, ValueY: y - 4, Centered: true})
 		}
 		if i%labelEvery == 0 {
 			c.Bars = append(c.Bars, Bar{Label: d.Day.Format("2 Jan"), LabelX: x + w/2, LabelY: dailyHeight + 18})

@@ -221,9 +221,81 @@ func actionLabel(a portal.Action) string {
 		return "Issued"
 	case portal.ActionRevoke:
 		return "Revoked"
+	case portal.ActionRetention, portal.ActionEndSessions:
+		return "Done"
 	}
 	return string(a)
 }
 
 // passFilters are the choices of the tenant passes page: key and label.
 var passFilters = [][2]string{{"all", "All"}, {"elsewhere", "Made elsewhere"}, {"protected", "Made elsewhere for protected accounts"}}
+
+// actionName names an action in the history's words.
+func actionName(a portal.Action) string {
+	switch a {
+	case portal.ActionIssue:
+		return "Issue"
+	case portal.ActionRevoke:
+		return "Revoke"
+	case portal.ActionRetention:
+		return "Retention"
+	case portal.ActionEndSessions:
+		return "Sessions ended"
+	}
+	return string(a)
+}
+
+// outcomeLabel says how a record's action ended, in words.
+func outcomeLabel(e portal.Event) string {
+	switch e.Outcome {
+	case portal.OutcomeSuccess:
+		return actionLabel(e.Action)
+	case portal.OutcomeRefused:
+		return "Refused by guardrail"
+	case portal.OutcomeFailed:
+		return "Failed"
+	case portal.OutcomePending:
+		return "Waiting for Graph"
+	case portal.OutcomeUnknown:
+		return "Outcome unknown"
+	}
+	return string(e.Outcome)
+}
+
+func countText(n, max int) string {
+	switch {
+	case n >= max:
+		return fmt.Sprintf("More than %s records match", thousands(max-1))
+	case n == 1:
+		return "1 record matches"
+	}
+	return thousands(n) + " records match"
+}
+
+// thousands writes n with a comma between thousands.
+func thousands(n int) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+func choiceWho(field string) string {
+	if field == "operator" {
+		return "operator"
+	}
+	return "user"
+}
+
+// historyQuery is a dashboard period as a history query.
+func historyQuery(f HistoryFilter) string {
+	q := url.Values{}
+	if f.From != "" {
+		q.Set("from", f.From)
+	}
+	if f.To != "" {
+		q.Set("to", f.To)
+	}
+	return q.Encode()
+}

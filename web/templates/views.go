@@ -23,6 +23,8 @@ type Page struct {
 	Assets    Assets
 	// Location is the operator's time zone.
 	Location *time.Location
+	// Wide pages (tables to review) use the whole window.
+	Wide bool
 }
 
 // Assets are the content-hashed URLs of the static files.
@@ -59,7 +61,9 @@ type UserView struct {
 	MethodsError string
 	TAP          *portal.TAP
 	TAPState     portal.TAPState
-	Policy       portal.Policy
+	// FollowUp is what became of TAP; nil without one.
+	FollowUp *portal.FollowUp
+	Policy   portal.Policy
 	// Privileges say how the user holds power the portal protects.
 	Privileges []string
 	// Refusals are the reasons the user cannot get a pass; none means
@@ -134,12 +138,30 @@ type ErrorView struct {
 
 // HistoryFilter is the history page's filter form, as typed.
 type HistoryFilter struct {
+	// Operator and Target are as typed: a name, a UPN or an object id.
 	Operator string
 	Target   string
-	Action   string
-	Outcome  string
-	From     string // YYYY-MM-DD in the viewer's zone
-	To       string
+	// OperatorLabel and TargetLabel name the person a typed name was
+	// resolved to; Choices are the people a name fits when it fits
+	// several.
+	OperatorLabel, TargetLabel string
+	Choices                    []PersonChoice
+	Action                     string
+	Outcome                    string
+	From                       string // YYYY-MM-DD in the viewer's zone
+	To                         string
+}
+
+// Preset is a one-click period of the review pages.
+type Preset struct {
+	Label, URL string
+	Current    bool
+}
+
+// PersonChoice is the people a filter's name fits, to choose from.
+type PersonChoice struct {
+	Field  string // "operator" or "target"
+	People []portal.Person
 }
 
 // HistoryView is a page of history records.
@@ -151,10 +173,19 @@ type HistoryView struct {
 	Events []portal.Event
 	// Query is the filter as a query string, for paging and export links.
 	Query string
+	// Count is how many records match, up to CountMax; Counted is false
+	// when the count was not read (the filter is invalid).
+	Count, CountMax int
+	Counted         bool
+	// Presets are one-click periods.
+	Presets []Preset
 	// Next is the keyset cursor of the next (older) page, or 0.
 	Next   int64
 	Paged  bool
 	Export string
+	// OperatorID is the operator the filter resolved to, for ending their
+	// sessions.
+	OperatorID string
 	// Notice is a one-line confirmation, e.g. after sessions were ended.
 	Notice string
 	// Chain is the history chain's status, on the supervisors' pages.
@@ -166,6 +197,17 @@ type EventView struct {
 	Event portal.Event
 	// Intent is the intent an outcome settles, when there is one.
 	Intent *portal.Event
+	// FollowUp is what became of the pass an issue made.
+	FollowUp *RecordFollowUp
+}
+
+// RecordFollowUp is the follow-up of a record's pass as read from Graph:
+// Current while the pass is still the user's; Error when Graph could not
+// be read.
+type RecordFollowUp struct {
+	portal.FollowUp
+	Current bool
+	Error   string
 }
 
 // DashboardView is the supervisors' dashboard.
@@ -176,7 +218,17 @@ type DashboardView struct {
 	PerDay   Chart
 	Operator Chart
 	Refusals Chart
-	Chain    *portal.ChainStatus
+	// Watch charts revocations and passes made elsewhere per day.
+	Watch Chart
+	Chain *portal.ChainStatus
+	// Totals are the period's counts; ElsewhereRead is false when the
+	// portal does not read the audit log, ElsewhereCapped when there were
+	// more passes made elsewhere than the page reads.
+	Totals          portal.Totals
+	ElsewhereRead   bool
+	ElsewhereCapped bool
+	Operators       []portal.OperatorReview
+	Presets         []Preset
 }
 
 // Chart is a server-rendered SVG bar chart.
@@ -201,6 +253,8 @@ type Bar struct {
 	Value      string
 	ValueX     int
 	ValueY     int
+	// Centered writes Value centred on ValueX (over a column).
+	Centered bool
 }
 
 // LegendItem names a chart series.
