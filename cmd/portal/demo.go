@@ -27,6 +27,6 @@ func startDemo(cfg *config.Config, dev *devOptions, logger *slog.Logger) (stop f
 	if dev.graphLatency > 0 {
 		demo.Graph.Inject(graphemu.Fault{Path: "/v1.0/**", Latency: dev.graphLatency})
 	}
-	opts.RootCAs, opts.AuditLogSince = demo.Graph.CertPool(), started
+	opts.RootCAs, opts.AuditLogSince, opts.WatchEvery = demo.Graph.CertPool(), started, time.Minute
 	return demo.Close, demo.Provider.Issuer(), opts, nil
 }

@@ -41,6 +41,9 @@ type Options struct {
 	// AuditLogSince, when set, is when the tenant's audit log began (the
 	// demo's tenant is new each run).
 	AuditLogSince time.Time
+	// WatchEvery is how often a working pass is looked at again; default
+	// 15 minutes (the demo looks every minute).
+	WatchEvery time.Duration
 }
 
 // App is a wired portal.
@@ -52,8 +55,10 @@ type App struct {
 	Store   *store.Store
 	Graph   *graph.Client
 	Service *issuance.Service
-	// Reconciler reads the directory audit log; nil when it is off.
+	// Reconciler reads the directory audit log and Watcher follows up the
+	// passes made; nil when they are off.
 	Reconciler *issuance.Reconciler
+	Watcher    *issuance.Watcher
 	logger     *slog.Logger
 	cfg        config.Config
 
@@ -132,10 +137,12 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 			AppID: cfg.GraphClientID, Delay: cfg.DirectoryAuditDelay, Lookback: cfg.DirectoryAuditLookback, Since: opts.AuditLogSince,
 			ObserveElsewhere: m.ObserveElsewhere, ObserveUnaudited: m.ObserveUnaudited,
 		})
+		a.Watcher = issuance.NewWatcher(svc, st, issuance.WatchOptions{Lookback: cfg.DirectoryAuditLookback, Every: opts.WatchEvery})
 	}
 	var auditLog portal.AuditLog
+	var watches portal.PassWatches
 	if a.Reconciler != nil {
-		auditLog = st
+		auditLog, watches = st, st
 	}
 	h := handlers.New(handlers.Config{
 		Service: svc, History: history, Sessions: sessions, Revoked: st, Auth: authn, Assets: assets, Logger: logger,
@@ -147,7 +154,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 			{Name: "graph_token", Check: gc.Ping},
 		},
 		Capabilities: a.Capabilities,
-		AuditLog:     auditLog, AuditDelay: cfg.DirectoryAuditDelay, Review: st,
+		AuditLog:     auditLog, AuditDelay: cfg.DirectoryAuditDelay, Watches: watches, Review: st,
 	})
 	a.Handler = h
 	return a, nil
@@ -230,7 +237,13 @@ func (a *App) Reconcile(ctx context.Context) (issuance.Reconciliation, bool, err
 		a.logger.InfoContext(ctx, "read the directory audit log", "pages", rep.Pages, "new", rep.New, "elsewhere", rep.Elsewhere,
 			"checked", rep.Checked, "protected", rep.Protected, "unaudited", rep.Unaudited)
 	}
-	return rep, true, err
+	// The passes are followed up even when the audit log cannot be read:
+	// the portal's own passes need only the methods' permission.
+	w, werr := a.Watcher.Run(ctx)
+	if w.Failed > 0 {
+		a.logger.WarnContext(ctx, "some passes could not be followed up", "looked", w.Looked, "failed", w.Failed)
+	}
+	return rep, true, errors.Join(err, werr)
 }
 
 // reconcileLoop reads the directory audit log every

@@ -39,7 +39,7 @@ var Vars = []Var{
 	{Name: "PORTAL_AUDIT_CHECKPOINT_INTERVAL", Default: "5m", Help: "How often a signed checkpoint of the history's head is written to the log and the database (one replica at a time)."},
 	{Name: "PORTAL_DIRECTORY_AUDIT_INTERVAL", Default: "5m", Help: "How often one replica reads the directory audit log for passes created and deleted (needs AuditLog.Read.All), matches them to the history and checks the accounts passes made elsewhere went to; off turns it off. In portal dev, unset means 20s."},
 	{Name: "PORTAL_DIRECTORY_AUDIT_DELAY", Default: "30m", Help: "How late the directory audit log may list a change: each read goes this far back, and a pass the portal issued or revoked that the log does not show after this long is flagged. In portal dev, unset means 2m."},
-	{Name: "PORTAL_DIRECTORY_AUDIT_LOOKBACK", Default: "168h", Help: "How far back the first read of the directory audit log goes (the log keeps 7 days without a premium licence, 30 with one)."},
+	{Name: "PORTAL_DIRECTORY_AUDIT_LOOKBACK", Default: "168h", Help: "How far back the first read of the directory audit log goes (the log keeps 7 days without a premium licence, 30 with one), and how old a pass may be to be followed up."},
 	{Name: "PORTAL_SESSION_IDLE_TIMEOUT", Default: "30m", Help: "A session ends after this long without a request."},
 	{Name: "PORTAL_SESSION_MAX_AGE", Default: "8h", Help: "A session ends this long after sign-in, however active."},
 	{Name: "PORTAL_OIDC_ISSUER", Required: true, Help: "OpenID provider issuer URL, e.g. https://login.microsoftonline.com/{tenant}/v2.0."},

@@ -65,6 +65,9 @@ func (c *Client) Capabilities(ctx context.Context) []portal.Capability {
 	caps = append(caps, probe("directory audit log", "AuditLog.Read.All", "passes made outside the portal go unseen, and the portal's own are not checked against the log", false, func(string) error {
 		_, err := c.PassAudits(ctx, c.now().Add(-time.Minute), "")
 		return err
+	}), probe("sign-in activity", "AuditLog.Read.All", "the follow-up of a reusable pass cannot say whether the user signed in while it worked", true, func(id string) error {
+		_, err := c.LastSignIn(ctx, id)
+		return err
 	}))
 	if c.staffAppID != "" {
 		caps = append(caps, probe("portal staff", "Application.Read.All", "every issue and revocation is refused", false, func(string) error {

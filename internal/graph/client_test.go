@@ -689,6 +689,30 @@ func privilegeReads(t *testing.T, pageSize int) {
 	}
 }
 
+// TestLastSignIn reads signInActivity through the SDK: the seeded
+// sign-in, none for a user who never signed in, and the licence named when
+// the tenant has no P1.
+func TestLastSignIn(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	var want time.Time
+	e.emu.View(func(tn *graphemu.Tenant) { want = tn.LookupUser(graphemu.StillUsableUserID).LastSignIn })
+	last, err := e.client.LastSignIn(ctx, graphemu.StillUsableUserID)
+	if err != nil || want.IsZero() || last.Sub(want).Abs() > time.Millisecond {
+		t.Fatalf("Grace's last sign-in = %v, %v; want the seeded %v", last, err, want)
+	}
+	if last, err = e.client.LastSignIn(ctx, graphemu.PIMGroupMemberUserID); err != nil || !last.IsZero() {
+		t.Fatalf("Kofi's last sign-in = %v, %v; want none", last, err)
+	}
+	_, err = e.client.LastSignIn(ctx, "kofi.boateng@"+graphemu.DemoDomain)
+	wantCode(t, err, portal.EInvalid)
+	e.emu.Update(func(tn *graphemu.Tenant) { tn.NoPremium = true })
+	_, err = e.client.LastSignIn(ctx, graphemu.StillUsableUserID)
+	if pe := wantCode(t, err, portal.EForbidden); !strings.Contains(pe.Message, "Entra ID P1") {
+		t.Fatalf("without P1: %q, want the licence named", pe.Message)
+	}
+}
+
 func TestMissingPermissions(t *testing.T) {
 	ctx := context.Background()
 	for _, tt := range []struct {
@@ -717,6 +741,7 @@ func TestMissingPermissions(t *testing.T) {
 			_, err := e.client.PassAudits(ctx, time.Now().Add(-time.Hour), "")
 			return err
 		}},
+		{"sign-in activity", "AuditLog.Read.All", func(e *env, u graphemu.User) error { _, err := e.client.LastSignIn(ctx, u.ID); return err }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var perms []string
@@ -901,8 +926,8 @@ func TestPassAudits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(page.Entries) != 7 || page.Unreadable != 1 || page.Next != "" {
-		t.Fatalf("page = %d entries, %d unreadable, next %q; want the 7 seeded pass entries and the broken one counted", len(page.Entries), page.Unreadable, page.Next)
+	if len(page.Entries) != 8 || page.Unreadable != 1 || page.Next != "" {
+		t.Fatalf("page = %d entries, %d unreadable, next %q; want the 8 seeded pass entries and the broken one counted", len(page.Entries), page.Unreadable, page.Next)
 	}
 	kinds := map[portal.PassActivity]int{}
 	for _, a := range page.Entries {
@@ -911,8 +936,8 @@ func TestPassAudits(t *testing.T) {
 			t.Errorf("entry %+v lacks its target, author or time", a)
 		}
 	}
-	if kinds[portal.PassCreated] != 6 || kinds[portal.PassDeleted] != 1 {
-		t.Fatalf("activities = %v, want 6 created and 1 deleted", kinds)
+	if kinds[portal.PassCreated] != 7 || kinds[portal.PassDeleted] != 1 {
+		t.Fatalf("activities = %v, want 7 created and 1 deleted", kinds)
 	}
 	if page, err = e.client.PassAudits(ctx, time.Now().Add(-30*time.Minute), ""); err != nil || len(page.Entries) != 1 ||
 		page.Entries[0].TargetID != graphemu.TAPUsableUserID || page.Entries[0].ByAppName != "Northwind Helpdesk Scripts" {

@@ -97,6 +97,28 @@ func (c *Client) Methods(ctx context.Context, userID string) ([]portal.Method, e
 	return out, nil
 }
 
+// LastSignIn returns when the user last signed in successfully, zero if
+// never, from their signInActivity (AuditLog.Read.All, and a tenant with
+// Entra ID P1). Graph does not say with which method.
+func (c *Client) LastSignIn(ctx context.Context, userID string) (time.Time, error) {
+	if err := checkID(userID); err != nil {
+		return time.Time{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, min(c.timeout, InfoTimeout))
+	defer cancel()
+	u, err := c.sdk.Users().ByUserId(userID).Get(ctx, &users.UserItemRequestBuilderGetRequestConfiguration{
+		QueryParameters: &users.UserItemRequestBuilderGetQueryParameters{Select: []string{"id", "signInActivity"}},
+		Options:         []abstractions.RequestOption{noRetry()},
+	})
+	if err != nil {
+		return time.Time{}, translate(opSignIns, err)
+	}
+	if a := u.GetSignInActivity(); a != nil {
+		return deref(a.GetLastSuccessfulSignInDateTime()), nil
+	}
+	return time.Time{}, nil
+}
+
 func toMethod(m models.AuthenticationMethodable) portal.Method {
 	out := portal.Method{ID: deref(m.GetId()), Kind: portal.MethodUnknown}
 	// Concrete types: several method interfaces have identical method

@@ -32,6 +32,7 @@ var (
 	opTAPDelete = op{"revoke the Temporary Access Pass", "UserAuthMethod-TAP.ReadWrite.All", "The Temporary Access Pass no longer exists; it may have been revoked or replaced already."}
 	opPolicy    = op{"read the tenant's Temporary Access Pass policy", "Policy.Read.All", "The tenant has no Temporary Access Pass policy."}
 	opGroups    = op{"check the user's group memberships", "GroupMember.Read.All", "The user was not found in the directory."}
+	opSignIns   = op{"read the user's sign-in activity", "AuditLog.Read.All", "The user was not found in the directory."}
 )
 
 var lifetimeBounds = regexp.MustCompile(`(?i)valid range between (\d+) and (\d+)`)
@@ -83,6 +84,9 @@ func translate(o op, err error) error {
 	case status == http.StatusUnauthorized:
 		e.Code = portal.EForbidden
 		e.Message = fmt.Sprintf("Microsoft Graph refused the portal's credential while trying to %s.", o.what)
+	case status == http.StatusForbidden && strings.EqualFold(code, "Authentication_RequestFromNonPremiumTenantOrB2CTenant"):
+		e.Code = portal.EForbidden
+		e.Message = fmt.Sprintf("The tenant has no Microsoft Entra ID P1 licence, so the portal cannot %s.", o.what)
 	case status == http.StatusForbidden:
 		e.Code = portal.EForbidden
 		e.Message = fmt.Sprintf("The portal's Graph app is not allowed to %s: it needs the %s application permission, with admin consent.", o.what, o.permission)

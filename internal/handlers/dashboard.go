@@ -77,9 +77,43 @@ func (s *Server) dashboard(c echo.Context) error {
 	if v.Chain, err = s.chainStatus(c); err != nil {
 		return err
 	}
+	if s.cfg.Watches != nil {
+		if v.Follow, err = s.followUp(c, f); err != nil {
+			return err
+		}
+	}
 	p := s.page(c, "Dashboard", "dashboard")
 	p.Wide = true
 	return s.render(c, http.StatusOK, templates.DashboardPage(p, v))
+}
+
+// followLimit bounds each list of passes to follow up on the dashboard.
+const followLimit = 20
+
+// followUp reads what the portal last saw of the period's passes.
+func (s *Server) followUp(c echo.Context, f portal.EventFilter) (*templates.FollowView, error) {
+	ctx := c.Request().Context()
+	period := portal.WatchFilter{From: f.From, To: f.To, Limit: followLimit}
+	v := &templates.FollowView{Limit: followLimit}
+	var err error
+	if v.Counts, err = s.cfg.Watches.WatchCounts(ctx, period); err != nil {
+		return nil, err
+	}
+	if v.Counts.StillUsable > 0 {
+		still := period
+		still.StillUsable = true
+		if v.StillUsable, err = s.cfg.Watches.Watches(ctx, still); err != nil {
+			return nil, err
+		}
+	}
+	if v.Counts.Unused > 0 {
+		unused := period
+		unused.Unused = true
+		if v.Unused, err = s.cfg.Watches.Watches(ctx, unused); err != nil {
+			return nil, err
+		}
+	}
+	return v, nil
 }
 
 // maxElsewhere bounds the passes made elsewhere the dashboard reads for

@@ -70,7 +70,7 @@ func TestTenantPassesPage(t *testing.T) {
 		t.Errorf("the security event was logged %d times, want once", n)
 	}
 	metrics := sup.get("/metrics").body
-	for _, want := range []string{`tap_portal_passes_made_elsewhere_total{protected="true"} 1`, `tap_portal_passes_made_elsewhere_total{protected="false"} 5`,
+	for _, want := range []string{`tap_portal_passes_made_elsewhere_total{protected="true"} 1`, `tap_portal_passes_made_elsewhere_total{protected="false"} 6`,
 		"tap_portal_actions_unaudited_total 1"} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %s", want)
@@ -139,7 +139,14 @@ func TestFollowUpOnRecord(t *testing.T) {
 			}
 		}
 	}
-	check("What became of the pass", "It is still the user's pass.", "Graph does not say whether a reusable pass was used.")
+	check("What became of the pass", "It is still the user's pass.", "Graph does not say whether a reusable pass was used.",
+		"Sign-in activity", "Graph holds no sign-in for the user.")
+	// Ben signs in with the reusable pass: Graph's sign-in activity shows
+	// a sign-in while it worked, but not the method.
+	if err := h.Demo.Graph.SignInWithTAP(graphemu.TAPExpiredUserID); err != nil {
+		t.Fatal(err)
+	}
+	check(`id="followup-sign-in"`, "Signed in <time", "The user last signed in while the pass worked; Graph does not say with which method.")
 	remove := h.Demo.Graph.Inject(graphemu.Fault{Method: "POST", Path: "/v1.0/$batch", Status: 503})
 	check("What became of the pass", "Not known:")
 	remove()
@@ -165,7 +172,10 @@ func TestDashboardTotals(t *testing.T) {
 	}
 	p := h.signedIn(t, "supervisor").get("/history/dashboard")
 	for id, want := range map[string]string{"total-issued": "2", "total-revoked": "1", "total-refused": "1", "total-failed": "0",
-		"total-unknown": "0", "total-elsewhere": "6", "total-protected": "1"} {
+		"total-unknown": "0", "total-elsewhere": "7", "total-protected": "1",
+		// The follow-up: the seven passes made elsewhere and the two issued
+		// here, one of them revoked (reusable, so its use is not known).
+		"follow-still-usable": "1", "follow-waiting": "5", "follow-used": "1", "follow-unused": "0", "follow-unknown": "0"} {
 		if got := elementText(p.body, id); got != want {
 			t.Errorf("%s = %q, want %s", id, got, want)
 		}
@@ -175,6 +185,19 @@ func TestDashboardTotals(t *testing.T) {
 		if !strings.Contains(p.body, want) {
 			t.Errorf("the dashboard lacks %q", want)
 		}
+	}
+	// Grace's pass, made in the admin center, still works after she set
+	// up Authenticator: the dashboard lists it with a link to her page.
+	still := p.body[strings.Index(p.body, `id="follow-still-usable-list"`):]
+	still = still[:strings.Index(still, "</table>")]
+	for _, want := range []string{"Grace Thompson", "/users/" + graphemu.StillUsableUserID, "Made elsewhere", "Microsoft Authenticator",
+		`title="The user last signed in while the pass worked; Graph does not say with which method."`} {
+		if !strings.Contains(still, want) {
+			t.Errorf("the still-usable passes lack %q:\n%s", want, still)
+		}
+	}
+	if strings.Contains(p.body, `id="follow-unused-list"`) {
+		t.Error("the dashboard lists unused passes when none ended unused")
 	}
 }
 
@@ -218,8 +241,8 @@ func TestReconcileTwoReplicas(t *testing.T) {
 		}
 	}
 	passes, err := h.App.Store.TenantPasses(ctx, portal.TenantPassFilter{Limit: 100})
-	if err != nil || len(passes) != 7 {
-		t.Fatalf("stored %d entries (%v), want the 7 seeded pass entries once", len(passes), err)
+	if err != nil || len(passes) != 8 {
+		t.Fatalf("stored %d entries (%v), want the 8 seeded pass entries once", len(passes), err)
 	}
 	seen := map[string]bool{}
 	for _, p := range passes {

@@ -80,6 +80,8 @@ type Config struct {
 	// audit log; AuditDelay is how late that log may be.
 	AuditLog   portal.AuditLog
 	AuditDelay time.Duration
+	// Watches, when set, hold the follow-up of passes the dashboard shows.
+	Watches portal.PassWatches
 	// Review answers the review pages' person filter and counts.
 	Review portal.Review
 }

@@ -82,6 +82,7 @@ type Service struct {
 	now             func() time.Time
 	log             *slog.Logger
 	observe         func(portal.Action, portal.Outcome, string)
+	signInRefused   signInRefusal
 }
 
 // New returns a Service.

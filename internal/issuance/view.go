@@ -103,7 +103,9 @@ func (s *Service) PassFollowUp(ctx context.Context, e portal.Event) (f portal.Fo
 	}
 	known := sub.MethodsErr == nil
 	if sub.TAP != nil && strings.EqualFold(sub.TAP.ID, e.TAPID) {
-		return portal.FollowUpOf(*sub.TAP, sub.Methods, known, s.now()), true, nil
+		f = portal.FollowUpOf(*sub.TAP, sub.Methods, known, s.now())
+		s.addSignIn(ctx, e.TargetID, *sub.TAP, &f)
+		return f, true, nil
 	}
 	return portal.FollowUpGone(e.Time, sub.Methods, known), false, nil
 }

@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -51,6 +52,36 @@ func TestFollowUpOf(t *testing.T) {
 				if ids[i] != tt.after[i] {
 					t.Fatalf("after = %v, want %v oldest first", ids, tt.after)
 				}
+			}
+		})
+	}
+}
+
+// TestAddSignIn: Graph keeps the user's last sign-in only, without its
+// method, so only a sign-in within the pass's life is reported, and as a
+// sign-in, never as the pass's use.
+func TestAddSignIn(t *testing.T) {
+	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	pass := TAP{Start: start, LifetimeMinutes: 60}
+	for _, tt := range []struct {
+		name     string
+		last     time.Time
+		err      error
+		signedIn bool
+		says     string
+	}{
+		{"never signed in", time.Time{}, nil, false, "holds no sign-in"},
+		{"before the pass", start.Add(-time.Minute), nil, false, "has not signed in since the pass started"},
+		{"while it worked", start.Add(30 * time.Minute), nil, true, "while the pass worked"},
+		{"at its end", start.Add(time.Hour), nil, true, "while the pass worked"},
+		{"after it ended", start.Add(61 * time.Minute), nil, false, "any while it worked is not known"},
+		{"not readable", time.Time{}, &Error{Code: EForbidden, Message: "No licence."}, false, "could not be read: No licence."},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := FollowUp{Use: UseUnknown}
+			f.AddSignIn(pass, tt.last, tt.err)
+			if !f.SignedIn.IsZero() != tt.signedIn || !strings.Contains(f.SignIn, tt.says) || f.Use != UseUnknown {
+				t.Fatalf("follow-up = %+v; want signed in %v, saying %q, use still unknown", f, tt.signedIn, tt.says)
 			}
 		})
 	}

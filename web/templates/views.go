@@ -229,6 +229,19 @@ type DashboardView struct {
 	ElsewhereCapped bool
 	Operators       []portal.OperatorReview
 	Presets         []Preset
+	// Follow is the follow-up of the period's passes; nil when the portal
+	// does not follow passes up.
+	Follow *FollowView
+}
+
+// FollowView is what the portal last saw of the passes made in a period.
+type FollowView struct {
+	Counts portal.WatchCounts
+	// StillUsable are passes that work after the user set up sign-in;
+	// Unused those that ended without being seen used.
+	StillUsable, Unused []portal.WatchedPass
+	// Limit is how many of each the page lists.
+	Limit int
 }
 
 // Chart is a server-rendered SVG bar chart.

@@ -65,6 +65,9 @@ const (
 	// StillUsableUserID holds a reusable pass made in the admin center,
 	// still usable after she registered Microsoft Authenticator with it.
 	StillUsableUserID = "a1000000-0000-4000-8000-000000000042"
+	// EndingUnusedUserID holds a one-time pass made in the admin center
+	// that ends, unused, two minutes after the tenant is seeded.
+	EndingUnusedUserID = "a1000000-0000-4000-8000-000000000044"
 
 	// Two users on whom the demo's Graph misbehaves as a real one can,
 	// so that `portal dev` shows what the portal does about it:
@@ -365,6 +368,7 @@ func seedTenant(tenantID string, now time.Time) *Tenant {
 			"displayName": "iPhone 13 mini", "deviceTag": "SoftwareTokenActivated", "phoneAppVersion": "6.8.14",
 		}, now.Add(-170*time.Minute)))
 	tomas.CreatedDateTime, amara.CreatedDateTime = b.daysAgo(2), b.daysAgo(1)
+	chloe.LastSignIn = now.Add(-172 * time.Minute)
 	tomas.TAP = &TAP{ID: "f6000000-0000-4000-8000-000000000017", Created: now.Add(-25 * time.Minute),
 		Start: now.Add(-25 * time.Minute), LifetimeMinutes: 480}
 	amara.TAP = &TAP{ID: "f6000000-0000-4000-8000-000000000018", Created: now.Add(-2 * time.Hour),
@@ -484,9 +488,12 @@ func seedTenant(tenantID string, now time.Time) *Tenant {
 	grace := b.t.LookupUser(StillUsableUserID)
 	grace.TAP = &TAP{ID: "f6000000-0000-4000-8000-000000000042", Created: now.Add(-90 * time.Minute),
 		Start: now.Add(-90 * time.Minute), LifetimeMinutes: 480}
+	grace.LastSignIn = now.Add(-72 * time.Minute)
 	grace.Methods = append(grace.Methods, b.method(MethodAuthenticator, map[string]any{
 		"displayName": "iPhone SE", "deviceTag": "SoftwareTokenActivated", "phoneAppVersion": "6.8.14",
 	}, now.Add(-70*time.Minute)))
+	b.t.LookupUser(EndingUnusedUserID).TAP = &TAP{ID: "f6000000-0000-4000-8000-000000000044", Created: now.Add(-58 * time.Minute),
+		Start: now.Add(-58 * time.Minute), LifetimeMinutes: 60, UsableOnce: true}
 
 	b.t.Groups = []*Group{
 		{ID: ExecutiveGroupID, DisplayName: "Executive Leadership", Description: "Executives and their office. Protected: no helpdesk passes.",
@@ -615,6 +622,8 @@ func (b *seeder) seedAudits() {
 		"Admin registered temporary access pass method for user")
 	add(now.Add(-70*time.Minute), user(42), false, user(42), "User registered security info", auditServiceMethod, auditCategory, "Add",
 		"User registered Microsoft Authenticator App with Notification and Code")
+	add(now.Add(-58*time.Minute), jamal, false, user(44), "Admin registered security info", auditServiceMethod, auditCategory, "Add",
+		"Admin registered temporary access pass method for user")
 	add(now.Add(-50*time.Minute), nil, true, user(53), "Admin registered security info", auditServiceMethod, auditCategory, "Add",
 		"Admin registered temporary access pass method for user")
 	add(now.Add(-25*time.Minute), nil, true, user(17), "Admin registered security info", auditServiceMethod, auditCategory, "Add",

@@ -341,7 +341,14 @@ func passcode(n int) (string, error) {
 // Pass, which uses it up. It fails, as the sign-in would, when the user
 // has no pass or the pass is not usable now, and also when the pass is
 // not a one-time pass, since signing in does not change a reusable one.
-func (s *Server) MarkTAPUsed(userID string) error {
+func (s *Server) MarkTAPUsed(userID string) error { return s.signInWithTAP(userID, true) }
+
+// SignInWithTAP signs the user in with their pass, one-time or reusable:
+// a reusable pass stays usable, and only the user's sign-in activity
+// shows that someone signed in.
+func (s *Server) SignInWithTAP(userID string) error { return s.signInWithTAP(userID, false) }
+
+func (s *Server) signInWithTAP(userID string, oneTimeOnly bool) error {
 	now := s.clock.Now()
 	var err error
 	s.Update(func(t *Tenant) {
@@ -353,7 +360,7 @@ func (s *Server) MarkTAPUsed(userID string) error {
 		case u.TAP == nil:
 			err = fmt.Errorf("graph emulator: user %s has no Temporary Access Pass", u.UserPrincipalName)
 			return
-		case !u.TAP.UsableOnce:
+		case oneTimeOnly && !u.TAP.UsableOnce:
 			err = fmt.Errorf("graph emulator: the Temporary Access Pass of %s is reusable, so signing in does not use it up", u.UserPrincipalName)
 			return
 		}
@@ -361,7 +368,8 @@ func (s *Server) MarkTAPUsed(userID string) error {
 			err = fmt.Errorf("graph emulator: the Temporary Access Pass of %s cannot be used to sign in: %s", u.UserPrincipalName, reason)
 			return
 		}
-		u.TAP.Used = true
+		u.TAP.Used = u.TAP.UsableOnce
+		u.LastSignIn = now
 	})
 	return err
 }

@@ -69,6 +69,9 @@ type Tenant struct {
 	// and one just deleted may still be.
 	ReplicationDelay time.Duration
 
+	// NoPremium makes the tenant one without Entra ID P1: it keeps no
+	// sign-in activity, and reading it answers 403.
+	NoPremium bool
 	// AuditDelay is how long, in real time, a new directory audit entry
 	// stays out of the audit log's listing. Entra writes its audit log
 	// minutes after the change, so a reader polling by activityDateTime
@@ -108,6 +111,9 @@ type User struct {
 	Methods []*Method
 	// TAP is the user's Temporary Access Pass, if any.
 	TAP *TAP
+	// LastSignIn is the user's last successful interactive sign-in,
+	// read as signInActivity; zero if they never signed in.
+	LastSignIn time.Time
 
 	// stale is what reads still see of the pass until staleUntil (real
 	// time), when the tenant replicates writes with a delay.

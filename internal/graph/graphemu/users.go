@@ -2,6 +2,7 @@ package graphemu
 
 import (
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -80,7 +81,66 @@ func userProps(u *User) map[string]any {
 		"securityIdentifier":              nil,
 		"showInAddressList":               nil,
 		"signInSessionsValidFromDateTime": nil,
+		"signInActivity":                  signInActivity(u),
 	}
+}
+
+// signInActivity renders the user's last sign-in as Graph does: null for
+// a user who never signed in. The emulator models interactive sign-ins
+// that succeeded, so the last sign-in and the last successful one agree.
+func signInActivity(u *User) any {
+	if u.LastSignIn.IsZero() {
+		return nil
+	}
+	at := graphTime(u.LastSignIn)
+	return map[string]any{
+		"lastSignInDateTime": at, "lastSignInRequestId": u.ID,
+		"lastSuccessfulSignInDateTime": at, "lastSuccessfulSignInRequestId": u.ID,
+		"lastNonInteractiveSignInDateTime": nil, "lastNonInteractiveSignInRequestId": nil,
+	}
+}
+
+// isGUID reports whether s is an object id in its 8-4-4-4-12 hex form.
+func isGUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, c := range s {
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if c != '-' {
+				return false
+			}
+		case !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'):
+			return false
+		}
+	}
+	return true
+}
+
+// allowSignInActivity answers as Graph does when a read selects
+// signInActivity: it needs AuditLog.Read.All on top of the user read, a
+// tenant with Entra ID P1, and the user's object id rather than their
+// UPN (byID is empty for a list).
+func (s *Server) allowSignInActivity(w http.ResponseWriter, r *http.Request, sel []string, byID string) bool {
+	if !slices.Contains(sel, "signInActivity") {
+		return true
+	}
+	if !s.authorize(w, r, permDirectory, permsAuditRead...) {
+		return false
+	}
+	var free bool
+	s.View(func(t *Tenant) { free = t.NoPremium })
+	if free {
+		writeAPIError(w, r, &apiError{status: http.StatusForbidden, code: "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
+			msg: "Neither tenant is B2C or tenant doesn't have premium license"})
+		return false
+	}
+	if byID != "" && !isGUID(byID) {
+		writeAPIError(w, r, badRequest(codeRequestBad, "Get By Key only supports UserId and the key has to be a valid Guid"))
+		return false
+	}
+	return true
 }
 
 // userKnownProps maps lower-case user property names to their canonical
@@ -168,6 +228,9 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
 			}
 			return c < 0
 		})
+	}
+	if !s.allowSignInActivity(w, r, q.selected(), "") {
+		return
 	}
 	items, next := s.page(r, opts, matched, q.offset, q.top)
 	out := make([]map[string]any, len(items))
@@ -296,6 +359,9 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
+	if !s.allowSignInActivity(w, r, sel, id) {
+		return
+	}
 	var props map[string]any
 	s.View(func(t *Tenant) {
 		if u := t.LookupUser(id); u != nil {

@@ -378,3 +378,47 @@ func TestMarkupUserIsReturnedVerbatim(t *testing.T) {
 		t.Errorf("markup user = %v", r.body)
 	}
 }
+
+// TestSignInActivity: signInActivity is read only when selected, with
+// AuditLog.Read.All on top of the user read, in a tenant with Entra ID P1,
+// and by object id; it is null for a user who never signed in, and a
+// sign-in with a reusable pass shows there and nowhere else.
+func TestSignInActivity(t *testing.T) {
+	e := newDirEnv(t)
+	sel := q("$select", "id,signInActivity")
+	if r := e.get(t, "/v1.0/users/"+StillUsableUserID); r.body["signInActivity"] != nil {
+		t.Fatalf("signInActivity without $select: %s", r.raw)
+	}
+	r := e.get(t, "/v1.0/users/"+StillUsableUserID+sel)
+	wantStatus(t, r, 200)
+	activity, _ := r.body["signInActivity"].(map[string]any)
+	if activity["lastSuccessfulSignInDateTime"] != "2026-03-02T08:18:00Z" || activity["lastSignInDateTime"] != "2026-03-02T08:18:00Z" {
+		t.Fatalf("Grace's sign-in activity = %s, want her sign-in 72 minutes before the seed", r.raw)
+	}
+	if r := e.get(t, "/v1.0/users/"+PIMGroupMemberUserID+sel); r.status != 200 || r.body["signInActivity"] != nil {
+		t.Fatalf("a user who never signed in: %d %s, want signInActivity null", r.status, r.raw)
+	}
+	wantError(t, e.get(t, "/v1.0/users/kofi.boateng@"+DemoDomain+sel), 400, codeRequestBad, "valid Guid")
+	wantStatus(t, e.get(t, "/v1.0/users"+q("$select", "id,signInActivity", "$top", "2")), 200)
+
+	// A sign-in with Kofi's reusable pass leaves it usable.
+	if err := e.SignInWithTAP(PIMGroupMemberUserID); err != nil {
+		t.Fatal(err)
+	}
+	r = e.get(t, "/v1.0/users/"+PIMGroupMemberUserID+sel)
+	if activity, _ := r.body["signInActivity"].(map[string]any); activity["lastSuccessfulSignInDateTime"] != "2026-03-02T09:30:00Z" {
+		t.Fatalf("after a sign-in: %s", r.raw)
+	}
+	if taps := e.get(t, "/v1.0/users/"+PIMGroupMemberUserID+"/authentication/temporaryAccessPassMethods").values(); len(taps) != 1 || taps[0]["isUsable"] != true {
+		t.Fatalf("Kofi's pass after a sign-in = %v, want still usable", taps)
+	}
+
+	// Without AuditLog.Read.All, or in a tenant without P1, Graph refuses
+	// the read, though the user alone reads on.
+	reader := newDirEnv(t, "User.Read.All")
+	wantError(t, reader.get(t, "/v1.0/users/"+StillUsableUserID+sel), 403, "Authorization_RequestDenied", "Insufficient privileges")
+	wantError(t, reader.get(t, "/v1.0/users"+sel), 403, "Authorization_RequestDenied", "Insufficient privileges")
+	wantStatus(t, reader.get(t, "/v1.0/users/"+StillUsableUserID), 200)
+	e.Update(func(tn *Tenant) { tn.NoPremium = true })
+	wantError(t, e.get(t, "/v1.0/users/"+StillUsableUserID+sel), 403, "Authentication_RequestFromNonPremiumTenantOrB2CTenant", "premium license")
+}
