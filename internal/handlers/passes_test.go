@@ -115,6 +115,37 @@ func TestFollowUpOnUserPage(t *testing.T) {
 	}
 }
 
+// TestSignInOnUserPage: the user page shows the sign-in activity the
+// portal's last look at the pass saw, with when it looked, and reads none
+// from Graph itself.
+func TestSignInOnUserPage(t *testing.T) {
+	h := newHarness(t, nil)
+	h.Demo.Graph.Update(func(tn *graphemu.Tenant) { tn.AuditDelay = 0 })
+	op := h.signedIn(t, "operator")
+	if p := op.get("/users/" + graphemu.StillUsableUserID); strings.Contains(p.body, `id="followup-sign-in"`) {
+		t.Fatal("the user page shows sign-in activity before the portal looked at the pass")
+	}
+	if _, _, err := h.App.Reconcile(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.Demo.Graph.ResetRequests()
+	p := op.get("/users/" + graphemu.StillUsableUserID)
+	for _, want := range []string{`id="followup-sign-in"`, "Signed in <time", "while the pass worked", "As of the portal's look"} {
+		if !strings.Contains(p.body, want) {
+			t.Errorf("Grace's page lacks %q", want)
+		}
+	}
+	for _, r := range h.Demo.Graph.Requests() {
+		if strings.Contains(r.Query, "signInActivity") {
+			t.Fatalf("the user page read sign-in activity from Graph: %s?%s", r.Path, r.Query)
+		}
+	}
+	// A one-time pass: Graph says whether it was used, so no sign-in.
+	if p := op.get("/users/" + graphemu.EndingUnusedUserID); strings.Contains(p.body, `id="followup-sign-in"`) {
+		t.Error("the page of a one-time pass shows sign-in activity")
+	}
+}
+
 // TestFollowUpOnRecord: an issue's record says what became of its pass,
 // while it is the user's, once it is gone, and when Graph cannot say.
 func TestFollowUpOnRecord(t *testing.T) {

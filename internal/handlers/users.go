@@ -46,12 +46,28 @@ func (s *Server) userPage(c echo.Context) error {
 	for _, p := range uv.Privileges {
 		v.Privileges = append(v.Privileges, p.Text)
 	}
+	if s.cfg.Watches != nil && uv.TAP != nil && uv.FollowUp != nil && uv.FollowUp.Use == portal.UseUnknown {
+		s.lastSignIn(c, uv.User.ID, uv.TAP.ID, uv.FollowUp)
+	}
 	v.Refusals = s.refusals(uv.Verdict)
 	switch c.QueryParam("done") {
 	case "revoked":
 		v.Notice = "The Temporary Access Pass was revoked."
 	}
 	return s.render(c, http.StatusOK, templates.UserPage(s.page(c, uv.User.DisplayName, "search"), v))
+}
+
+// lastSignIn adds to f what the portal's last look at the user's pass
+// saw of their sign-in activity: the user page does not spend a Graph
+// read on it.
+func (s *Server) lastSignIn(c echo.Context, userID, tapID string, f *portal.FollowUp) {
+	ws, err := s.cfg.Watches.Watches(c.Request().Context(), portal.WatchFilter{TargetID: userID, TAPID: tapID, Limit: 1})
+	switch {
+	case err != nil:
+		f.SignIn = "Not known: the portal's follow-up of the pass could not be read."
+	case len(ws) == 1 && ws[0].SignIn != "":
+		f.SignedIn, f.SignIn, f.SignInAsOf = ws[0].SignedIn, ws[0].SignIn, ws[0].Checked
+	}
 }
 
 // refusals are a verdict's reasons, each with what to do next.

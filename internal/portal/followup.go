@@ -40,6 +40,9 @@ type FollowUp struct {
 	// user's last sign-in when it fell while the pass worked.
 	SignIn   string
 	SignedIn time.Time
+	// SignInAsOf, when set, is when the portal last read the sign-in
+	// activity SignIn reports, for a page that does not read it itself.
+	SignInAsOf time.Time
 }
 
 // AddSignIn adds what the user's last successful sign-in (last, zero if
@@ -200,6 +203,8 @@ type WatchFilter struct {
 	// StillUsable selects the passes that still work after set-up;
 	// Unused those that ended without being seen used.
 	StillUsable, Unused bool
+	// TargetID and TAPID, when set, select one user's pass.
+	TargetID, TAPID string
 	// From and To select passes made in [From, To); zero is open.
 	From, To time.Time
 	Limit    int

@@ -25,7 +25,7 @@ func (s *Store) WatchNew(ctx context.Context, since time.Time) (int, error) {
 		args  []any
 	}{
 		{`INSERT INTO pass_watch (id, record_id, target_id, target_upn, target_name, made_us, tap_id)
-			SELECT 'r' || CAST(id AS TEXT), id, target_id, target_upn, target_name, time_us, tap_id FROM events
+			SELECT 'r' || CAST(id AS TEXT), id, target_id, target_upn, target_name, time_us, lower(tap_id) FROM events
 			WHERE action = ? AND outcome = ? AND tap_id <> '' AND time_us >= ?
 			ON CONFLICT (id) DO NOTHING`,
 			[]any{string(portal.ActionIssue), string(portal.OutcomeSuccess), micros(since)}},
@@ -57,7 +57,7 @@ func (s *Store) DueWatches(ctx context.Context, now time.Time, limit int) ([]por
 func (s *Store) SaveWatch(ctx context.Context, p portal.WatchedPass) error {
 	_, err := s.write.ExecContext(ctx, s.q(`UPDATE pass_watch SET tap_id = ?, state = ?, pass_use = ?, still_usable = ?, after = ?,
 		ends_us = ?, signed_in_us = ?, sign_in = ?, detail = ?, checked_us = ?, next_us = ? WHERE id = ?`),
-		p.TAPID, string(p.State), string(p.Use), p.StillUsable, p.After, micros(p.Ends), micros(p.SignedIn), p.SignIn, p.Detail,
+		strings.ToLower(p.TAPID), string(p.State), string(p.Use), p.StillUsable, p.After, micros(p.Ends), micros(p.SignedIn), p.SignIn, p.Detail,
 		micros(p.Checked), micros(p.Next), p.ID)
 	if err != nil {
 		return unavailable(err)
@@ -75,6 +75,12 @@ func (s *Store) Watches(ctx context.Context, f portal.WatchFilter) ([]portal.Wat
 	if f.Unused {
 		conds = append(conds, "state IN ('ended', 'gone') AND pass_use = ?")
 		args = append(args, string(portal.UseNotUsed))
+	}
+	if f.TargetID != "" {
+		conds, args = append(conds, "target_id = ?"), append(args, f.TargetID)
+	}
+	if f.TAPID != "" {
+		conds, args = append(conds, "tap_id = ?"), append(args, strings.ToLower(f.TAPID))
 	}
 	conds, args = madeIn(f, conds, args)
 	where := ""

@@ -96,6 +96,20 @@ func TestPassWatch(t *testing.T) {
 			t.Fatalf("unused = %+v, %v", got, err)
 		}
 
+		// One user's pass by its method id, in any case, with the sign-in
+		// the look saw.
+		elsewhere.TAPID, elsewhere.SignedIn, elsewhere.SignIn = "TAP-D", looked.Add(-time.Minute), "signed in"
+		if err := s.SaveWatch(ctx, elsewhere); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Watches(ctx, portal.WatchFilter{TargetID: userD, TAPID: "Tap-D"})
+		if err != nil || len(got) != 1 || got[0].ID != elsewhere.ID || !got[0].SignedIn.Equal(elsewhere.SignedIn) || got[0].SignIn != "signed in" {
+			t.Fatalf("the pass tap-d of user D = %+v, %v", got, err)
+		}
+		if got, err := s.Watches(ctx, portal.WatchFilter{TargetID: userA, TAPID: "tap-d"}); err != nil || len(got) != 0 {
+			t.Fatalf("tap-d as user A's = %+v, %v; want none", got, err)
+		}
+
 		mine.State, mine.Use, mine.StillUsable = portal.WatchUsed, portal.UseUsed, false
 		if err := s.SaveWatch(ctx, mine); err != nil {
 			t.Fatal(err)

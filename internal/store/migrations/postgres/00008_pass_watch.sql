@@ -24,6 +24,7 @@ CREATE TABLE pass_watch (
 );
 CREATE INDEX pass_watch_next ON pass_watch (next_us) WHERE state IN ('new', 'open', 'unknown');
 CREATE INDEX pass_watch_made ON pass_watch (made_us);
+CREATE INDEX pass_watch_tap ON pass_watch (tap_id) WHERE tap_id <> '';
 
 -- +goose Down
 DROP TABLE pass_watch;
