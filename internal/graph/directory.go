@@ -214,11 +214,28 @@ func toTAP(m models.TemporaryAccessPassAuthenticationMethodable) portal.TAP {
 
 // CreateTAP implements portal.Directory.
 func (c *Client) CreateTAP(ctx context.Context, userID string, req portal.NewTAP) (portal.IssuedTAP, error) {
-	if err := checkID(userID); err != nil {
+	body, err := newTAPBody(userID, req)
+	if err != nil {
 		return portal.IssuedTAP{}, err
 	}
+	ctx, cancel := c.call(ctx)
+	defer cancel()
+	inspect := responseHeaders()
+	resp, err := c.sdk.Users().ByUserId(userID).Authentication().TemporaryAccessPassMethods().Post(ctx, body,
+		&users.ItemAuthenticationTemporaryAccessPassMethodsRequestBuilderPostRequestConfiguration{Options: []abstractions.RequestOption{inspect}})
+	if err != nil {
+		return portal.IssuedTAP{}, translateWrite(opTAPCreate, err)
+	}
+	return issuedOf(resp, firstHeader(inspect, "request-id"))
+}
+
+// newTAPBody checks a create for userID and builds its body.
+func newTAPBody(userID string, req portal.NewTAP) (*models.TemporaryAccessPassAuthenticationMethod, error) {
+	if err := checkID(userID); err != nil {
+		return nil, err
+	}
 	if req.LifetimeMinutes != 0 && (req.LifetimeMinutes < 10 || req.LifetimeMinutes > 43200) {
-		return portal.IssuedTAP{}, &portal.Error{Code: portal.EInvalid, Field: "lifetime",
+		return nil, &portal.Error{Code: portal.EInvalid, Field: "lifetime",
 			Message: fmt.Sprintf("A lifetime of %d minutes is impossible: Microsoft Entra allows 10 minutes to 30 days.", req.LifetimeMinutes)}
 	}
 	body := models.NewTemporaryAccessPassAuthenticationMethod()
@@ -232,23 +249,19 @@ func (c *Client) CreateTAP(ctx context.Context, userID string, req portal.NewTAP
 	}
 	oneTime := req.OneTime
 	body.SetIsUsableOnce(&oneTime)
+	return body, nil
+}
 
-	ctx, cancel := c.call(ctx)
-	defer cancel()
-	inspect := responseHeaders()
-	resp, err := c.sdk.Users().ByUserId(userID).Authentication().TemporaryAccessPassMethods().Post(ctx, body,
-		&users.ItemAuthenticationTemporaryAccessPassMethodsRequestBuilderPostRequestConfiguration{Options: []abstractions.RequestOption{inspect}})
-	if err != nil {
-		return portal.IssuedTAP{}, translateWrite(opTAPCreate, err)
-	}
+// issuedOf reads a create's reply.
+func issuedOf(resp models.TemporaryAccessPassAuthenticationMethodable, requestID string) (portal.IssuedTAP, error) {
 	code := deref(resp.GetTemporaryAccessPass())
 	if code == "" {
 		// Graph acted, but what it sent cannot be shown: the outcome is
 		// settled like any other the portal could not read.
-		return portal.IssuedTAP{}, &portal.Error{Code: portal.EInternal, Unsure: true, RequestID: firstHeader(inspect, "request-id"),
+		return portal.IssuedTAP{}, &portal.Error{Code: portal.EInternal, Unsure: true, RequestID: requestID,
 			Message: "Microsoft Graph created the pass but sent no passcode."}
 	}
-	return portal.IssuedTAP{TAP: toTAP(resp), Passcode: portal.NewSecret(code), RequestID: firstHeader(inspect, "request-id")}, nil
+	return portal.IssuedTAP{TAP: toTAP(resp), Passcode: portal.NewSecret(code), RequestID: requestID}, nil
 }
 
 // responseHeaders asks the SDK to keep a reply's headers: a successful

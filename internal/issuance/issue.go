@@ -86,9 +86,39 @@ func (s *Service) IssueForm(ctx context.Context, op portal.Operator, userID stri
 // ErrNeedsConfirmation, EPolicy with every reason for a refusal (recorded
 // too), or the error of a read, a write or the store.
 func (s *Service) Issue(ctx context.Context, op portal.Operator, userID string, req IssueRequest) (IssueResult, error) {
+	p, err := s.prepareIssue(ctx, op, userID, req, s.limit)
+	if err != nil {
+		return p.res, err
+	}
+	issued, err := s.dir.CreateTAP(ctx, p.f.user.ID, p.newTAP())
+	return s.finishIssue(ctx, p, issued, err)
+}
+
+// pendingIssue is an issue checked by every guardrail and recorded as an
+// intent, its target locked, waiting for Graph's create.
+type pendingIssue struct {
+	op     portal.Operator
+	f      facts
+	req    IssueRequest
+	res    IssueResult
+	intent portal.Event
+	lock   portal.TargetLock
+}
+
+func (p *pendingIssue) newTAP() portal.NewTAP {
+	return portal.NewTAP{Start: p.req.Start, LifetimeMinutes: p.req.LifetimeMinutes, OneTime: p.req.OneTime}
+}
+
+// prepareIssue does everything an issue does before Graph's create: the
+// operator's sign-in, the form's single use, the target's lock, the facts
+// and the verdict, the request's checks, and the intent, counted against
+// limit. On an error nothing is left locked, and the result holds the form
+// when it was read.
+func (s *Service) prepareIssue(ctx context.Context, op portal.Operator, userID string, req IssueRequest, limit portal.Limit) (*pendingIssue, error) {
+	p := &pendingIssue{op: op, req: req}
 	// Nothing is recorded about a target that is not a user's name.
 	if err := portal.CheckTarget(userID); err != nil {
-		return IssueResult{}, err
+		return p, err
 	}
 	if !s.FreshSignIn(op) {
 		u, err := s.dir.User(ctx, userID)
@@ -96,78 +126,93 @@ func (s *Service) Issue(ctx context.Context, op portal.Operator, userID string, 
 			u = portal.User{ID: userID}
 		}
 		s.refuse(ctx, op, u, req, Refusal{RefuseStaleSignIn, "The operator's sign-in was too old; they were sent to sign in again before issuing."}, "")
-		return IssueResult{}, ErrStaleSignIn
+		return p, ErrStaleSignIn
 	}
 	if !validSubmission(req.Submission) {
-		return IssueResult{}, ErrStaleForm
+		return p, ErrStaleForm
 	}
 	// A form sent twice (a double click, a second tab, the back button)
 	// is answered from its first submission, without going near Graph.
 	if err := s.alreadyHandled(ctx, req.Submission); err != nil {
-		return IssueResult{}, err
+		return p, err
 	}
 	lock, err := s.lock(ctx, op, userID, req.RequestID)
 	if err != nil {
-		return IssueResult{}, err
+		return p, err
 	}
-	defer s.unlock(lock)
+	p.lock = lock
+	if err := s.checkIssue(ctx, p, userID, limit); err != nil {
+		s.unlock(lock)
+		return p, err
+	}
+	return p, nil
+}
 
+// checkIssue reads the facts of a locked target, decides, and records
+// the intent.
+func (s *Service) checkIssue(ctx context.Context, p *pendingIssue, userID string, limit portal.Limit) error {
+	op, req := p.op, &p.req
 	f, _, err := s.facts(ctx, userID, read{})
 	if err != nil {
 		if code := portal.ErrorCode(err); code == portal.ENotFound || code == portal.EInvalid {
-			return IssueResult{}, err
+			return err
 		}
 		// The guardrails could not be checked: refuse, and say so.
-		s.refuse(ctx, op, portal.User{ID: userID}, req, Refusal{RefuseCheckFailed, "The eligibility checks could not be completed: " + portal.ErrorMessage(err)}, portal.RequestID(err))
-		return IssueResult{}, err
+		s.refuse(ctx, op, portal.User{ID: userID}, *req, Refusal{RefuseCheckFailed, "The eligibility checks could not be completed: " + portal.ErrorMessage(err)}, portal.RequestID(err))
+		return err
 	}
+	p.f = f
 	if opErr := s.checkOperator(ctx, op, f.staff); opErr != nil {
-		s.refuseOperator(ctx, op, f.user, req, opErr)
-		return IssueResult{}, opErr
+		s.refuseOperator(ctx, op, f.user, *req, opErr)
+		return opErr
 	}
-	res := IssueResult{Form: s.form(op, f)}
+	p.res = IssueResult{Form: s.form(op, f)}
 	if req.LifetimeMinutes == 0 {
 		req.LifetimeMinutes = f.policy.DefaultLifetimeMinutes
 	}
 	// The verdict comes first: an attempt on an account the portal
 	// protects is recorded as such, whatever else is wrong with it.
-	if v := res.Form.Verdict; !v.Eligible() {
-		s.refuseWith(ctx, op, f, req, v.Refusals[0], v.Refusals[1:]...)
-		return res, &portal.Error{Code: portal.EPolicy, Message: v.Message()}
+	if v := p.res.Form.Verdict; !v.Eligible() {
+		s.refuseWith(ctx, op, f, *req, v.Refusals[0], v.Refusals[1:]...)
+		return &portal.Error{Code: portal.EPolicy, Message: v.Message()}
 	}
-	if fe := s.validate(ctx, op, f, req); len(fe) > 0 {
-		return res, fe
+	if fe := s.validate(ctx, op, f, *req); len(fe) > 0 {
+		return fe
 	}
-	if res.Form.Replaces != nil && !req.ConfirmReplace {
-		return res, ErrNeedsConfirmation
+	if p.res.Form.Replaces != nil && !req.ConfirmReplace {
+		return ErrNeedsConfirmation
 	}
-
-	intent, err := s.history.RecordIntent(ctx, s.event(op, f.user, req, portal.ActionIssue, portal.OutcomePending),
-		portal.IntentOptions{Limit: s.limit, Submission: req.Submission})
+	intent, err := s.history.RecordIntent(ctx, s.event(op, f.user, *req, portal.ActionIssue, portal.OutcomePending),
+		portal.IntentOptions{Limit: limit, Submission: req.Submission})
 	switch portal.ErrorCode(err) {
 	case "":
+		p.intent = intent
+		return nil
 	case portal.ELimited:
-		s.refuse(ctx, op, f.user, req, Refusal{RefuseRateLimited, portal.ErrorMessage(err)}, "")
-		return res, err
+		s.refuse(ctx, op, f.user, *req, Refusal{RefuseRateLimited, portal.ErrorMessage(err)}, "")
 	case portal.EConflict:
 		// The same form won a race to the history on another replica.
 		if herr := s.alreadyHandled(ctx, req.Submission); herr != nil {
-			return res, herr
+			return herr
 		}
-		return res, err
-	default:
-		return res, err
 	}
-	issued, err := s.dir.CreateTAP(ctx, f.user.ID, portal.NewTAP{Start: req.Start, LifetimeMinutes: req.LifetimeMinutes, OneTime: req.OneTime})
-	outcome := s.event(op, f.user, req, portal.ActionIssue, portal.OutcomeSuccess)
-	outcome.IntentID = intent.ID
+	return err
+}
+
+// finishIssue records what Graph's create of a prepared issue did, and
+// releases the target.
+func (s *Service) finishIssue(ctx context.Context, p *pendingIssue, issued portal.IssuedTAP, err error) (IssueResult, error) {
+	defer s.unlock(p.lock)
+	res, f, req := p.res, p.f, p.req
+	outcome := s.event(p.op, f.user, req, portal.ActionIssue, portal.OutcomeSuccess)
+	outcome.IntentID = p.intent.ID
 	if err != nil {
 		if portal.Unsure(err) {
 			before := ""
 			if f.current != nil {
 				before = f.current.ID
 			}
-			return res, s.settleCreate(ctx, intent, outcome, before, err)
+			return res, s.settleCreate(ctx, p.intent, outcome, before, err)
 		}
 		outcome.Outcome, outcome.Detail, outcome.GraphRequestID = portal.OutcomeFailed, portal.ErrorMessage(err), portal.RequestID(err)
 		if portal.ErrorCode(err) == portal.EPolicy {
@@ -185,8 +230,6 @@ func (s *Service) Issue(ctx context.Context, op portal.Operator, userID string, 
 	return res, nil
 }
 
-// recordOutcome records the outcome of an intent, logging a store
-// failure: the settler completes the record from Graph.
 func (s *Service) recordOutcome(ctx context.Context, e portal.Event) {
 	if _, err := s.history.Record(ctx, e); err != nil {
 		s.log.ErrorContext(ctx, "recording an outcome", "err", err, "intent", e.IntentID, "action", string(e.Action), "outcome", string(e.Outcome))

@@ -59,8 +59,11 @@ type Options struct {
 	// waits for Graph's replicas to show a change before it concludes
 	// there was none. Default 45 seconds.
 	SettleWindow time.Duration
-	Now          func() time.Time
-	Logger       *slog.Logger
+	// ThrottleRetries is how often IssueBatch sends again a create Graph
+	// throttles before its issue fails. Default 5.
+	ThrottleRetries int
+	Now             func() time.Time
+	Logger          *slog.Logger
 	// Observe, when set, is told every settled action: its outcome and,
 	// for a refusal, the refusal code.
 	Observe func(a portal.Action, o portal.Outcome, refusal string)
@@ -83,6 +86,7 @@ type Service struct {
 	log             *slog.Logger
 	observe         func(portal.Action, portal.Outcome, string)
 	signInRefused   signInRefusal
+	throttleRetries int
 }
 
 // New returns a Service.
@@ -108,9 +112,12 @@ func New(dir portal.Directory, history portal.History, o Options) *Service {
 	if o.SettleWindow <= 0 {
 		o.SettleWindow = 45 * time.Second
 	}
+	if o.ThrottleRetries <= 0 {
+		o.ThrottleRetries = 5
+	}
 	return &Service{dir: dir, history: history, rails: o.Guardrails, limit: o.RateLimit, maxAuthAge: o.MaxAuthAge,
 		staffApp: o.StaffChecks, opRoles: o.OperatorRoles, now: o.Now, log: o.Logger, observe: o.Observe,
-		lockTTL: o.LockTTL, readBackTimeout: o.ReadBackTimeout, settleWindow: o.SettleWindow}
+		lockTTL: o.LockTTL, readBackTimeout: o.ReadBackTimeout, settleWindow: o.SettleWindow, throttleRetries: o.ThrottleRetries}
 }
 
 // FreshSignIn reports whether op signed in recently enough to issue.

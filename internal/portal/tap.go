@@ -101,3 +101,19 @@ func (t TAP) Live(now time.Time) bool {
 	st := t.State(now)
 	return st == TAPUsable || st == TAPNotYetValid
 }
+
+// TAPCreate is one pass to create in a batch; Key names it in the reply.
+type TAPCreate struct {
+	Key    string
+	UserID string
+	Req    NewTAP
+}
+
+// TAPCreated is the answer to one TAPCreate: the pass, or the error (with
+// Unsure set when Graph may have created it, and RetryAfter when Graph
+// throttled it and it may be sent again).
+type TAPCreated struct {
+	Key    string
+	Issued IssuedTAP
+	Err    error
+}

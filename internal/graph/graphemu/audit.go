@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -213,11 +212,7 @@ func (s *Server) listAudits(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, r, aerr)
 		return
 	}
-	app := s.callerApp(r)
-	caller := ""
-	if app != nil {
-		caller = app.ClientID
-	}
+	caller := appKey(s.callerApp(r))
 
 	var items []map[string]any
 	var wait time.Duration
@@ -240,8 +235,7 @@ func (s *Server) listAudits(w http.ResponseWriter, r *http.Request) {
 		}
 	})
 	if wait > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
-		writeError(w, r, http.StatusTooManyRequests, "TooManyRequests", "Too many requests.")
+		writeThrottled(w, r, wait)
 		return
 	}
 	items, next := s.page(r, opts, items, offset, top)
@@ -255,16 +249,5 @@ func (t *Tenant) throttleAuditRead(app string, now time.Time) time.Duration {
 	if t.auditReads == nil {
 		t.auditReads = map[string][]time.Time{}
 	}
-	recent := t.auditReads[app][:0]
-	for _, at := range t.auditReads[app] {
-		if now.Sub(at) < auditReadWindow {
-			recent = append(recent, at)
-		}
-	}
-	if len(recent) >= auditReadLimit {
-		t.auditReads[app] = recent
-		return recent[0].Add(auditReadWindow).Sub(now)
-	}
-	t.auditReads[app] = append(recent, now)
-	return 0
+	return takeSlot(t.auditReads, app, now, auditReadLimit, auditReadWindow)
 }

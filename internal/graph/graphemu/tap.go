@@ -193,7 +193,11 @@ func (s *Server) createTAP(w http.ResponseWriter, r *http.Request) {
 	now := ticks(s.clock.Now())
 
 	var out map[string]any
+	var wait time.Duration
 	s.Update(func(t *Tenant) {
+		if wait = t.throttleWrite(appKey(app), time.Now()); wait > 0 {
+			return
+		}
 		u := t.LookupUser(id)
 		if u == nil {
 			aerr = notFound(id)
@@ -217,6 +221,10 @@ func (s *Server) createTAP(w http.ResponseWriter, r *http.Request) {
 		out["temporaryAccessPass"] = code
 		out["@odata.context"] = s.contextURL(r, "users('"+u.ID+"')/authentication/temporaryAccessPassMethods/$entity")
 	})
+	if wait > 0 {
+		writeThrottled(w, r, wait)
+		return
+	}
 	if aerr != nil {
 		writeAPIError(w, r, aerr)
 		return
@@ -275,7 +283,11 @@ func (s *Server) deleteTAP(w http.ResponseWriter, r *http.Request) {
 	id, tapID := r.PathValue("id"), r.PathValue("tapId")
 	now := ticks(s.clock.Now())
 	var aerr *apiError
+	var wait time.Duration
 	s.Update(func(t *Tenant) {
+		if wait = t.throttleWrite(appKey(app), time.Now()); wait > 0 {
+			return
+		}
 		u := t.LookupUser(id)
 		switch {
 		case u == nil:
@@ -289,6 +301,10 @@ func (s *Server) deleteTAP(w http.ResponseWriter, r *http.Request) {
 				"Admin deleted temporary access pass method for user")
 		}
 	})
+	if wait > 0 {
+		writeThrottled(w, r, wait)
+		return
+	}
 	if aerr != nil {
 		writeAPIError(w, r, aerr)
 		return

@@ -62,6 +62,12 @@ type Tenant struct {
 	// auditReads holds, per calling app, when it last read the audit log,
 	// for Graph's audit throttle.
 	auditReads map[string][]time.Time
+	// WriteLimit and WriteWindow are the writes one app may make in a
+	// sliding window (Graph's 3,000 per 150 s when zero); the tenant as a
+	// whole takes 18,000 per 5 minutes. writes counts them per app.
+	WriteLimit  int
+	WriteWindow time.Duration
+	writes      map[string][]time.Time
 
 	// ReplicationDelay is how long, in real time, reads of a user's pass
 	// keep showing it as it was before a write: Graph's directory is
