@@ -37,7 +37,9 @@ type BatchIssued struct {
 // together. A create Graph throttles is sent again once its Retry-After
 // has passed, up to Options.ThrottleRetries times, and then fails with
 // the reason.
-// The answers come in the order of the issues.
+// The answers come in the order of the issues. The operator's fresh
+// sign-in is the caller's to check, once, when the operator confirms the
+// batches (a run's later batches act on that confirmation).
 func (s *Service) IssueBatch(ctx context.Context, op portal.Operator, issues []BatchIssue, limit portal.Limit) []BatchIssued {
 	out := make([]BatchIssued, len(issues))
 	pending := make([]*pendingIssue, len(issues))

@@ -86,6 +86,18 @@ func (s *Service) IssueForm(ctx context.Context, op portal.Operator, userID stri
 // ErrNeedsConfirmation, EPolicy with every reason for a refusal (recorded
 // too), or the error of a read, a write or the store.
 func (s *Service) Issue(ctx context.Context, op portal.Operator, userID string, req IssueRequest) (IssueResult, error) {
+	// Nothing is recorded about a target that is not a user's name.
+	if err := portal.CheckTarget(userID); err != nil {
+		return IssueResult{}, err
+	}
+	if !s.FreshSignIn(op) {
+		u, err := s.dir.User(ctx, userID)
+		if err != nil {
+			u = portal.User{ID: userID}
+		}
+		s.refuse(ctx, op, u, req, Refusal{RefuseStaleSignIn, "The operator's sign-in was too old; they were sent to sign in again before issuing."}, "")
+		return IssueResult{}, ErrStaleSignIn
+	}
 	p, err := s.prepareIssue(ctx, op, userID, req, s.limit)
 	if err != nil {
 		return p.res, err
@@ -109,8 +121,9 @@ func (p *pendingIssue) newTAP() portal.NewTAP {
 	return portal.NewTAP{Start: p.req.Start, LifetimeMinutes: p.req.LifetimeMinutes, OneTime: p.req.OneTime}
 }
 
-// prepareIssue does everything an issue does before Graph's create: the
-// operator's sign-in, the form's single use, the target's lock, the facts
+// prepareIssue does everything an issue does before Graph's create, once
+// the operator's sign-in is known fresh: the form's single use, the
+// target's lock, the facts
 // and the verdict, the request's checks, and the intent, counted against
 // limit. On an error nothing is left locked, and the result holds the form
 // when it was read.
@@ -119,14 +132,6 @@ func (s *Service) prepareIssue(ctx context.Context, op portal.Operator, userID s
 	// Nothing is recorded about a target that is not a user's name.
 	if err := portal.CheckTarget(userID); err != nil {
 		return p, err
-	}
-	if !s.FreshSignIn(op) {
-		u, err := s.dir.User(ctx, userID)
-		if err != nil {
-			u = portal.User{ID: userID}
-		}
-		s.refuse(ctx, op, u, req, Refusal{RefuseStaleSignIn, "The operator's sign-in was too old; they were sent to sign in again before issuing."}, "")
-		return p, ErrStaleSignIn
 	}
 	if !validSubmission(req.Submission) {
 		return p, ErrStaleForm

@@ -1,0 +1,217 @@
+package bulk
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/tapportal/portal/internal/issuance"
+	"github.com/tapportal/portal/internal/portal"
+)
+
+// Leases grant a named lease to one holder at a time.
+type Leases interface {
+	TryLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error)
+}
+
+// RunnerOptions tune a Runner.
+type RunnerOptions struct {
+	// Parallel is how many batches of a run are in flight at once;
+	// default 4.
+	Parallel int
+	// Limit is the bulk rate limit per operator (PORTAL_BULK_*), counted
+	// by each row's intent instead of the single-issue limit.
+	Limit portal.Limit
+	// LeaseTTL is how long a replica holds a run between two batches
+	// before another may resume it; default a minute.
+	LeaseTTL time.Duration
+	Now      func() time.Time
+}
+
+// Runner issues the queued rows of running bulk runs. Each run is worked
+// by one replica at a time, under a lease renewed between batches, so a
+// run left by a stopped replica is resumed by another. Every row is issued
+// by its own submission, so a row resumed after its intent was recorded is
+// answered from the history, never issued twice.
+type Runner struct {
+	svc     *issuance.Service
+	runs    portal.BulkRuns
+	leases  Leases
+	replica string
+	o       RunnerOptions
+}
+
+// NewRunner returns a Runner for replica.
+func NewRunner(svc *issuance.Service, runs portal.BulkRuns, leases Leases, replica string, o RunnerOptions) *Runner {
+	if o.Parallel <= 0 {
+		o.Parallel = 4
+	}
+	if o.LeaseTTL <= 0 {
+		o.LeaseTTL = time.Minute
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Runner{svc: svc, runs: runs, leases: leases, replica: replica, o: o}
+}
+
+// Step works every running run this replica can lease until its queued
+// rows are done, it is cancelled, or ctx ends, and returns how many rows
+// got their outcome.
+func (r *Runner) Step(ctx context.Context) (int, error) {
+	runs, err := r.runs.Runs(ctx, portal.RunRunning)
+	if err != nil {
+		return 0, err
+	}
+	done := 0
+	for _, run := range runs {
+		n, err := r.work(ctx, run)
+		done += n
+		if err != nil {
+			return done, err
+		}
+	}
+	return done, nil
+}
+
+// work issues a run's queued rows, a round of Parallel batches at a time.
+func (r *Runner) work(ctx context.Context, run portal.BulkRun) (int, error) {
+	done := 0
+	for ctx.Err() == nil {
+		ok, err := r.leases.TryLease(ctx, "bulk:"+run.ID, r.replica, r.o.LeaseTTL)
+		if err != nil || !ok {
+			return done, err
+		}
+		cur, err := r.runs.Run(ctx, run.ID)
+		if err != nil {
+			return done, err
+		}
+		if cur.State != portal.RunRunning {
+			// Cancelled: what was not sent stays unsent.
+			_, err := r.runs.MoveRows(ctx, run.ID, portal.RowQueued, portal.RowCancelled, r.o.Now())
+			return done, err
+		}
+		rows, err := r.runs.RowsIn(ctx, run.ID, portal.RowQueued, r.o.Parallel*issuance.MaxBatchIssue)
+		if err != nil {
+			return done, err
+		}
+		if len(rows) == 0 {
+			_, err := r.runs.SetRunState(ctx, run.ID, portal.RunRunning, portal.RunDone, "", r.o.Now())
+			return done, err
+		}
+		if err := r.round(ctx, run, rows); err != nil {
+			return done, err
+		}
+		done += len(rows)
+	}
+	return done, ctx.Err()
+}
+
+// round issues rows in batches of MaxBatchIssue, Parallel at once, and
+// stores each row's outcome as its batch answers.
+func (r *Runner) round(ctx context.Context, run portal.BulkRun, rows []portal.BulkRow) error {
+	op := portal.Operator{ID: run.OperatorID, Name: run.OperatorName}
+	var wg sync.WaitGroup
+	errs := make([]error, 0, r.o.Parallel)
+	var mu sync.Mutex
+	for start := 0; start < len(rows); start += issuance.MaxBatchIssue {
+		chunk := rows[start:min(start+issuance.MaxBatchIssue, len(rows))]
+		wg.Go(func() {
+			issues := make([]issuance.BatchIssue, len(chunk))
+			for i, w := range chunk {
+				issues[i] = issuance.BatchIssue{Target: w.Target, Req: issuance.IssueRequest{Start: w.Start, LifetimeMinutes: w.Lifetime,
+					OneTime: w.OneTime, Reason: w.Reason, Ticket: w.Ticket, Submission: w.Submission}}
+			}
+			got := r.svc.IssueBatch(ctx, op, issues, r.o.Limit)
+			now := r.o.Now()
+			for i := range chunk {
+				outcomeOf(&chunk[i], got[i], run)
+				chunk[i].Updated = now
+			}
+			if err := r.runs.SaveRows(context.WithoutCancel(ctx), chunk); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// outcomeOf sets a row's state and detail from its issue's answer, and
+// seals its passcode to the run's public key: the plain passcode is not
+// kept.
+func outcomeOf(w *portal.BulkRow, got issuance.BatchIssued, run portal.BulkRun) {
+	if u := got.Result.Form.User; u.ID != "" {
+		w.TargetID, w.TargetName = u.ID, u.DisplayName
+	}
+	var handled *issuance.AlreadyHandledError
+	switch err := got.Err; {
+	case err == nil:
+		sealed, serr := Seal(run.PublicKey, run.ID, w.Line, got.Result.Issued.Passcode.Reveal())
+		w.State, w.TAPID, w.Sealed, w.Detail = portal.RowIssued, got.Result.Issued.ID, sealed, ""
+		if serr != nil {
+			w.Sealed, w.Detail = nil, "The pass was issued, but its passcode could not be sealed, so it cannot be shown: revoke it and issue another."
+		}
+	case errors.As(err, &handled):
+		w.TargetID = handled.Record.Latest.TargetID
+		w.TAPID = handled.Record.Latest.TAPID
+		w.State, w.Detail = stateOf(handled.Record.Latest.Outcome), "Issued before the run was resumed: "+handled.Outcome()+"."
+		if w.State == portal.RowIssued {
+			w.Detail = "Issued before the run was resumed; its passcode was not kept, so it cannot be shown: revoke the pass and issue another."
+		}
+	case errors.Is(err, issuance.ErrPasscodeLost):
+		w.State, w.Detail = portal.RowIssued, portal.ErrorMessage(err)
+	case errors.Is(err, issuance.ErrIssueUnknown):
+		w.State, w.Detail = portal.RowUnknown, portal.ErrorMessage(err)
+	case errors.Is(err, issuance.ErrNeedsConfirmation):
+		w.State, w.Detail = portal.RowRefused, "The user holds a working pass, and a cohort run never replaces one: issue theirs from their page."
+	case portal.ErrorCode(err) == portal.EPolicy:
+		w.State, w.Detail = portal.RowRefused, portal.ErrorMessage(err)
+	default:
+		w.State, w.Detail = portal.RowFailed, messageOf(err)
+	}
+}
+
+// stateOf is the row state of a recorded outcome.
+func stateOf(o portal.Outcome) portal.RowState {
+	switch o {
+	case portal.OutcomeSuccess:
+		return portal.RowIssued
+	case portal.OutcomeRefused:
+		return portal.RowRefused
+	case portal.OutcomeFailed:
+		return portal.RowFailed
+	}
+	return portal.RowUnknown
+}
+
+// messageOf words an error for the row, including the form's field errors.
+func messageOf(err error) string {
+	var fe issuance.FieldErrors
+	if errors.As(err, &fe) {
+		return fe.Error()
+	}
+	return portal.ErrorMessage(err)
+}
+
+// Cancel stops a run in preview or running: no row not yet sent is sent,
+// and those already in a batch finish. It reports false when the run was
+// neither.
+func Cancel(ctx context.Context, runs portal.BulkRuns, id, detail string, now time.Time) (bool, error) {
+	ok, err := runs.SetRunState(ctx, id, portal.RunRunning, portal.RunCancelled, detail, now)
+	if err == nil && !ok {
+		ok, err = runs.SetRunState(ctx, id, portal.RunPreview, portal.RunCancelled, detail, now)
+	}
+	if err != nil || !ok {
+		return false, err
+	}
+	for _, from := range []portal.RowState{portal.RowQueued, portal.RowEligible} {
+		if _, err := runs.MoveRows(ctx, id, from, portal.RowCancelled, now); err != nil {
+			return true, err
+		}
+	}
+	return true, nil
+}
