@@ -18,7 +18,7 @@ type Leases interface {
 // RunnerOptions tune a Runner.
 type RunnerOptions struct {
 	// Parallel is how many batches of a run are in flight at once;
-	// default 4.
+	// default 8.
 	Parallel int
 	// Limit is the bulk rate limit per operator (PORTAL_BULK_*), counted
 	// by each row's intent instead of the single-issue limit.
@@ -45,7 +45,7 @@ type Runner struct {
 // NewRunner returns a Runner for replica.
 func NewRunner(svc *issuance.Service, runs portal.BulkRuns, leases Leases, replica string, o RunnerOptions) *Runner {
 	if o.Parallel <= 0 {
-		o.Parallel = 4
+		o.Parallel = 8
 	}
 	if o.LeaseTTL <= 0 {
 		o.LeaseTTL = time.Minute
@@ -75,69 +75,91 @@ func (r *Runner) Step(ctx context.Context) (int, error) {
 	return done, nil
 }
 
-// work issues a run's queued rows, a round of Parallel batches at a time.
+// work issues a run's queued rows: Parallel workers each send one batch
+// of MaxBatchIssue rows at a time, and each batch is handed out only while
+// this replica holds the run's lease and the run is still running.
 func (r *Runner) work(ctx context.Context, run portal.BulkRun) (int, error) {
-	done := 0
-	for ctx.Err() == nil {
-		ok, err := r.leases.TryLease(ctx, "bulk:"+run.ID, r.replica, r.o.LeaseTTL)
-		if err != nil || !ok {
-			return done, err
-		}
-		cur, err := r.runs.Run(ctx, run.ID)
-		if err != nil {
-			return done, err
-		}
-		if cur.State != portal.RunRunning {
-			// Cancelled: what was not sent stays unsent.
-			_, err := r.runs.MoveRows(ctx, run.ID, portal.RowQueued, portal.RowCancelled, r.o.Now())
-			return done, err
-		}
-		rows, err := r.runs.RowsIn(ctx, run.ID, portal.RowQueued, r.o.Parallel*issuance.MaxBatchIssue)
-		if err != nil {
-			return done, err
-		}
-		if len(rows) == 0 {
-			_, err := r.runs.SetRunState(ctx, run.ID, portal.RunRunning, portal.RunDone, "", r.o.Now())
-			return done, err
-		}
-		if err := r.round(ctx, run, rows); err != nil {
-			return done, err
-		}
-		done += len(rows)
+	rows, err := r.runs.RowsIn(ctx, run.ID, portal.RowQueued, maxRunRows)
+	if err != nil {
+		return 0, err
 	}
-	return done, ctx.Err()
-}
-
-// round issues rows in batches of MaxBatchIssue, Parallel at once, and
-// stores each row's outcome as its batch answers.
-func (r *Runner) round(ctx context.Context, run portal.BulkRun, rows []portal.BulkRow) error {
-	op := portal.Operator{ID: run.OperatorID, Name: run.OperatorName}
-	var wg sync.WaitGroup
-	errs := make([]error, 0, r.o.Parallel)
+	chunks := make(chan []portal.BulkRow)
 	var mu sync.Mutex
-	for start := 0; start < len(rows); start += issuance.MaxBatchIssue {
-		chunk := rows[start:min(start+issuance.MaxBatchIssue, len(rows))]
+	var errs []error
+	done := 0
+	var wg sync.WaitGroup
+	for range r.o.Parallel {
 		wg.Go(func() {
-			issues := make([]issuance.BatchIssue, len(chunk))
-			for i, w := range chunk {
-				issues[i] = issuance.BatchIssue{Target: w.Target, Req: issuance.IssueRequest{Start: w.Start, LifetimeMinutes: w.Lifetime,
-					OneTime: w.OneTime, Reason: w.Reason, Ticket: w.Ticket, Submission: w.Submission}}
-			}
-			got := r.svc.IssueBatch(ctx, op, issues, r.o.Limit)
-			now := r.o.Now()
-			for i := range chunk {
-				outcomeOf(&chunk[i], got[i], run)
-				chunk[i].Updated = now
-			}
-			if err := r.runs.SaveRows(context.WithoutCancel(ctx), chunk); err != nil {
+			for chunk := range chunks {
+				err := r.send(ctx, run, chunk)
 				mu.Lock()
-				errs = append(errs, err)
+				if err != nil {
+					errs = append(errs, err)
+				} else {
+					done += len(chunk)
+				}
 				mu.Unlock()
 			}
 		})
 	}
+	stopped, err := r.dispatch(ctx, run, rows, chunks)
+	close(chunks)
 	wg.Wait()
-	return errors.Join(errs...)
+	errs = append(errs, err)
+	if err := errors.Join(errs...); err != nil || stopped {
+		return done, err
+	}
+	_, err = r.runs.SetRunState(ctx, run.ID, portal.RunRunning, portal.RunDone, "", r.o.Now())
+	return done, err
+}
+
+// maxRunRows bounds the rows one run may hold.
+const maxRunRows = 100_000
+
+// dispatch hands out rows in batches while the run may go on, and reports
+// whether it stopped early: the lease lost, the run cancelled (its unsent
+// rows are then marked so), or ctx ended.
+func (r *Runner) dispatch(ctx context.Context, run portal.BulkRun, rows []portal.BulkRow, chunks chan<- []portal.BulkRow) (bool, error) {
+	for start := 0; start < len(rows); start += issuance.MaxBatchIssue {
+		ok, err := r.leases.TryLease(ctx, "bulk:"+run.ID, r.replica, r.o.LeaseTTL)
+		if err != nil || !ok {
+			return true, err
+		}
+		cur, err := r.runs.Run(ctx, run.ID)
+		if err != nil {
+			return true, err
+		}
+		if cur.State != portal.RunRunning {
+			// Cancelled: what was not sent stays unsent.
+			_, err := r.runs.MoveRows(ctx, run.ID, portal.RowQueued, portal.RowCancelled, r.o.Now())
+			return true, err
+		}
+		select {
+		case chunks <- rows[start:min(start+issuance.MaxBatchIssue, len(rows))]:
+		case <-ctx.Done():
+			return true, ctx.Err()
+		}
+	}
+	return false, nil
+}
+
+// send issues one batch of rows and stores each row's outcome.
+func (r *Runner) send(ctx context.Context, run portal.BulkRun, chunk []portal.BulkRow) error {
+	op := portal.Operator{ID: run.OperatorID, Name: run.OperatorName}
+	issues := make([]issuance.BatchIssue, len(chunk))
+	for i, w := range chunk {
+		issues[i] = issuance.BatchIssue{Target: w.Target, Req: issuance.IssueRequest{Start: w.Start, LifetimeMinutes: w.Lifetime,
+			OneTime: w.OneTime, Reason: w.Reason, Ticket: w.Ticket, Submission: w.Submission}}
+	}
+	got := r.svc.IssueBatch(ctx, op, issues, r.o.Limit)
+	now := r.o.Now()
+	for i := range chunk {
+		outcomeOf(&chunk[i], got[i], run)
+		chunk[i].Updated = now
+	}
+	// The outcomes are stored even when ctx has just ended: the passes
+	// exist, and their passcodes must not be lost.
+	return r.runs.SaveRows(context.WithoutCancel(ctx), chunk)
 }
 
 // outcomeOf sets a row's state and detail from its issue's answer, and

@@ -33,6 +33,10 @@ func cohort(t *testing.T, p *demotest.Portal, n int) []string {
 // confirmed stores a running run of targets, every row queued, and
 // returns it with its private key.
 func confirmed(t *testing.T, p *demotest.Portal, id string, targets []string) (portal.BulkRun, []byte) {
+	return confirmedRun(t, p, id, targets)
+}
+
+func confirmedRun(t testing.TB, p *demotest.Portal, id string, targets []string) (portal.BulkRun, []byte) {
 	t.Helper()
 	public, private, err := bulk.NewKeys()
 	if err != nil {
