@@ -102,15 +102,42 @@ func (r *Runner) work(ctx context.Context, run portal.BulkRun) (int, error) {
 			}
 		})
 	}
+	// A batch can wait on Graph's throttle longer than the lease lasts:
+	// keep the lease while batches are in flight, so that no other replica
+	// takes the run and sends their rows again.
+	stop := r.keepLease(ctx, run.ID)
 	stopped, err := r.dispatch(ctx, run, rows, chunks)
 	close(chunks)
 	wg.Wait()
+	stop()
 	errs = append(errs, err)
 	if err := errors.Join(errs...); err != nil || stopped {
 		return done, err
 	}
 	_, err = r.runs.SetRunState(ctx, run.ID, portal.RunRunning, portal.RunDone, "", r.o.Now())
 	return done, err
+}
+
+// keepLease renews the run's lease every third of its life until the
+// returned stop is called.
+func (r *Runner) keepLease(ctx context.Context, runID string) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tick := time.NewTicker(r.o.LeaseTTL / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				// A renewal that fails leaves the lease to lapse; the
+				// batches in flight finish either way.
+				_, _ = r.leases.TryLease(context.WithoutCancel(ctx), "bulk:"+runID, r.replica, r.o.LeaseTTL)
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }
 }
 
 // maxRunRows bounds the rows one run may hold.

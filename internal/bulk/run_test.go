@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tapportal/portal/internal/bulk"
 	"github.com/tapportal/portal/internal/demotest"
@@ -184,5 +185,28 @@ func TestRunnerCancelled(t *testing.T) {
 		if w.State != portal.RowCancelled {
 			t.Errorf("row %d = %s, want cancelled", w.Line, w.State)
 		}
+	}
+}
+
+// TestRunnerKeepsLease: a batch that waits on Graph longer than the lease
+// lasts keeps the run's lease, so no other replica takes the run and sends
+// its rows again.
+func TestRunnerKeepsLease(t *testing.T) {
+	p := demotest.Start(t, demotest.Options{})
+	ctx := context.Background()
+	run, _ := confirmed(t, p, "run4", cohort(t, p, 3))
+	defer p.Demo.Graph.Inject(graphemu.Fault{Method: "POST", Path: "/v1.0/$batch", Latency: 1500 * time.Millisecond})()
+	r := bulk.NewRunner(p.App.Service, p.App.Store, p.App.Store, "replica-1", bulk.RunnerOptions{LeaseTTL: 300 * time.Millisecond})
+	done := make(chan error, 1)
+	go func() { _, err := r.Step(ctx); done <- err }()
+	time.Sleep(900 * time.Millisecond)
+	if ok, err := p.App.Store.TryLease(ctx, "bulk:"+run.ID, "replica-2", time.Minute); err != nil || ok {
+		t.Fatalf("another replica took the run's lease while its batch was in flight: %v, %v", ok, err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if c := creates(p); c != 3 {
+		t.Fatalf("%d creates, want 3", c)
 	}
 }
