@@ -19,26 +19,57 @@ type SignInReader interface {
 // minute, and each pass looked at would otherwise ask again.
 const signInRefusalTTL = time.Hour
 
-// signInRefusal remembers the last refused read of sign-in activity.
+// signInRefusal remembers the last refused read of sign-in activity, and
+// the last one allowed. Until a read has been allowed, reads go one at a
+// time, so that looks made at once learn of a refusal from the first
+// rather than each asking Graph.
 type signInRefusal struct {
-	mu    sync.Mutex
-	err   error
-	until time.Time
+	gate    sync.Mutex
+	mu      sync.Mutex
+	err     error
+	until   time.Time
+	okUntil time.Time
 }
 
-func (r *signInRefusal) get(now time.Time) error {
+// read answers from a remembered refusal, or reads with read and
+// remembers what Graph said.
+func (r *signInRefusal) read(now time.Time, read func() (time.Time, error)) (time.Time, error) {
+	if ok, err := r.known(now); err != nil || ok {
+		if err != nil {
+			return time.Time{}, err
+		}
+		return r.remember(now, read)
+	}
+	r.gate.Lock()
+	defer r.gate.Unlock()
+	if _, err := r.known(now); err != nil {
+		return time.Time{}, err
+	}
+	return r.remember(now, read)
+}
+
+// known reports whether reads were allowed lately, or returns the
+// refusal remembered at now.
+func (r *signInRefusal) known(now time.Time) (bool, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if now.Before(r.until) {
-		return r.err
+		return false, r.err
 	}
-	return nil
+	return now.Before(r.okUntil), nil
 }
 
-func (r *signInRefusal) set(err error, now time.Time) {
+func (r *signInRefusal) remember(now time.Time, read func() (time.Time, error)) (time.Time, error) {
+	last, err := read()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.err, r.until = err, now.Add(signInRefusalTTL)
+	switch {
+	case portal.ErrorCode(err) == portal.EForbidden:
+		r.err, r.until = err, now.Add(signInRefusalTTL)
+	case err == nil:
+		r.okUntil = now.Add(signInRefusalTTL)
+	}
+	return last, err
 }
 
 // addSignIn adds to f what the user's sign-in activity says of pass t,
@@ -49,14 +80,6 @@ func (s *Service) addSignIn(ctx context.Context, userID string, t portal.TAP, f 
 	if !ok || f.Use != portal.UseUnknown {
 		return
 	}
-	now := s.now()
-	if err := s.signInRefused.get(now); err != nil {
-		f.AddSignIn(t, time.Time{}, err)
-		return
-	}
-	last, err := reader.LastSignIn(ctx, userID)
-	if portal.ErrorCode(err) == portal.EForbidden {
-		s.signInRefused.set(err, now)
-	}
+	last, err := s.signInRefused.read(s.now(), func() (time.Time, error) { return reader.LastSignIn(ctx, userID) })
 	f.AddSignIn(t, last, err)
 }

@@ -3,6 +3,7 @@ package issuance
 import (
 	"context"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tapportal/portal/internal/portal"
@@ -16,7 +17,8 @@ type WatchOptions struct {
 	// Lookback is how old a pass may be when the portal starts watching
 	// it. Default 7 days.
 	Lookback time.Duration
-	// Batch bounds the passes looked at in one run, two Graph reads each.
+	// Batch bounds the passes looked at in one run, two or three Graph
+	// reads each.
 	// Default 20.
 	Batch int
 }
@@ -45,6 +47,9 @@ func NewWatcher(svc *Service, w portal.PassWatches, o WatchOptions) *Watcher {
 	return &Watcher{s: svc, w: w, o: o}
 }
 
+// watchParallel is how many passes are looked at at once.
+const watchParallel = 4
+
 // Watching is what one run did.
 type Watching struct {
 	// New are the passes watched from this run on; Looked those looked at.
@@ -66,8 +71,19 @@ func (w *Watcher) Run(ctx context.Context) (Watching, error) {
 	if err != nil {
 		return rep, err
 	}
-	for _, p := range due {
-		p = w.look(ctx, p)
+	// The looks go to Graph a few at a time; each user's reads are few.
+	looked := make([]portal.WatchedPass, len(due))
+	sem := make(chan struct{}, watchParallel)
+	var wg sync.WaitGroup
+	for i, p := range due {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			looked[i] = w.look(ctx, p)
+		})
+	}
+	wg.Wait()
+	for _, p := range looked {
 		if p.State == portal.WatchUnknown {
 			rep.Failed++
 		}
