@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/tapportal/portal/internal/auth"
+	"github.com/tapportal/portal/internal/bulk"
 	"github.com/tapportal/portal/internal/config"
 	"github.com/tapportal/portal/internal/graph"
 	"github.com/tapportal/portal/internal/handlers"
@@ -44,6 +45,8 @@ type Options struct {
 	// WatchEvery is how often a working pass is looked at again; default
 	// 15 minutes (the demo looks every minute).
 	WatchEvery time.Duration
+	// SampleCohort, when set, writes the demo tenant's sample cohort file.
+	SampleCohort func(now time.Time) string
 }
 
 // App is a wired portal.
@@ -59,8 +62,12 @@ type App struct {
 	// passes made; nil when they are off.
 	Reconciler *issuance.Reconciler
 	Watcher    *issuance.Watcher
-	logger     *slog.Logger
-	cfg        config.Config
+	// Bulk issues the rows of confirmed cohort runs; nil when bulk runs
+	// are off. wake tells it a run was confirmed.
+	Bulk   *bulk.Runner
+	wake   chan struct{}
+	logger *slog.Logger
+	cfg    config.Config
 
 	capsMu sync.Mutex
 	caps   []portal.Capability
@@ -139,6 +146,14 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		})
 		a.Watcher = issuance.NewWatcher(svc, st, issuance.WatchOptions{Lookback: cfg.DirectoryAuditLookback, Every: opts.WatchEvery})
 	}
+	var bulkPages *handlers.Bulk
+	if cfg.BulkMaxRows > 0 {
+		limit := portal.Limit{Max: cfg.BulkRateCount, Window: cfg.BulkRateWindow}
+		a.Bulk = bulk.NewRunner(svc, st, st, a.replica, bulk.RunnerOptions{Limit: limit, Now: opts.Now})
+		a.wake = make(chan struct{}, 1)
+		bulkPages = &handlers.Bulk{Runs: st, Limits: bulk.Limits{MaxBytes: int64(cfg.BulkMaxBytes), MaxRows: cfg.BulkMaxRows}, Limit: limit,
+			Sample: opts.SampleCohort, Wake: a.wakeBulk}
+	}
 	var auditLog portal.AuditLog
 	var watches portal.PassWatches
 	if a.Reconciler != nil {
@@ -155,6 +170,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		},
 		Capabilities: a.Capabilities,
 		AuditLog:     auditLog, AuditDelay: cfg.DirectoryAuditDelay, Watches: watches, Review: st,
+		Bulk: bulkPages,
 	})
 	a.Handler = h
 	return a, nil
@@ -263,6 +279,38 @@ func (a *App) reconcileLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+		}
+	}
+}
+
+// BulkInterval is how often a replica looks for bulk runs to resume, such
+// as one left by a stopped replica.
+const BulkInterval = 5 * time.Second
+
+func (a *App) wakeBulk() {
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+// bulkLoop works the confirmed bulk runs as they are confirmed here, and
+// every BulkInterval those any replica left, until ctx ends.
+func (a *App) bulkLoop(ctx context.Context) {
+	if a.Bulk == nil {
+		return
+	}
+	tick := time.NewTicker(BulkInterval)
+	defer tick.Stop()
+	for {
+		if _, err := a.Bulk.Step(ctx); err != nil && ctx.Err() == nil {
+			a.logger.ErrorContext(ctx, "bulk runs", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		case <-a.wake:
 		}
 	}
 }
@@ -418,6 +466,9 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	bulkDone := make(chan struct{})
+	go func() { defer close(bulkDone); a.bulkLoop(ctx) }()
+	defer func() { <-bulkDone }()
 	select {
 	case err := <-errc:
 		return err

@@ -45,7 +45,7 @@ func newHires(p *demotest.Portal, n int) []string {
 // the memory the run allocated. Run it once: -benchtime=1x.
 func BenchmarkCohort(b *testing.B) {
 	for range b.N {
-		p := demotest.Start(b, demotest.Options{})
+		p := demotest.Start(b, ownRunner)
 		ctx := context.Background()
 		ids := newHires(p, benchRows)
 		run, _ := confirmedRun(b, p, "bench", ids)
@@ -82,7 +82,7 @@ func BenchmarkCohort(b *testing.B) {
 // time, no checks and no records, on the same emulator and latency.
 func BenchmarkSequential(b *testing.B) {
 	for range b.N {
-		p := demotest.Start(b, demotest.Options{})
+		p := demotest.Start(b, ownRunner)
 		ctx := context.Background()
 		ids := newHires(p, benchRows)
 		start := time.Now()
@@ -102,7 +102,7 @@ func BenchmarkSequential(b *testing.B) {
 // per second. Run it once: -benchtime=1x.
 func BenchmarkPreview(b *testing.B) {
 	for range b.N {
-		p := demotest.Start(b, demotest.Options{})
+		p := demotest.Start(b, ownRunner)
 		ids := newHires(p, benchRows)
 		rows := make([]bulk.Row, len(ids))
 		for i, id := range ids {

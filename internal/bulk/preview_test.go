@@ -16,7 +16,7 @@ import (
 // TestPreview checks each row with the single issue's guardrails, read
 // fresh through the SDK and the emulator, and issues nothing.
 func TestPreview(t *testing.T) {
-	p := demotest.Start(t, demotest.Options{})
+	p := demotest.Start(t, ownRunner)
 	ctx := context.Background()
 	eligible := cohort(t, p, 1)[0]
 	rows := []bulk.Row{

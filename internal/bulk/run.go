@@ -176,9 +176,11 @@ func (r *Runner) send(ctx context.Context, run portal.BulkRun, chunk []portal.Bu
 	issues := make([]issuance.BatchIssue, len(chunk))
 	for i, w := range chunk {
 		issues[i] = issuance.BatchIssue{Target: w.Target, Req: issuance.IssueRequest{Start: w.Start, LifetimeMinutes: w.Lifetime,
-			OneTime: w.OneTime, Reason: w.Reason, Ticket: w.Ticket, Submission: w.Submission}}
+			OneTime: w.OneTime, Reason: w.Reason, Ticket: w.Ticket, Submission: w.Submission, RequestID: portal.BulkRequestPrefix + run.ID}}
 	}
-	got := r.svc.IssueBatch(ctx, op, issues, r.o.Limit)
+	limit := r.o.Limit
+	limit.Bulk = true
+	got := r.svc.IssueBatch(ctx, op, issues, limit)
 	now := r.o.Now()
 	for i := range chunk {
 		outcomeOf(&chunk[i], got[i], run)
@@ -201,6 +203,10 @@ func outcomeOf(w *portal.BulkRow, got issuance.BatchIssued, run portal.BulkRun) 
 	case err == nil:
 		sealed, serr := Seal(run.PublicKey, run.ID, w.Line, got.Result.Issued.Passcode.Reveal())
 		w.State, w.TAPID, w.Sealed, w.Detail = portal.RowIssued, got.Result.Issued.ID, sealed, ""
+		// The pass as Graph made it: a row to start at once gets its time.
+		if t := got.Result.Issued.TAP; !t.Start.IsZero() {
+			w.Start, w.Lifetime = t.Start, t.LifetimeMinutes
+		}
 		if serr != nil {
 			w.Sealed, w.Detail = nil, "The pass was issued, but its passcode could not be sealed, so it cannot be shown: revoke it and issue another."
 		}
@@ -217,7 +223,8 @@ func outcomeOf(w *portal.BulkRow, got issuance.BatchIssued, run portal.BulkRun) 
 		w.State, w.Detail = portal.RowUnknown, portal.ErrorMessage(err)
 	case errors.Is(err, issuance.ErrNeedsConfirmation):
 		w.State, w.Detail = portal.RowRefused, "The user holds a working pass, and a cohort run never replaces one: issue theirs from their page."
-	case portal.ErrorCode(err) == portal.EPolicy:
+	case portal.ErrorCode(err) == portal.EPolicy, portal.ErrorCode(err) == portal.ELimited:
+		// Refused by a guardrail or the bulk limit, and recorded so.
 		w.State, w.Detail = portal.RowRefused, portal.ErrorMessage(err)
 	default:
 		w.State, w.Detail = portal.RowFailed, messageOf(err)

@@ -2,6 +2,7 @@ package bulk_test
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,10 @@ import (
 )
 
 // cohort is n users the demo portal will issue to, with no pass.
+// ownRunner is a portal whose own runner is off (PORTAL_BULK_MAX_ROWS=0),
+// so that only the test's runners work its runs.
+var ownRunner = demotest.Options{Env: map[string]string{"PORTAL_BULK_MAX_ROWS": "0"}}
+
 func cohort(t *testing.T, p *demotest.Portal, n int) []string {
 	t.Helper()
 	rails := demotest.Rails{ProtectedGroupIDs: p.Config.ProtectedGroupIDs, EligibleGroupIDs: p.Config.EligibleGroupIDs}
@@ -72,7 +77,7 @@ func creates(p *demotest.Portal) int {
 // account and a user holding a pass refused, every passcode opened with
 // the run's private key once, and the run done.
 func TestRunner(t *testing.T) {
-	p := demotest.Start(t, demotest.Options{})
+	p := demotest.Start(t, ownRunner)
 	ctx := context.Background()
 	targets := append(cohort(t, p, 23), graphemu.GlobalAdminUserID, graphemu.TAPUsableUserID)
 	run, private := confirmed(t, p, "run1", targets)
@@ -126,7 +131,7 @@ func TestRunner(t *testing.T) {
 // before it stored them; another replica resumes the run and issues every
 // row exactly once, saying which passcodes were lost.
 func TestRunnerResumes(t *testing.T) {
-	p := demotest.Start(t, demotest.Options{})
+	p := demotest.Start(t, ownRunner)
 	ctx := context.Background()
 	targets := cohort(t, p, 20)
 	run, _ := confirmed(t, p, "run2", targets)
@@ -163,7 +168,7 @@ func TestRunnerResumes(t *testing.T) {
 
 // TestRunnerCancelled: a cancelled run's queued rows are never sent.
 func TestRunnerCancelled(t *testing.T) {
-	p := demotest.Start(t, demotest.Options{})
+	p := demotest.Start(t, ownRunner)
 	ctx := context.Background()
 	run, _ := confirmed(t, p, "run3", cohort(t, p, 5))
 	if ok, err := bulk.Cancel(ctx, p.App.Store, run.ID, "Cancelled by Priya", run.Created); err != nil || !ok {
@@ -192,7 +197,7 @@ func TestRunnerCancelled(t *testing.T) {
 // lasts keeps the run's lease, so no other replica takes the run and sends
 // its rows again.
 func TestRunnerKeepsLease(t *testing.T) {
-	p := demotest.Start(t, demotest.Options{})
+	p := demotest.Start(t, ownRunner)
 	ctx := context.Background()
 	run, _ := confirmed(t, p, "run4", cohort(t, p, 3))
 	defer p.Demo.Graph.Inject(graphemu.Fault{Method: "POST", Path: "/v1.0/$batch", Latency: 1500 * time.Millisecond})()
@@ -208,5 +213,47 @@ func TestRunnerKeepsLease(t *testing.T) {
 	}
 	if c := creates(p); c != 3 {
 		t.Fatalf("%d creates, want 3", c)
+	}
+}
+
+// TestRunnerHonoursThrottle: with Graph's write limit at three creates,
+// the rest of the batch is throttled item by item, sent again after its
+// Retry-After, and issued once; the bulk limit refuses the rows beyond it.
+func TestRunnerHonoursThrottle(t *testing.T) {
+	p := demotest.Start(t, ownRunner)
+	ctx := context.Background()
+	p.Demo.Graph.Update(func(tn *graphemu.Tenant) { tn.WriteLimit, tn.WriteWindow = 3, 2*time.Second })
+	targets := cohort(t, p, 7)
+	run, _ := confirmed(t, p, "run-throttled", targets)
+	p.Demo.Graph.ResetRequests()
+	limit := portal.Limit{Max: 6, Window: time.Hour}
+	n, err := bulk.NewRunner(p.App.Service, p.App.Store, p.App.Store, "replica-1", bulk.RunnerOptions{Limit: limit}).Step(ctx)
+	if err != nil || n != 7 {
+		t.Fatalf("Step = %d, %v", n, err)
+	}
+	rows, _ := p.App.Store.Rows(ctx, run.ID)
+	states := map[portal.RowState]int{}
+	for _, w := range rows {
+		states[w.State]++
+		if w.State == portal.RowRefused && !strings.Contains(w.Detail, "in bulk runs") {
+			t.Errorf("row %d refused with %q, want the bulk limit named", w.Line, w.Detail)
+		}
+	}
+	if states[portal.RowIssued] != 6 || states[portal.RowRefused] != 1 {
+		t.Fatalf("row states %v, want 6 issued and 1 refused by the bulk limit", states)
+	}
+	made, throttled := 0, 0
+	for _, r := range p.Demo.Graph.Requests() {
+		if r.Method == "POST" && strings.HasSuffix(r.Path, "/temporaryAccessPassMethods") {
+			switch r.Status {
+			case http.StatusCreated:
+				made++
+			case http.StatusTooManyRequests:
+				throttled++
+			}
+		}
+	}
+	if made != 6 || throttled == 0 {
+		t.Fatalf("%d passes made (%d creates throttled), want each of the 6 rows made once after throttling", made, throttled)
 	}
 }

@@ -67,6 +67,9 @@ var Vars = []Var{
 	{Name: "PORTAL_PROTECTED_GROUP_IDS", Help: "Comma-separated group ids whose members never get a pass."},
 	{Name: "PORTAL_ELIGIBLE_GROUP_IDS", Help: "Comma-separated group ids; when set, only their members can get a pass."},
 	{Name: "PORTAL_RATE_LIMIT", Default: "20/1h", Help: "Passes one operator may issue per window, as COUNT/WINDOW (e.g. 20/1h), counted across replicas."},
+	{Name: "PORTAL_BULK_RATE_LIMIT", Default: "500/24h", Help: "Rows of bulk runs one operator may issue per window, as COUNT/WINDOW, counted across replicas apart from PORTAL_RATE_LIMIT (which bulk rows do not use up)."},
+	{Name: "PORTAL_BULK_MAX_ROWS", Default: "1000", Help: "Most rows a cohort file may hold (at most 10000); 0 turns bulk runs off."},
+	{Name: "PORTAL_BULK_MAX_BYTES", Default: "1048576", Help: "Largest cohort file accepted, in bytes (1024 to 16777216)."},
 	{Name: "PORTAL_MAX_AUTH_AGE", Default: "15m", Help: "Issuing needs a sign-in younger than this; an older one is sent back to the provider (prompt=login)."},
 	{Name: "PORTAL_HISTORY_RETENTION_DAYS", Default: "0", Help: "Delete history records older than this many days (daily, recorded in the history); 0 keeps everything."},
 	{Name: "PORTAL_METRICS_ADDR", Help: "Serve Prometheus /metrics on this separate listen address (e.g. :9090) instead of on PORTAL_ADDR."},
@@ -126,8 +129,14 @@ type Config struct {
 
 	RateLimitCount  int
 	RateLimitWindow time.Duration
-	MaxAuthAge      time.Duration
-	RetentionDays   int
+	// BulkRateCount rows of bulk runs per BulkRateWindow and operator.
+	BulkRateCount  int
+	BulkRateWindow time.Duration
+	// BulkMaxRows is 0 when bulk runs are off.
+	BulkMaxRows   int
+	BulkMaxBytes  int
+	MaxAuthAge    time.Duration
+	RetentionDays int
 
 	MetricsAddr  string
 	MetricsToken string
@@ -203,6 +212,8 @@ func Load(getenv func(string) string, dev bool) (Config, error) {
 		ProtectedGroupIDs:      p.guids("PORTAL_PROTECTED_GROUP_IDS"),
 		EligibleGroupIDs:       p.guids("PORTAL_ELIGIBLE_GROUP_IDS"),
 		MaxAuthAge:             p.duration("PORTAL_MAX_AUTH_AGE", time.Minute, 24*time.Hour),
+		BulkMaxRows:            p.integer("PORTAL_BULK_MAX_ROWS", 0, 10000),
+		BulkMaxBytes:           p.integer("PORTAL_BULK_MAX_BYTES", 1024, 16<<20),
 		RetentionDays:          p.integer("PORTAL_HISTORY_RETENTION_DAYS", 0, 36500),
 		MetricsAddr:            p.str("PORTAL_METRICS_ADDR"),
 		MetricsToken:           p.str("PORTAL_METRICS_TOKEN"),
@@ -223,6 +234,7 @@ func Load(getenv func(string) string, dev bool) (Config, error) {
 		c.DirectoryAuditDelay = DevDirectoryAuditDelay
 	}
 	c.RateLimitCount, c.RateLimitWindow = p.rate("PORTAL_RATE_LIMIT")
+	c.BulkRateCount, c.BulkRateWindow = p.rate("PORTAL_BULK_RATE_LIMIT")
 	if strings.EqualFold(c.StaffAppID, "none") {
 		c.StaffAppID, c.StaffDisabled = "", true
 		if c.ProtectStaff && p.getenv("PORTAL_PROTECT_PORTAL_STAFF") != "" {

@@ -89,7 +89,7 @@ func logger(logs *testutil.Buffer) *slog.Logger {
 // serve runs a portal with p's configuration on ln until the test ends.
 func (p *Portal) serve(t testing.TB, ln net.Listener) *app.App {
 	t.Helper()
-	a, err := app.New(context.Background(), p.Config, logger(p.Logs), app.Options{RootCAs: p.Demo.Graph.CertPool(), Now: p.opts.Now})
+	a, err := app.New(context.Background(), p.Config, logger(p.Logs), app.Options{RootCAs: p.Demo.Graph.CertPool(), Now: p.opts.Now, SampleCohort: app.SampleCohort})
 	if err != nil {
 		ln.Close()
 		t.Fatalf("wiring the portal: %v", err)

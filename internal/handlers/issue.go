@@ -17,6 +17,11 @@ import (
 	"github.com/tapportal/portal/web/templates"
 )
 
+// noAuthTime is the refusal when the provider never says when the operator
+// signed in.
+const noAuthTime = "The identity provider does not say when you signed in, even when asked to (the auth_time claim), " +
+	"so the portal cannot confirm a fresh sign-in and will not issue passes. Ask the platform admin to have the provider send auth_time."
+
 func issuePath(c echo.Context) string { return "/users/" + url.PathEscape(c.Param("id")) + "/issue" }
 
 // reauthenticate sends the operator through the provider with
@@ -26,8 +31,7 @@ func (s *Server) reauthenticate(c echo.Context, draft url.Values) error {
 	if sessionOf(c).NoAuthTime {
 		// A fresh sign-in was asked for and the provider still did not say
 		// when it happened: asking again would go round in circles.
-		return &portal.Error{Code: portal.EDenied, Message: "The identity provider does not say when you signed in, even when asked to (the auth_time claim), " +
-			"so the portal cannot confirm a fresh sign-in and will not issue passes. Ask the platform admin to have the provider send auth_time."}
+		return &portal.Error{Code: portal.EDenied, Message: noAuthTime}
 	}
 	if len(draft) > 0 {
 		op := operator(c)
@@ -35,7 +39,16 @@ func (s *Server) reauthenticate(c echo.Context, draft url.Values) error {
 			return err
 		}
 	}
-	return c.Redirect(http.StatusSeeOther, "/auth/login?reauth=1&return_to="+url.QueryEscape(issuePath(c)))
+	return s.reauthenticateTo(c, issuePath(c))
+}
+
+// reauthenticateTo sends the operator through the provider with
+// prompt=login and back to path.
+func (s *Server) reauthenticateTo(c echo.Context, path string) error {
+	if sessionOf(c).NoAuthTime {
+		return &portal.Error{Code: portal.EDenied, Message: noAuthTime}
+	}
+	return c.Redirect(http.StatusSeeOther, "/auth/login?reauth=1&return_to="+url.QueryEscape(path))
 }
 
 // draftFields are the issue form's fields that survive a fresh sign-in;

@@ -14,7 +14,11 @@ const MaxBody = "64K"
 func (s *Server) routes() {
 	e := s.echo
 	e.Pre(middleware.RemoveTrailingSlash())
-	e.Use(s.requestID, s.logRequests, securityHeaders(s.cfg), middleware.BodyLimit(MaxBody))
+	e.Use(s.requestID, s.logRequests, securityHeaders(s.cfg), middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{
+		Limit: MaxBody,
+		// A cohort file is bounded by PORTAL_BULK_MAX_BYTES instead.
+		Skipper: func(c echo.Context) bool { return c.Path() == "/bulk" && c.Request().Method == http.MethodPost },
+	}))
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
@@ -48,6 +52,18 @@ func (s *Server) routes() {
 	op.POST("/users/:id/revoke", s.revoke)
 	op.GET("/my-history", s.myHistory)
 	op.GET("/my-history/:id", s.myEvent)
+
+	if s.cfg.Bulk != nil {
+		op.GET("/bulk", s.bulkPage)
+		op.POST("/bulk", s.bulkUpload)
+		op.GET("/bulk/template.csv", s.bulkTemplate)
+		op.GET("/bulk/sample.csv", s.bulkSample)
+		op.GET("/bulk/:id", s.bulkRunPage)
+		op.GET("/bulk/:id/progress", s.bulkProgress)
+		op.POST("/bulk/:id/confirm", s.bulkConfirm)
+		op.POST("/bulk/:id/cancel", s.bulkCancel)
+		op.POST("/bulk/:id/passcodes", s.bulkPasscodes)
+	}
 
 	sup := op.Group("/history", s.requireSupervisor)
 	sup.GET("", s.history)

@@ -84,6 +84,8 @@ type Config struct {
 	Watches portal.PassWatches
 	// Review answers the review pages' person filter and counts.
 	Review portal.Review
+	// Bulk, when set, runs cohort files.
+	Bulk *Bulk
 }
 
 // Server is the portal's HTTP handler.
@@ -164,7 +166,7 @@ func (s *Server) page(c echo.Context, title, nav string) templates.Page {
 		Location: location(c),
 	}
 	if sess := sessionOf(c); sess != nil {
-		p.User = &templates.Viewer{Name: sess.Name, Username: sess.Username, Supervisor: sess.IsSupervisor()}
+		p.User = &templates.Viewer{Name: sess.Name, Username: sess.Username, Supervisor: sess.IsSupervisor(), Bulk: s.cfg.Bulk != nil}
 		p.CSRF = maskToken(sess.CSRF)
 	}
 	return p

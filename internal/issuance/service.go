@@ -13,6 +13,7 @@
 package issuance
 
 import (
+	"context"
 	"log/slog"
 	"time"
 
@@ -127,3 +128,7 @@ func (s *Service) FreshSignIn(op portal.Operator) bool {
 
 // Now returns the service's current time.
 func (s *Service) Now() time.Time { return s.now() }
+
+// Policy returns the tenant's Temporary Access Pass policy, as the
+// directory caches it.
+func (s *Service) Policy(ctx context.Context) (portal.Policy, error) { return s.dir.Policy(ctx) }

@@ -98,12 +98,21 @@ type BulkRuns interface {
 	SetRunState(ctx context.Context, id string, from, to RunState, detail string, now time.Time) (bool, error)
 	// Runs lists the runs in state, oldest first.
 	Runs(ctx context.Context, state RunState) ([]BulkRun, error)
+	// RecentRuns lists the latest runs, newest first, at most limit: an
+	// operator's own, or everyone's for operatorID "".
+	RecentRuns(ctx context.Context, operatorID string, limit int) ([]BulkRun, error)
+	// ConfirmRun starts a run in preview with the public key its
+	// passcodes are sealed to, and queues its eligible rows, in one step;
+	// it reports false when the run was not in preview.
+	ConfirmRun(ctx context.Context, id string, publicKey []byte, now time.Time) (bool, error)
+	// RowCounts counts a run's rows by state.
+	RowCounts(ctx context.Context, runID string) (map[RowState]int, error)
 	// Rows lists a run's rows by line; RowsIn only those in a state, at
 	// most limit.
 	Rows(ctx context.Context, runID string) ([]BulkRow, error)
 	RowsIn(ctx context.Context, runID string, state RowState, limit int) ([]BulkRow, error)
-	// SaveRows stores the rows' state, detail, target name, pass id and
-	// sealed passcode.
+	// SaveRows stores the rows' state, detail, target name, pass id,
+	// start, lifetime and sealed passcode.
 	SaveRows(ctx context.Context, rows []BulkRow) error
 	// MoveRows moves every row of a run in state from to state to.
 	MoveRows(ctx context.Context, runID string, from, to RowState, now time.Time) (int, error)

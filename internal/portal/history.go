@@ -141,7 +141,16 @@ type TargetLock struct {
 type Limit struct {
 	Max    int
 	Window time.Duration
+	// Bulk counts only the rows of bulk runs (intents whose RequestID
+	// starts with BulkRequestPrefix); otherwise those rows do not count.
+	// Each kind of issue has a limit of its own.
+	Bulk bool
 }
+
+// BulkRequestPrefix starts the RequestID of every bulk run's row, followed
+// by the run's id: it links the row's records to their run. The portal's
+// own request ids never start so.
+const BulkRequestPrefix = "bulk:"
 
 // Count is a labelled number, for the dashboard.
 type Count struct {

@@ -266,6 +266,56 @@ func (m *Manager) TakeDraft(w http.ResponseWriter, r *http.Request, path, subjec
 	return d.Values, nil
 }
 
+// key is a secret kept in the browser for one path, such as the key
+// that opens a bulk run's passcodes.
+type key struct {
+	Path    string    `json:"path"`
+	Subject string    `json:"sub"`
+	Key     []byte    `json:"key"`
+	Expires time.Time `json:"exp"`
+}
+
+// keyName is the cookie that holds path's key. Paths differ by run, and a
+// cookie scoped to one is not sent to another.
+func (m *Manager) keyName() string {
+	if m.secure {
+		// __Host- would pin the cookie to path /.
+		return "__Secure-tap_key"
+	}
+	return "tap_key"
+}
+
+// SaveKey keeps secret for subject in an encrypted cookie that only
+// requests under path carry, for ttl. The server keeps no copy.
+func (m *Manager) SaveKey(w http.ResponseWriter, path, subject string, secret []byte, ttl time.Duration) error {
+	v, err := securecookie.EncodeMulti(m.keyName(), key{Path: path, Subject: subject, Key: secret, Expires: m.now().Add(ttl)}, m.codecs...)
+	if err != nil {
+		return fmt.Errorf("session: encode key: %w", err)
+	}
+	c := m.cookie(m.keyName(), v, ttl)
+	c.Path, c.SameSite = path, http.SameSiteStrictMode
+	http.SetCookie(w, c)
+	return nil
+}
+
+// Key returns the secret SaveKey kept for path and subject, or nil.
+func (m *Manager) Key(r *http.Request, path, subject string) []byte {
+	for _, c := range r.CookiesNamed(m.keyName()) {
+		var k key
+		if securecookie.DecodeMulti(m.keyName(), c.Value, &k, m.codecs...) == nil && k.Path == path && k.Subject == subject && m.now().Before(k.Expires) {
+			return k.Key
+		}
+	}
+	return nil
+}
+
+// ClearKey removes path's key from the browser.
+func (m *Manager) ClearKey(w http.ResponseWriter, path string) {
+	c := m.cookie(m.keyName(), "", -1)
+	c.Path, c.SameSite = path, http.SameSiteStrictMode
+	http.SetCookie(w, c)
+}
+
 func (m *Manager) cookie(name, value string, maxAge time.Duration) *http.Cookie {
 	c := &http.Cookie{
 		Name:     name,

@@ -160,3 +160,43 @@ func TestLoginCookieIsSingleUse(t *testing.T) {
 		t.Fatal("an expired sign-in attempt was accepted")
 	}
 }
+
+// TestKey: a key is kept for one path and one subject, encrypted, and
+// ends with its time or when cleared.
+func TestKey(t *testing.T) {
+	now := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
+	m, err := New(Options{Keys: []string{"a-session-key-of-some-length-123"}, Secure: true, IdleTimeout: time.Hour, MaxAge: 8 * time.Hour,
+		Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	rec := httptest.NewRecorder()
+	if err := m.SaveKey(rec, "/bulk/run1", "op-1", secret, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	c := rec.Result().Cookies()[0]
+	if c.Path != "/bulk/run1" || !c.HttpOnly || !c.Secure || c.SameSite != http.SameSiteStrictMode || strings.Contains(c.Value, string(secret)) {
+		t.Fatalf("key cookie = %+v: want HttpOnly, Secure, Strict, scoped to the run, and not the key in clear", c)
+	}
+	req := httptest.NewRequest(http.MethodGet, "/bulk/run1", nil)
+	req.AddCookie(c)
+	if got := m.Key(req, "/bulk/run1", "op-1"); string(got) != string(secret) {
+		t.Fatalf("Key = %q, want the secret", got)
+	}
+	if got := m.Key(req, "/bulk/run2", "op-1"); got != nil {
+		t.Errorf("the key of run1 opened run2")
+	}
+	if got := m.Key(req, "/bulk/run1", "op-2"); got != nil {
+		t.Errorf("the key of op-1 was given to op-2")
+	}
+	now = now.Add(2 * time.Hour)
+	if got := m.Key(req, "/bulk/run1", "op-1"); got != nil {
+		t.Errorf("an expired key was returned")
+	}
+	rec = httptest.NewRecorder()
+	m.ClearKey(rec, "/bulk/run1")
+	if c := rec.Result().Cookies()[0]; c.MaxAge >= 0 || c.Path != "/bulk/run1" {
+		t.Errorf("ClearKey cookie = %+v, want removed on the run's path", c)
+	}
+}

@@ -200,9 +200,14 @@ func (s *Store) checkLimit(ctx context.Context, tx *sql.Tx, e *portal.Event, l p
 	// An intent counts unless its outcome says no pass came of it (failed,
 	// or refused by Graph): passes issued, and those whose outcome is not
 	// known yet, the stricter reading.
-	filter := `operator_id = ? AND action = ? AND outcome = ? AND id >= ?
+	// Bulk rows and single issues each count against their own limit.
+	kind := "NOT LIKE"
+	if l.Bulk {
+		kind = "LIKE"
+	}
+	filter := `operator_id = ? AND action = ? AND outcome = ? AND id >= ? AND request_id ` + kind + ` ?
 		AND NOT EXISTS (SELECT 1 FROM events o WHERE o.intent_id = events.id AND o.intent_id <> 0 AND o.outcome IN (?, ?))`
-	args := []any{e.OperatorID, string(portal.ActionIssue), string(portal.OutcomePending), from,
+	args := []any{e.OperatorID, string(portal.ActionIssue), string(portal.OutcomePending), from, portal.BulkRequestPrefix + "%",
 		string(portal.OutcomeFailed), string(portal.OutcomeRefused)}
 	var n, unsure int
 	err = tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*), COALESCE(SUM(CASE WHEN NOT EXISTS (
@@ -226,6 +231,9 @@ func (s *Store) checkLimit(ctx context.Context, tx *sql.Tx, e *portal.Event, l p
 	passes := "passes"
 	if n == 1 {
 		passes = "pass"
+	}
+	if l.Bulk {
+		passes += " in bulk runs"
 	}
 	known := ""
 	if unsure > 0 {

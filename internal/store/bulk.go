@@ -61,6 +61,58 @@ func (s *Store) Runs(ctx context.Context, state portal.RunState) ([]portal.BulkR
 	return s.runs(ctx, "WHERE state = ? ORDER BY created_us, id", string(state))
 }
 
+// RecentRuns implements portal.BulkRuns.
+func (s *Store) RecentRuns(ctx context.Context, operatorID string, limit int) ([]portal.BulkRun, error) {
+	if operatorID == "" {
+		return s.runs(ctx, "ORDER BY created_us DESC, id LIMIT ?", limit)
+	}
+	return s.runs(ctx, "WHERE operator_id = ? ORDER BY created_us DESC, id LIMIT ?", operatorID, limit)
+}
+
+// ConfirmRun implements portal.BulkRuns.
+func (s *Store) ConfirmRun(ctx context.Context, id string, publicKey []byte, now time.Time) (bool, error) {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return false, unavailable(err)
+	}
+	defer tx.Rollback()
+	ok, err := changedOneRow(tx.ExecContext(ctx, s.q(`UPDATE bulk_runs SET state = ?, public_key = ?, updated_us = ? WHERE id = ? AND state = ?`),
+		string(portal.RunRunning), publicKey, micros(now), id, string(portal.RunPreview)))
+	if err != nil || !ok {
+		return false, err
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`UPDATE bulk_rows SET state = ?, updated_us = ? WHERE run_id = ? AND state = ?`),
+		string(portal.RowQueued), micros(now), id, string(portal.RowEligible)); err != nil {
+		return false, unavailable(err)
+	}
+	if err := tx.Commit(); err != nil {
+		return false, unavailable(err)
+	}
+	return true, nil
+}
+
+// RowCounts implements portal.BulkRuns.
+func (s *Store) RowCounts(ctx context.Context, runID string) (map[portal.RowState]int, error) {
+	rows, err := s.read.QueryContext(ctx, s.q(`SELECT state, COUNT(*) FROM bulk_rows WHERE run_id = ? GROUP BY state`), runID)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	defer rows.Close()
+	out := map[portal.RowState]int{}
+	for rows.Next() {
+		var state string
+		var n int
+		if err := rows.Scan(&state, &n); err != nil {
+			return nil, unavailable(err)
+		}
+		out[portal.RowState(state)] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, unavailable(err)
+	}
+	return out, nil
+}
+
 // SetRunState implements portal.BulkRuns.
 func (s *Store) SetRunState(ctx context.Context, id string, from, to portal.RunState, detail string, now time.Time) (bool, error) {
 	return changedOneRow(s.write.ExecContext(ctx, s.q(`UPDATE bulk_runs SET state = ?, detail = ?, updated_us = ? WHERE id = ? AND state = ?`),
@@ -85,14 +137,14 @@ func (s *Store) SaveRows(ctx context.Context, rows []portal.BulkRow) error {
 	}
 	defer tx.Rollback()
 	update, err := tx.PrepareContext(ctx, s.q(`UPDATE bulk_rows SET state = ?, detail = ?, target_id = ?, target_name = ?, tap_id = ?,
-		sealed = ?, updated_us = ? WHERE run_id = ? AND line = ?`))
+		sealed = ?, start_us = ?, lifetime = ?, updated_us = ? WHERE run_id = ? AND line = ?`))
 	if err != nil {
 		return unavailable(err)
 	}
 	defer update.Close()
 	for _, w := range rows {
-		if _, err := update.ExecContext(ctx, string(w.State), w.Detail, w.TargetID, w.TargetName, w.TAPID, w.Sealed, micros(w.Updated),
-			w.RunID, w.Line); err != nil {
+		if _, err := update.ExecContext(ctx, string(w.State), w.Detail, w.TargetID, w.TargetName, w.TAPID, w.Sealed, micros(w.Start), w.Lifetime,
+			micros(w.Updated), w.RunID, w.Line); err != nil {
 			return unavailable(err)
 		}
 	}

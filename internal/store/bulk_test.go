@@ -43,15 +43,29 @@ func TestBulkRuns(t *testing.T) {
 			t.Fatalf("Rows = %+v, %v", all, err)
 		}
 
-		ok, err := s.SetRunState(ctx, "run1", portal.RunPreview, portal.RunRunning, "", t0.Add(time.Minute))
+		ok, err := s.ConfirmRun(ctx, "run1", []byte{4, 5}, t0.Add(time.Minute))
 		if err != nil || !ok {
 			t.Fatalf("confirm = %v, %v", ok, err)
 		}
-		if ok, err := s.SetRunState(ctx, "run1", portal.RunPreview, portal.RunRunning, "", t0); err != nil || ok {
+		if ok, err := s.ConfirmRun(ctx, "run1", []byte{6}, t0); err != nil || ok {
 			t.Fatalf("confirming twice = %v, %v; want refused", ok, err)
 		}
-		if n, err := s.MoveRows(ctx, "run1", portal.RowEligible, portal.RowQueued, t0); err != nil || n != 3 {
-			t.Fatalf("MoveRows = %d, %v", n, err)
+		if got, _ := s.Run(ctx, "run1"); got.State != portal.RunRunning || string(got.PublicKey) != "\x04\x05" {
+			t.Fatalf("confirmed run = %+v, want running with the confirming key", got)
+		}
+		if counts, err := s.RowCounts(ctx, "run1"); err != nil || counts[portal.RowQueued] != 3 || counts[portal.RowIneligible] != 1 || len(counts) != 2 {
+			t.Fatalf("RowCounts after confirming = %v, %v; want 3 queued, 1 ineligible", counts, err)
+		}
+		other := portal.BulkRun{ID: "run2", OperatorID: "op-2", OperatorName: "Sam", FileName: "feb.csv", Created: t0.Add(time.Hour), Updated: t0,
+			State: portal.RunPreview, PublicKey: []byte{}}
+		if err := s.CreateRun(ctx, other, nil); err != nil {
+			t.Fatal(err)
+		}
+		if mine, err := s.RecentRuns(ctx, "op-1", 10); err != nil || len(mine) != 1 || mine[0].ID != "run1" {
+			t.Fatalf("RecentRuns(op-1) = %+v, %v", mine, err)
+		}
+		if everyone, err := s.RecentRuns(ctx, "", 10); err != nil || len(everyone) != 2 || everyone[0].ID != "run2" {
+			t.Fatalf("RecentRuns(all) = %+v, %v; want both, newest first", everyone, err)
 		}
 		running, err := s.Runs(ctx, portal.RunRunning)
 		if err != nil || len(running) != 1 || running[0].ID != "run1" {

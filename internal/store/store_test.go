@@ -566,6 +566,36 @@ func TestRecordIntentLimit(t *testing.T) {
 	})
 }
 
+// TestRecordIntentLimitBulk: the rows of bulk runs and single issues each
+// count against their own limit.
+func TestRecordIntentLimitBulk(t *testing.T) {
+	now := t0.Add(48 * time.Hour)
+	intent := func(requestID string) portal.Event {
+		return portal.Event{Time: now, Action: portal.ActionIssue, Outcome: portal.OutcomePending, OperatorID: "op-1", RequestID: requestID}
+	}
+	single, bulk := portal.Limit{Max: 2, Window: time.Hour}, portal.Limit{Max: 3, Window: time.Hour, Bulk: true}
+	eachBackend(t, func(t *testing.T, b backend) {
+		s := open(t, b)
+		for i := range 3 {
+			if _, err := s.RecordIntent(t.Context(), intent(portal.BulkRequestPrefix+"run-1"), portal.IntentOptions{Limit: bulk}); err != nil {
+				t.Fatalf("bulk row %d: %v, want it under the bulk limit", i+1, err)
+			}
+		}
+		_, err := s.RecordIntent(t.Context(), intent(portal.BulkRequestPrefix+"run-2"), portal.IntentOptions{Limit: bulk})
+		if code(err) != portal.ELimited || !strings.Contains(portal.ErrorMessage(err), "3 passes in bulk runs") {
+			t.Fatalf("fourth bulk row: %v, want ELimited naming bulk runs", err)
+		}
+		for i := range 2 {
+			if _, err := s.RecordIntent(t.Context(), intent("req-single"), portal.IntentOptions{Limit: single}); err != nil {
+				t.Fatalf("single issue %d after three bulk rows: %v, want the bulk rows not to count", i+1, err)
+			}
+		}
+		if _, err := s.RecordIntent(t.Context(), intent("req-single"), portal.IntentOptions{Limit: single}); code(err) != portal.ELimited {
+			t.Fatalf("third single issue: %v, want ELimited", err)
+		}
+	})
+}
+
 func TestRecordIntentLimitMessage(t *testing.T) {
 	now := t0.Add(48 * time.Hour)
 	tests := []struct {

@@ -37,6 +37,8 @@ type Viewer struct {
 	Name       string
 	Username   string
 	Supervisor bool
+	// Bulk is true when cohort files may be run.
+	Bulk bool
 }
 
 // SearchView is the search page.
@@ -307,4 +309,61 @@ type TenantPassesView struct {
 	Unaudited []portal.Unaudited
 	// Delay is how late the audit log may be before an action is flagged.
 	Delay string
+}
+
+// BulkUploadView is the cohort page: the upload form and the latest runs.
+type BulkUploadView struct {
+	// Error says why a file was refused as a whole; LineErrors list its
+	// bad rows, each with its line number.
+	Error      string
+	LineErrors []string
+	FileName   string
+	MaxRows    int
+	MaxSize    string
+	// Sample is true when the demo's sample cohort can be downloaded.
+	Sample bool
+	// Limit says the bulk rate limit, e.g. "500 rows per 24 hours".
+	Limit string
+	Runs  []portal.BulkRun
+	// Everyone is true when Runs are everyone's, not the viewer's own.
+	Everyone bool
+}
+
+// BulkRunView is one run: its rows and where it stands.
+type BulkRunView struct {
+	Run  portal.BulkRun
+	Rows []portal.BulkRow
+	// Owner is true for the operator who uploaded the run.
+	Owner bool
+	// HasKey is true when this browser holds the key that opens the
+	// run's passcodes; Sealed counts the passcodes still waiting.
+	HasKey   bool
+	Sealed   int
+	Error    string
+	Progress BulkProgress
+}
+
+// BulkProgress is how far a run has got.
+type BulkProgress struct {
+	RunID string
+	State portal.RunState
+	// Total rows confirmed, Done of them with their outcome.
+	Total, Done int
+	Counts      map[portal.RowState]int
+	// ETA is the expected time left, "" while unknown.
+	ETA string
+}
+
+// BulkPasscodesView shows a finished run's passcodes, once.
+type BulkPasscodesView struct {
+	Run  portal.BulkRun
+	Rows []BulkPasscode
+	Now  time.Time
+}
+
+// BulkPasscode is one issued row's passcode, or why it cannot be shown.
+type BulkPasscode struct {
+	Row      portal.BulkRow
+	Passcode string
+	Problem  string
 }

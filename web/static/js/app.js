@@ -12,6 +12,10 @@
  *   time[datetime][data-countdown]  kept current as "in 58 min"
  *   button[data-fill][data-value]   puts its value into the field data-fill names
  *   input[type=radio][data-reveals] shows the element it names only while checked
+ *   button[data-download-once="#table"][data-filename]
+ *                                   shown, and saves the table's data-csv cells
+ *                                   as a CSV file, once: the file is built in
+ *                                   the page and never comes from the server
  *
  * Content swapped in by htmx is enhanced too (htmx:load).
  */
@@ -195,11 +199,56 @@
     });
   }
 
+  function initDownloads(root) {
+    root.querySelectorAll('button[data-download-once][hidden]').forEach(function (button) {
+      button.hidden = false;
+    });
+  }
+
+  // csvField quotes a field, and defuses one a spreadsheet would read as a
+  // formula, unless raw (a passcode must stay exactly as it is).
+  function csvField(text, raw) {
+    var s = text.trim();
+    if (!raw && /^[=+\-@\t\r]/.test(s)) {
+      s = "'" + s;
+    }
+    return /[",\r\n']/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
+  }
+
+  function downloadOnce(button) {
+    var table = document.querySelector(button.dataset.downloadOnce);
+    if (!table || button.dataset.done === 'true') {
+      return;
+    }
+    button.dataset.done = 'true';
+    var lines = [];
+    table.querySelectorAll('tr').forEach(function (tr) {
+      var cells = [];
+      tr.querySelectorAll('[data-csv]').forEach(function (cell) {
+        cells.push(csvField(cell.dataset.csv || cell.textContent, cell.hasAttribute('data-csv-raw')));
+      });
+      lines.push(cells.join(','));
+    });
+    var url = URL.createObjectURL(new Blob([lines.join('\r\n') + '\r\n'], { type: 'text/csv' }));
+    var link = document.createElement('a');
+    link.href = url;
+    link.download = button.dataset.filename || 'passcodes.csv';
+    document.body.appendChild(link);
+    link.click();
+    link.remove();
+    window.setTimeout(function () { URL.revokeObjectURL(url); }, 1000);
+    button.disabled = true;
+    button.setAttribute('aria-disabled', 'true');
+    button.textContent = 'Downloaded: keep the file safe, and delete it once the passes are handed over';
+    announce('Passcodes downloaded.');
+  }
+
   function enhance(root, zone) {
     initCopyButtons(root);
     initCountdowns(root);
     initQuickFill(root);
     initReveals(root);
+    initDownloads(root);
     fillTimeZoneInputs(root, zone);
     autofocus(root);
   }
@@ -213,6 +262,11 @@
         field.value = fill.dataset.value;
         field.focus();
       }
+      return;
+    }
+    var download = target && target.closest ? target.closest('button[data-download-once]') : null;
+    if (download) {
+      downloadOnce(download);
       return;
     }
     var button = target && target.closest ? target.closest('button[data-copy]') : null;
