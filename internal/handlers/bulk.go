@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -312,6 +313,13 @@ func (s *Server) bulkConfirm(c echo.Context) error {
 		return err
 	}
 	if ok {
+		if err := s.cfg.Service.RecordBulkRun(ctx, op, run.ID, run.FileName, counts[portal.RowEligible], counts[portal.RowIneligible]); err != nil {
+			// No run without its record: stop it before a row is sent.
+			if _, cerr := bulk.Cancel(context.WithoutCancel(ctx), b.Runs, run.ID, "Stopped: the run could not be recorded in the history.", s.cfg.Service.Now()); cerr != nil {
+				err = errors.Join(err, cerr)
+			}
+			return err
+		}
 		// Only the key of the confirmation that started the run opens its
 		// passcodes.
 		if err := s.cfg.Sessions.SaveKey(c.Response(), bulkPath(run.ID), run.OperatorID, private, s.cfg.Sessions.MaxAge()); err != nil {

@@ -145,7 +145,14 @@ func TestBulkRun(t *testing.T) {
 	if states, _ := rowStates(result.body); states["john.smith"] != "issued" || !strings.Contains(result.body, "7 passcodes waiting") {
 		t.Fatalf("result page: %v %s", states, result.body)
 	}
-	evs, err := h.App.Store.List(t.Context(), portal.EventFilter{Outcome: portal.OutcomeSuccess, Limit: 50})
+	runs, err := h.App.Store.List(t.Context(), portal.EventFilter{Action: portal.ActionBulkRun})
+	if err != nil || len(runs) != 1 || runs[0].RequestID != portal.BulkRequestPrefix+id || !strings.Contains(runs[0].Detail, "7 rows to issue, 6 left out") {
+		t.Fatalf("the run's own history record: %+v, %v", runs, err)
+	}
+	if p := sup.get("/history?action=bulk_run"); !strings.Contains(p.body, "Cohort run") {
+		t.Errorf("the history's cohort filter does not show the run: %s", p.body)
+	}
+	evs, err := h.App.Store.List(t.Context(), portal.EventFilter{Outcome: portal.OutcomeSuccess, Action: portal.ActionIssue, Limit: 50})
 	if err != nil || len(evs) != 7 {
 		t.Fatalf("successes in the history: %d, %v; want 7", len(evs), err)
 	}

@@ -43,7 +43,7 @@ func parseHistoryFilter(c echo.Context, mine bool) (portal.EventFilter, template
 		f.OperatorID, form.Operator = operator(c).ID, ""
 	}
 	switch portal.Action(form.Action) {
-	case "", portal.ActionIssue, portal.ActionRevoke, portal.ActionRetention, portal.ActionEndSessions:
+	case "", portal.ActionIssue, portal.ActionRevoke, portal.ActionRetention, portal.ActionEndSessions, portal.ActionBulkRun:
 		f.Action = portal.Action(form.Action)
 	default:
 		errs["action"] = "Choose an action from the list."

@@ -2,6 +2,7 @@ package issuance
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -67,6 +68,16 @@ func (s *Service) RecordOperatorChange(ctx context.Context, prev, cur portal.Ope
 	s.record(ctx, e, Refusal{RefuseOperatorChanged, "The fresh sign-in before issuing returned another person, " + cur.Name + " (" + cur.ID +
 		"): the form " + nameOr(prev.Name, prev.ID) + " filled in was discarded and a new session started."}, "")
 	s.log.WarnContext(ctx, "step-up sign-in returned another person", "previous", prev.ID, "current", cur.ID, "request_id", requestID)
+}
+
+// RecordBulkRun records that op confirmed the cohort run id of file name,
+// with issue rows to issue and left rows left out at its preview. The
+// record's request id links it to the run and to each row's records.
+func (s *Service) RecordBulkRun(ctx context.Context, op portal.Operator, id, name string, issue, left int) error {
+	_, err := s.history.Record(ctx, portal.Event{Action: portal.ActionBulkRun, Outcome: portal.OutcomeSuccess,
+		OperatorID: op.ID, OperatorName: op.Name, RequestID: portal.BulkRequestPrefix + id,
+		Detail: fmt.Sprintf("Cohort %s confirmed: %d rows to issue, %d left out at the preview.", name, issue, left)})
+	return err
 }
 
 // RecordSessionsEnded records that sup ended every session of the

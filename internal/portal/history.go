@@ -105,6 +105,9 @@ const (
 	// ActionEndSessions records a supervisor ending an operator's
 	// sessions.
 	ActionEndSessions Action = "end_sessions"
+	// ActionBulkRun records an operator confirming a cohort run; its
+	// RequestID links it to the run, and to every row's own records.
+	ActionBulkRun Action = "bulk_run"
 )
 
 // IntentOptions guard an intent's append.

@@ -179,6 +179,8 @@ func actionTitle(e portal.Event) string {
 		return "Revoke a Temporary Access Pass"
 	case portal.ActionRetention:
 		return "Retention"
+	case portal.ActionBulkRun:
+		return "Confirm a cohort run"
 	}
 	return string(e.Action)
 }
@@ -223,6 +225,8 @@ func actionLabel(a portal.Action) string {
 		return "Revoked"
 	case portal.ActionRetention, portal.ActionEndSessions:
 		return "Done"
+	case portal.ActionBulkRun:
+		return "Confirmed"
 	}
 	return string(a)
 }
@@ -241,6 +245,8 @@ func actionName(a portal.Action) string {
 		return "Retention"
 	case portal.ActionEndSessions:
 		return "Sessions ended"
+	case portal.ActionBulkRun:
+		return "Cohort run"
 	}
 	return string(a)
 }
