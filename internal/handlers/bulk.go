@@ -99,14 +99,9 @@ func csvAttachment(c echo.Context, name, body string) error {
 // kept and nothing issued.
 func (s *Server) bulkUpload(c echo.Context) error {
 	b, op, ctx := s.cfg.Bulk, operator(c), c.Request().Context()
-	// The body holds the file and a few form fields.
-	c.Request().Body = http.MaxBytesReader(c.Response(), c.Request().Body, b.Limits.MaxBytes+64<<10)
+	// The body was bounded before the CSRF check read it (bodyLimit).
 	fh, err := c.FormFile("file")
-	var tooBig *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooBig):
-		return s.bulkRefused(c, http.StatusRequestEntityTooLarge, "", "The file is over "+byteSize(b.Limits.MaxBytes)+": split the cohort into several files. Nothing was kept.", nil)
-	case err != nil:
+	if err != nil {
 		return s.bulkRefused(c, http.StatusBadRequest, "", "Choose a cohort file (CSV) to upload.", nil)
 	}
 	name := fileName(fh.Filename)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"html"
+	"io"
 	"mime/multipart"
 	"net/http"
 	"net/url"
@@ -232,6 +233,19 @@ func TestBulkUploadRefused(t *testing.T) {
 				}
 			}
 		})
+	}
+	// A body that does not say its length is cut off at the limit too.
+	var body bytes.Buffer
+	w := multipart.NewWriter(&body)
+	w.WriteField("csrf", csrf)
+	f, _ := w.CreateFormFile("file", "streamed.csv")
+	f.Write([]byte("user,reason\n" + strings.Repeat("x@northwind.example,First day\n", 5000)))
+	w.Close()
+	size := body.Len()
+	req, _ := http.NewRequest(http.MethodPost, b.abs("/bulk"), io.MultiReader(&body))
+	req.Header.Set("Content-Type", w.FormDataContentType())
+	if p := b.do(req, true); req.ContentLength != 0 || p.status < 400 || p.status >= 500 {
+		t.Errorf("a streamed body of %d KiB: %d, want refused", size>>10, p.status)
 	}
 	if runs, err := h.App.Store.RecentRuns(t.Context(), "", 10); err != nil || len(runs) != 0 {
 		t.Fatalf("refused files left %d runs (%v), want none", len(runs), err)

@@ -83,6 +83,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 			v.Message = "This address does not accept that kind of request."
 		case http.StatusRequestEntityTooLarge:
 			v.Message = "The form sent more data than the portal accepts. Shorten the text and try again; nothing was changed."
+			if s.cohortUpload(c) {
+				v.Message = "The file is over " + byteSize(s.cfg.Bulk.Limits.MaxBytes) + ": split the cohort into several files. Nothing was kept."
+			}
 		default:
 			v.Message = http.StatusText(he.Code)
 		}

@@ -7,18 +7,36 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 )
 
-// MaxBody bounds request bodies: the largest form is a few kilobytes.
-const MaxBody = "64K"
+// maxBody bounds request bodies: the largest form is a few kilobytes.
+const maxBody = 64 << 10
+
+// bodyLimit bounds every request body before anything reads it (the CSRF
+// check reads the form): maxBody, or for a cohort upload the file limit
+// and room for the form around it.
+func (s *Server) bodyLimit(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		limit := int64(maxBody)
+		if s.cohortUpload(c) {
+			limit = s.cfg.Bulk.Limits.MaxBytes + maxBody
+		}
+		r := c.Request()
+		if r.ContentLength > limit {
+			return echo.ErrStatusRequestEntityTooLarge
+		}
+		r.Body = http.MaxBytesReader(c.Response(), r.Body, limit)
+		return next(c)
+	}
+}
+
+func (s *Server) cohortUpload(c echo.Context) bool {
+	return s.cfg.Bulk != nil && c.Path() == "/bulk" && c.Request().Method == http.MethodPost
+}
 
 // routes lists every route the portal serves.
 func (s *Server) routes() {
 	e := s.echo
 	e.Pre(middleware.RemoveTrailingSlash())
-	e.Use(s.requestID, s.logRequests, securityHeaders(s.cfg), middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{
-		Limit: MaxBody,
-		// A cohort file is bounded by PORTAL_BULK_MAX_BYTES instead.
-		Skipper: func(c echo.Context) bool { return c.Path() == "/bulk" && c.Request().Method == http.MethodPost },
-	}))
+	e.Use(s.requestID, s.logRequests, securityHeaders(s.cfg), s.bodyLimit)
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
