@@ -1,46 +1,103 @@
 package graph
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
 	abstractions "github.com/microsoft/kiota-abstractions-go"
-	"github.com/microsoft/kiota-abstractions-go/serialization"
 	khttp "github.com/microsoft/kiota-http-go"
 	jsonserialization "github.com/microsoft/kiota-serialization-json-go"
-	msgraphcore "github.com/microsoftgraph/msgraph-sdk-go-core"
 	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
 
 	"github.com/tapportal/portal/internal/portal"
 )
 
-// batch is a JSON batch being built: requests the SDK's builders describe,
-// sent to Graph as one POST /$batch.
+// batch is a JSON batch being built: requests the SDK's builders describe
+// (or their URLs, built once), sent to Graph as one POST /$batch.
 type batch struct {
-	req msgraphcore.BatchRequest
+	v1    string // the Graph root including /v1.0, which step URLs are relative to
+	steps []step
 }
 
-func (c *Client) newBatch() *batch { return &batch{req: msgraphcore.NewBatchRequest(c.adapter)} }
+// step is one request of a batch, as Graph's $batch takes it.
+type step struct {
+	ID      string            `json:"id"`
+	Method  string            `json:"method"`
+	URL     string            `json:"url"`
+	Headers map[string]string `json:"headers,omitempty"`
+	Body    json.RawMessage   `json:"body,omitempty"`
+}
+
+func (c *Client) newBatch() *batch { return &batch{v1: c.v1} }
+
+// get adds a GET of url, relative to the Graph root, and returns the
+// step's id.
+func (b *batch) get(url string) string {
+	id := strconv.Itoa(len(b.steps) + 1)
+	b.steps = append(b.steps, step{ID: id, Method: http.MethodGet, URL: url})
+	return id
+}
 
 // add adds the request info (or the error building it gave) and returns
-// the step's id; o names the read in errors.
+// the step's id; o names the request in errors.
 func (b *batch) add(o op, info *abstractions.RequestInformation, err error) (string, error) {
 	if err != nil {
 		return "", translate(o, err)
 	}
-	item, err := b.req.AddBatchRequestStep(*info)
+	s, err := stepOf(b.v1, info)
 	if err != nil {
 		return "", &portal.Error{Code: portal.EInternal, Message: "The portal could not build a Graph batch.", Err: err}
 	}
-	return deref(item.GetId()), nil
+	s.ID = strconv.Itoa(len(b.steps) + 1)
+	b.steps = append(b.steps, s)
+	return s.ID, nil
 }
 
-// batchErrors maps a failed $batch POST to Graph's error type, as the
-// SDK's generated requests do.
+// stepOf turns a request the SDK built into a batch step: its URL made
+// relative to the Graph root, its headers, and its JSON body.
+func stepOf(v1 string, info *abstractions.RequestInformation) (step, error) {
+	u, err := info.GetUri()
+	if err != nil {
+		return step{}, err
+	}
+	rel, ok := strings.CutPrefix(u.String(), v1)
+	if !ok {
+		return step{}, fmt.Errorf("%s is not under the Graph root", u.Redacted())
+	}
+	s := step{Method: info.Method.String(), URL: rel}
+	for _, k := range info.Headers.ListKeys() {
+		if v := info.Headers.Get(k); len(v) > 0 {
+			if s.Headers == nil {
+				s.Headers = map[string]string{}
+			}
+			s.Headers[k] = strings.Join(v, ", ")
+		}
+	}
+	if len(info.Content) > 0 {
+		if !json.Valid(info.Content) {
+			return step{}, fmt.Errorf("the body of %s %s is not JSON", s.Method, rel)
+		}
+		s.Body = info.Content
+		if s.Headers == nil {
+			s.Headers = map[string]string{}
+		}
+		// The SDK keeps header names in lower case.
+		s.Headers["content-type"] = "application/json"
+	}
+	return s, nil
+}
+
+// batchErrors maps a failed $batch POST (and any other request the portal
+// sends without a generated method) to Graph's error type, as the SDK's
+// generated requests do.
 var batchErrors = abstractions.ErrorMappings{"XXX": odataerrors.CreateODataErrorFromDiscriminatorValue}
 
 // reply is a $batch's answer, item by id.
@@ -49,104 +106,115 @@ type reply map[string]replyItem
 type replyItem struct {
 	Status  int
 	Headers map[string]string
-	// Body is the item's body as a node of the reply's one parse tree.
-	Body serialization.ParseNode
-}
-
-// envelope reads a $batch reply with the SDK's JSON parser in one pass:
-// each item's body stays a node of the tree, decoded into its model when
-// asked for, never parsed twice.
-type envelope struct{ items []*envelopeItem }
-
-type envelopeItem struct {
-	id string
-	replyItem
-}
-
-func (*envelope) Serialize(serialization.SerializationWriter) error { return nil }
-
-func (e *envelope) GetFieldDeserializers() map[string]func(serialization.ParseNode) error {
-	return map[string]func(serialization.ParseNode) error{
-		"responses": func(n serialization.ParseNode) error {
-			vs, err := n.GetCollectionOfObjectValues(func(serialization.ParseNode) (serialization.Parsable, error) { return &envelopeItem{}, nil })
-			for _, v := range vs {
-				if it, ok := v.(*envelopeItem); ok {
-					e.items = append(e.items, it)
-				}
-			}
-			return err
-		},
-	}
-}
-
-func (*envelopeItem) Serialize(serialization.SerializationWriter) error { return nil }
-
-func (it *envelopeItem) GetFieldDeserializers() map[string]func(serialization.ParseNode) error {
-	return map[string]func(serialization.ParseNode) error{
-		"id": func(n serialization.ParseNode) error {
-			v, err := n.GetStringValue()
-			it.id = deref(v)
-			return err
-		},
-		"status": func(n serialization.ParseNode) error {
-			v, err := n.GetInt32Value()
-			it.Status = int(deref(v))
-			return err
-		},
-		"headers": func(n serialization.ParseNode) error {
-			raw, err := n.GetRawValue()
-			m, _ := raw.(map[string]any)
-			it.Headers = make(map[string]string, len(m))
-			for k, v := range m {
-				switch v := v.(type) {
-				case *string:
-					it.Headers[k] = deref(v)
-				case string:
-					it.Headers[k] = v
-				}
-			}
-			return err
-		},
-		"body": func(n serialization.ParseNode) error { it.Body = n; return nil },
-	}
+	// Body is the item's body, decoded; Raw is its JSON, kept for a failed
+	// item only (its error is read from it).
+	Body *wireBody
+	Raw  json.RawMessage
+	// unreadable is why a successful item's body could not be decoded.
+	unreadable error
 }
 
 // send posts the batch through the SDK's pipeline (token, retries of the
-// whole batch, telemetry) and parses the reply once: each item's body is
-// then decoded from its node into the SDK's model. (The SDK's own batch
-// reply decodes every body into maps, encodes it again and parses it a
-// third time.) o names the batch in errors.
+// whole batch, telemetry) and reads the reply's items. o names the batch
+// in errors.
 func (c *Client) send(ctx context.Context, b *batch, o op) (reply, error) {
-	info := abstractions.NewRequestInformation()
-	info.Method = abstractions.POST
-	info.UrlTemplate = "{+baseurl}/$batch"
-	if err := info.SetContentFromParsable(ctx, c.adapter, "application/json", b.req); err != nil {
+	body, err := json.Marshal(struct {
+		Requests []step `json:"requests"`
+	}{b.steps})
+	if err != nil {
 		return nil, &portal.Error{Code: portal.EInternal, Message: "The portal could not build a Graph batch.", Err: err}
 	}
+	info := abstractions.NewRequestInformation()
+	info.Method = abstractions.POST
+	info.SetUri(*c.batchURL)
+	info.SetStreamContentAndContentType(body, "application/json")
 	info.Headers.TryAdd("Accept", "application/json")
 	// The SDK gzips every request body; a batch of reads is a few hundred
 	// bytes, and a gzip writer allocates over a megabyte, which made up a
 	// fifth of a user page's time.
 	info.AddRequestOptions([]abstractions.RequestOption{khttp.NewCompressionOptionsReference(false)})
-	v, err := c.adapter.Send(ctx, info, func(serialization.ParseNode) (serialization.Parsable, error) { return &envelope{}, nil }, batchErrors)
+	raw, err := c.adapter.SendPrimitive(ctx, info, "[]byte", batchErrors)
 	if err != nil {
 		return nil, translate(o, err)
 	}
-	env, _ := v.(*envelope)
-	if env == nil || env.items == nil {
-		return nil, &portal.Error{Code: portal.EInternal, Message: fmt.Sprintf("Microsoft Graph sent a batch reply the portal cannot read (while trying to %s).", o.what)}
-	}
-	r := make(reply, len(env.items))
-	for _, it := range env.items {
-		r[it.id] = it.replyItem
+	r, err := readReply(raw)
+	if err != nil {
+		return nil, &portal.Error{Code: portal.EInternal, Message: fmt.Sprintf("Microsoft Graph sent a batch reply the portal cannot read (while trying to %s).", o.what), Err: err}
 	}
 	if c.observeItem != nil {
-		for _, step := range b.req.GetRequests() {
-			if it, ok := r[deref(step.GetId())]; ok {
-				path, _, _ := strings.Cut(deref(step.GetUrl()), "?")
-				c.observeItem(deref(step.GetMethod()), path, it.Status)
+		for _, s := range b.steps {
+			if it, ok := r[s.ID]; ok {
+				path, _, _ := strings.Cut(s.URL, "?")
+				c.observeItem(s.Method, path, it.Status)
 			}
 		}
+	}
+	return r, nil
+}
+
+// envelope is a $batch reply with its items' bodies read as B.
+type envelope[B any] struct {
+	Responses []struct {
+		ID      string            `json:"id"`
+		Status  int               `json:"status"`
+		Headers map[string]string `json:"headers"`
+		Body    B                 `json:"body"`
+	} `json:"responses"`
+}
+
+// readReply reads a $batch reply: each item's status, headers and body.
+//
+// Most replies are read in one pass, every body straight into a
+// wireBody. A reply with a failed item, or a body that is not a JSON
+// object (one that is not JSON comes base64-encoded in a string), is read
+// again item by item.
+func readReply(raw any) (reply, error) {
+	data, _ := raw.([]byte)
+	var fast envelope[*wireBody]
+	if err := json.Unmarshal(data, &fast); err == nil && fast.Responses != nil {
+		r := make(reply, len(fast.Responses))
+		for _, it := range fast.Responses {
+			if it.Status >= 300 {
+				r = nil
+				break
+			}
+			r[it.ID] = replyItem{Status: it.Status, Headers: it.Headers, Body: it.Body}
+		}
+		if r != nil {
+			return r, nil
+		}
+	}
+	var env envelope[json.RawMessage]
+	if err := json.Unmarshal(data, &env); err != nil {
+		return nil, err
+	}
+	if env.Responses == nil {
+		return nil, fmt.Errorf("no responses in the reply")
+	}
+	r := make(reply, len(env.Responses))
+	for _, it := range env.Responses {
+		body := it.Body
+		switch {
+		case bytes.Equal(body, []byte("null")):
+			body = nil
+		case len(body) > 0 && body[0] == '"':
+			var s string
+			if err := json.Unmarshal(body, &s); err != nil {
+				return nil, err
+			}
+			dec, err := base64.StdEncoding.DecodeString(s)
+			if err != nil {
+				return nil, fmt.Errorf("item %s: %w", it.ID, err)
+			}
+			body = dec
+		}
+		item := replyItem{Status: it.Status, Headers: it.Headers, Raw: body}
+		if it.Status < 300 && body != nil {
+			item.Body = new(wireBody)
+			// A body of the wrong shape fails its own item only.
+			item.unreadable = json.Unmarshal(body, item.Body)
+		}
+		r[it.ID] = item
 	}
 	return r, nil
 }
@@ -171,48 +239,106 @@ func (r reply) retryAfter(id string) time.Duration {
 	return retryAfter(httpHeaders(h))
 }
 
-// value decodes step id of the reply: its value on success, else the
-// portal's error for its status, as translate gives for a plain request
-// (Graph's request id and Retry-After included).
-func (r reply) value(id string, o op, factory serialization.ParsableFactory) (serialization.Parsable, error) {
+// header is a header of step id's reply, whatever its case.
+func (r reply) header(id, name string) string {
+	for k, v := range r[id].Headers {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return ""
+}
+
+// body is step id's body on success; else the portal's error for the
+// item's status, as translate gives for a plain request (Graph's request
+// id and Retry-After included).
+func (r reply) body(id string, o op) (*wireBody, error) {
 	item, ok := r[id]
 	if !ok || item.Status == 0 || item.Body == nil && item.Status < 300 {
 		return nil, &portal.Error{Code: portal.EInternal, Message: fmt.Sprintf("Microsoft Graph's batch reply lacks the answer to %s.", o.what)}
 	}
-	unreadable := func(err error) error {
-		return &portal.Error{Code: portal.EInternal, Message: "Microsoft Graph sent a batch reply the portal cannot read.", Err: err}
-	}
-	node := item.Body
-	if node == nil {
-		// An error with no body: its status still says what went wrong.
-		node, _ = jsonserialization.NewJsonParseNode([]byte("{}"))
-	} else if s, err := node.GetStringValue(); err == nil && s != nil {
-		// A body that is not JSON comes base64-encoded in a string.
-		dec, err := base64.StdEncoding.DecodeString(*s)
-		if err != nil {
-			return nil, unreadable(err)
-		}
-		if node, err = jsonserialization.NewJsonParseNode(dec); err != nil {
-			return nil, unreadable(err)
-		}
-	}
 	if item.Status >= 300 {
-		v, perr := node.GetObjectValue(odataerrors.CreateODataErrorFromDiscriminatorValue)
-		odata, _ := v.(*odataerrors.ODataError)
-		if perr != nil || odata == nil {
-			odata = odataerrors.NewODataError()
-		}
-		odata.ResponseStatusCode = item.Status
-		headers := abstractions.NewResponseHeaders()
-		for k, val := range item.Headers {
-			headers.Add(k, val)
-		}
-		odata.ResponseHeaders = headers
-		return nil, translate(o, odata)
+		return nil, translate(o, item.odataError())
 	}
-	v, err := node.GetObjectValue(factory)
-	if err != nil || v == nil {
-		return nil, unreadable(err)
+	if item.unreadable != nil {
+		return nil, &portal.Error{Code: portal.EInternal, Message: "Microsoft Graph sent a batch reply the portal cannot read.", Err: item.unreadable}
 	}
-	return v, nil
+	return item.Body, nil
+}
+
+// odataError is the failed item as the SDK's error type, which translate
+// reads: Graph's error body (read with the SDK's parser, as for a plain
+// request), the status and the headers.
+func (it replyItem) odataError() *odataerrors.ODataError {
+	var odata *odataerrors.ODataError
+	if len(it.Raw) > 0 {
+		if node, err := jsonserialization.NewJsonParseNode(it.Raw); err == nil {
+			v, _ := node.GetObjectValue(odataerrors.CreateODataErrorFromDiscriminatorValue)
+			odata, _ = v.(*odataerrors.ODataError)
+		}
+	}
+	if odata == nil {
+		// An error with no body, or one that is not Graph's: its status
+		// still says what went wrong.
+		odata = odataerrors.NewODataError()
+	}
+	odata.ResponseStatusCode = it.Status
+	headers := abstractions.NewResponseHeaders()
+	for k, val := range it.Headers {
+		headers.Add(k, val)
+	}
+	odata.ResponseHeaders = headers
+	return odata
+}
+
+// getJSON sends a request the SDK built through its pipeline and decodes
+// the JSON reply. o names the request in errors.
+func (c *Client) getJSON(ctx context.Context, info *abstractions.RequestInformation, o op) (*wireBody, error) {
+	raw, err := c.adapter.SendPrimitive(ctx, info, "[]byte", batchErrors)
+	if err != nil {
+		return nil, translate(o, err)
+	}
+	data, _ := raw.([]byte)
+	if len(data) == 0 {
+		return nil, &portal.Error{Code: portal.EInternal, Message: fmt.Sprintf("Microsoft Graph sent an empty reply while trying to %s.", o.what)}
+	}
+	var b wireBody
+	if err := json.Unmarshal(data, &b); err != nil {
+		return nil, &portal.Error{Code: portal.EInternal, Message: fmt.Sprintf("Microsoft Graph sent a reply the portal cannot read while trying to %s.", o.what), Err: err}
+	}
+	return &b, nil
+}
+
+// list reads a listing page by page: from the request first or, with from
+// set, from that next link on. Each next link is checked to stay on the
+// Graph root. It stops after maxPages, so that a reply that links back to
+// itself cannot loop forever.
+func (c *Client) list(ctx context.Context, o op, what string, first *abstractions.RequestInformation, from string) ([]wireObject, error) {
+	info, next := first, from
+	var out []wireObject
+	for range maxPages {
+		if next != "" {
+			if err := c.sameOrigin(next); err != nil {
+				return nil, err
+			}
+			u, err := url.Parse(next)
+			if err != nil {
+				return nil, &portal.Error{Code: portal.EInternal, Message: "Microsoft Graph sent a next-page link the portal cannot read.", Err: err}
+			}
+			info = abstractions.NewRequestInformation()
+			info.Method = abstractions.GET
+			info.SetUri(*u)
+			info.Headers.AddAll(first.Headers)
+			info.AddRequestOptions(first.GetRequestOptions())
+		}
+		page, err := c.getJSON(ctx, info, o)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page.Value...)
+		if next = page.NextLink; next == "" {
+			return out, nil
+		}
+	}
+	return nil, tooManyPages(what)
 }

@@ -2,11 +2,8 @@ package graph
 
 import (
 	"encoding/base64"
+	"strings"
 	"testing"
-
-	"github.com/microsoft/kiota-abstractions-go/serialization"
-	jsonserialization "github.com/microsoft/kiota-serialization-json-go"
-	"github.com/microsoftgraph/msgraph-sdk-go/models"
 
 	"github.com/tapportal/portal/internal/portal"
 )
@@ -15,42 +12,87 @@ import (
 // a body base64-encoded in a string, an error with Graph's error body and
 // headers, an error with no body, and an item that is missing.
 func TestReplyItems(t *testing.T) {
-	user := `{"id":"u-1","displayName":"Noah Berg"}`
+	user := `{"id":"u-1","displayName":"Noah Berg","accountEnabled":true,"userType":"Guest"}`
 	raw := `{"responses":[
 		{"id":"1","status":200,"headers":{"Content-Type":"application/json"},"body":` + user + `},
 		{"id":"2","status":200,"headers":{"Content-Type":"application/octet-stream"},"body":"` + base64.StdEncoding.EncodeToString([]byte(user)) + `"},
 		{"id":"3","status":404,"headers":{"request-id":"req-3"},"body":{"error":{"code":"Request_ResourceNotFound","message":"Resource 'u-9' does not exist."}}},
-		{"id":"4","status":429,"headers":{"Retry-After":"7"}}
+		{"id":"4","status":429,"headers":{"Retry-After":"7"}},
+		{"id":"6","status":200,"body":{"id":"u-2","displayName":["not","a","name"]}}
 	]}`
-	node, err := jsonserialization.NewJsonParseNode([]byte(raw))
+	r, err := readReply([]byte(raw))
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := node.GetObjectValue(func(serialization.ParseNode) (serialization.Parsable, error) { return &envelope{}, nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := reply{}
-	for _, it := range v.(*envelope).items {
-		r[it.id] = it.replyItem
-	}
+	want := portal.User{ID: "u-1", DisplayName: "Noah Berg", AccountEnabled: true, Guest: true}
 	for _, id := range []string{"1", "2"} {
-		u, err := r.value(id, opUser, models.CreateUserFromDiscriminatorValue)
-		if err != nil || deref(u.(models.Userable).GetDisplayName()) != "Noah Berg" {
-			t.Errorf("item %s = %v, %v; want the user", id, u, err)
+		u, err := r.body(id, opUser)
+		if err != nil || u.user() != want {
+			t.Errorf("item %s = %+v, %v; want %+v", id, u, err, want)
 		}
 	}
-	_, err = r.value("3", opUser, models.CreateUserFromDiscriminatorValue)
+	_, err = r.body("3", opUser)
 	if e, ok := err.(*portal.Error); !ok || e.Code != portal.ENotFound || e.RequestID != "req-3" {
 		t.Errorf("item 3 = %v, want not found with Graph's request id", err)
+	}
+	if got := r.header("3", "Request-Id"); got != "req-3" {
+		t.Errorf("header(3, Request-Id) = %q, want req-3", got)
 	}
 	if !r.transient("4") || r.retryAfter("4").Seconds() != 7 || r.transient("3") {
 		t.Errorf("item 4: transient %v, wait %v; want a 429 to wait 7 s (and item 3 not transient)", r.transient("4"), r.retryAfter("4"))
 	}
-	if _, err := r.value("4", opUser, models.CreateUserFromDiscriminatorValue); portal.ErrorCode(err) != portal.EThrottled {
+	if _, err := r.body("4", opUser); portal.ErrorCode(err) != portal.EThrottled {
 		t.Errorf("item 4 = %v, want throttled", err)
 	}
-	if _, err := r.value("5", opUser, models.CreateUserFromDiscriminatorValue); portal.ErrorCode(err) != portal.EInternal {
+	if _, err := r.body("5", opUser); portal.ErrorCode(err) != portal.EInternal {
 		t.Errorf("a missing item = %v, want an internal error", err)
+	}
+	if _, err := r.body("6", opUser); portal.ErrorCode(err) != portal.EInternal {
+		t.Errorf("an item of the wrong shape = %v, want an internal error", err)
+	}
+}
+
+// TestReplyOnePass reads a reply whose items all succeeded with JSON
+// bodies in one pass, and one with a failed item as the other replies,
+// to the same users.
+func TestReplyOnePass(t *testing.T) {
+	ok := `{"responses":[{"id":"2","status":200,"body":{"value":[{"id":"g-1","displayName":"Sales","isAssignableToRole":false},{"id":"g-2"}],"@odata.nextLink":"https://graph.example/next"}},
+		{"id":"1","status":200,"headers":{"request-id":"r-1"},"body":{"id":"u-1","userType":"Member","accountEnabled":true}}]}`
+	r, err := readReply([]byte(ok))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, it := range r {
+		if it.Raw != nil {
+			t.Errorf("item %s kept its raw body: the reply was not read in one pass", id)
+		}
+	}
+	groups, err := r.body("2", opGroupList)
+	if err != nil || len(groups.Value) != 2 || groups.NextLink != "https://graph.example/next" {
+		t.Fatalf("body(2) = %+v, %v; want two groups and the next link", groups, err)
+	}
+	if got := groupList(groups.Value); got[0].RoleAssignable || !got[1].RoleAssignable {
+		t.Errorf("groupList = %+v, want Sales not role-assignable and g-2 (which Graph did not say) checked as one", got)
+	}
+	failed := strings.Replace(ok, `{"id":"1","status":200,"headers":{"request-id":"r-1"},"body":{"id":"u-1","userType":"Member","accountEnabled":true}}`,
+		`{"id":"1","status":403,"headers":{"request-id":"r-1"},"body":{"error":{"code":"Authorization_RequestDenied","message":"Insufficient privileges."}}}`, 1)
+	r, err = readReply([]byte(failed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.body("1", opUser); portal.ErrorCode(err) != portal.EForbidden {
+		t.Errorf("body(1) = %v, want forbidden", err)
+	}
+	if groups, err := r.body("2", opGroupList); err != nil || len(groups.Value) != 2 {
+		t.Errorf("body(2) beside a failed item = %+v, %v; want the two groups", groups, err)
+	}
+}
+
+// TestReadReplyRefuses refuses what is not a batch reply.
+func TestReadReplyRefuses(t *testing.T) {
+	for _, raw := range []string{``, `[]`, `{}`, `{"responses":[{"id":"1","status":200,"body":"not base64!"}]}`} {
+		if _, err := readReply([]byte(raw)); err == nil {
+			t.Errorf("readReply(%q) = nil error, want one", raw)
+		}
 	}
 }

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/microsoftgraph/msgraph-sdk-go/models"
-
 	"github.com/tapportal/portal/internal/portal"
 )
 
@@ -37,7 +35,7 @@ func (c *Client) CreateTAPs(ctx context.Context, creates []portal.TAPCreate) ([]
 			out[i].Err = err
 		}
 	}
-	if len(b.req.GetRequests()) == 0 {
+	if len(b.steps) == 0 {
 		return out, nil
 	}
 	ctx, cancel := c.call(ctx)
@@ -57,19 +55,21 @@ func (c *Client) CreateTAPs(ctx context.Context, creates []portal.TAPCreate) ([]
 
 // created reads the create of step id.
 func (r reply) created(id string) (portal.IssuedTAP, error) {
-	requestID := r[id].Headers["request-id"]
-	v, err := r.value(id, opTAPCreate, models.CreateTemporaryAccessPassAuthenticationMethodFromDiscriminatorValue)
-	if err != nil {
-		if r[id].Status >= http.StatusInternalServerError || r[id].Status == 0 {
+	requestID := r.header(id, "request-id")
+	it, ok := r[id]
+	if !ok || it.Status < 200 || it.Status >= 300 {
+		_, err := r.body(id, opTAPCreate)
+		if !ok || it.Status >= http.StatusInternalServerError || it.Status == 0 {
 			return portal.IssuedTAP{}, unsureCreate(err)
 		}
 		return portal.IssuedTAP{}, err
 	}
-	pass, ok := v.(models.TemporaryAccessPassAuthenticationMethodable)
-	if !ok {
-		return portal.IssuedTAP{}, unsureCreate(&portal.Error{Code: portal.EInternal, Message: "Microsoft Graph's batch reply holds something other than a pass."})
+	b, err := r.body(id, opTAPCreate)
+	if err != nil {
+		// Graph acted: what it sent cannot be read.
+		return portal.IssuedTAP{}, unsureCreate(err)
 	}
-	return issuedOf(pass, requestID)
+	return issued(b.wireObject, requestID)
 }
 
 // batchFailed is each create's error when the batch as a whole failed:

@@ -102,10 +102,14 @@ type Client struct {
 	policy        portal.Policy
 	policyFetched time.Time
 
-	adapter    *msgraphsdk.GraphRequestAdapter
-	staffAppID string
-	staff      staffCache
-	names      names
+	adapter *msgraphsdk.GraphRequestAdapter
+	// batchURL is where a $batch is posted; subjectURLs are the steps of
+	// a Subject's batch.
+	batchURL    *url.URL
+	subjectURLs subjectURLs
+	staffAppID  string
+	staff       staffCache
+	names       names
 	// methodsFailing is set while the sign-in methods cannot be read, so
 	// that Subject asks for the pass's own list in the same batch.
 	methodsFailing atomic.Bool
@@ -274,7 +278,11 @@ func New(cfg Config) (*Client, error) {
 	}
 	v1 := graphRoot + "/v1.0"
 	adapter.SetBaseUrl(v1)
-	return &Client{
+	batchURL, err := url.Parse(v1 + "/$batch")
+	if err != nil {
+		return nil, fmt.Errorf("graph: %w", err)
+	}
+	c := &Client{
 		sdk:         newServices(adapter),
 		v1:          v1,
 		timeout:     cfg.Timeout,
@@ -286,7 +294,12 @@ func New(cfg Config) (*Client, error) {
 		staff:       staffCache{ttl: cfg.StaffTTL},
 		names:       names{ttl: cfg.NamesTTL},
 		observeItem: cfg.ObserveBatchItem,
-	}, nil
+		batchURL:    batchURL,
+	}
+	if c.subjectURLs, err = newSubjectURLs(c); err != nil {
+		return nil, fmt.Errorf("graph: %w", err)
+	}
+	return c, nil
 }
 
 // Ping gets a Graph token through the credential every call uses,

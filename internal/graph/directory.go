@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -42,11 +43,22 @@ func (c *Client) User(ctx context.Context, idOrUPN string) (portal.User, error) 
 	}
 	ctx, cancel := c.call(ctx)
 	defer cancel()
-	u, err := c.sdk.Users().ByUserId(idOrUPN).Get(ctx, userRequest())
+	info, err := c.sdk.Users().ByUserId(idOrUPN).ToGetRequestInformation(ctx, userRequest())
 	if err != nil {
 		return portal.User{}, translate(opUser, err)
 	}
-	return toUser(u), nil
+	u, err := c.getJSON(ctx, info, opUser)
+	if err != nil {
+		return portal.User{}, err
+	}
+	return u.user(), nil
+}
+
+// userRequest selects the user's fields the portal shows and decides on.
+func userRequest() *users.UserItemRequestBuilderGetRequestConfiguration {
+	return &users.UserItemRequestBuilderGetRequestConfiguration{
+		QueryParameters: &users.UserItemRequestBuilderGetQueryParameters{Select: userFields},
+	}
 }
 
 // checkID refuses ids that cannot name a user, before they reach a URL.
@@ -60,22 +72,6 @@ func checkID(id string) error {
 	return nil
 }
 
-func toUser(u models.Userable) portal.User {
-	return portal.User{
-		ID:                deref(u.GetId()),
-		DisplayName:       deref(u.GetDisplayName()),
-		UserPrincipalName: deref(u.GetUserPrincipalName()),
-		Mail:              deref(u.GetMail()),
-		JobTitle:          deref(u.GetJobTitle()),
-		Department:        deref(u.GetDepartment()),
-		OfficeLocation:    deref(u.GetOfficeLocation()),
-		EmployeeID:        deref(u.GetEmployeeId()),
-		AccountEnabled:    deref(u.GetAccountEnabled()),
-		Guest:             strings.EqualFold(deref(u.GetUserType()), "Guest"),
-		Synced:            deref(u.GetOnPremisesSyncEnabled()),
-	}
-}
-
 // Methods implements portal.Directory.
 func (c *Client) Methods(ctx context.Context, userID string) ([]portal.Method, error) {
 	if err := checkID(userID); err != nil {
@@ -85,14 +81,18 @@ func (c *Client) Methods(ctx context.Context, userID string) ([]portal.Method, e
 	// so that a failing read costs its card, not the page.
 	ctx, cancel := context.WithTimeout(ctx, min(c.timeout, InfoTimeout))
 	defer cancel()
-	resp, err := c.sdk.Users().ByUserId(userID).Authentication().Methods().Get(ctx,
+	info, err := c.sdk.Users().ByUserId(userID).Authentication().Methods().ToGetRequestInformation(ctx,
 		&users.ItemAuthenticationMethodsRequestBuilderGetRequestConfiguration{Options: []abstractions.RequestOption{noRetry()}})
 	if err != nil {
 		return nil, translate(opMethods, err)
 	}
+	page, err := c.getJSON(ctx, info, opMethods)
+	if err != nil {
+		return nil, err
+	}
 	var out []portal.Method
-	for _, m := range resp.GetValue() {
-		out = append(out, toMethod(m))
+	for _, m := range page.Value {
+		out = append(out, m.method())
 	}
 	return out, nil
 }
@@ -119,48 +119,6 @@ func (c *Client) LastSignIn(ctx context.Context, userID string) (time.Time, erro
 	return time.Time{}, nil
 }
 
-func toMethod(m models.AuthenticationMethodable) portal.Method {
-	out := portal.Method{ID: deref(m.GetId()), Kind: portal.MethodUnknown}
-	// Concrete types: several method interfaces have identical method
-	// sets, so an interface switch would confuse them.
-	switch v := m.(type) {
-	case *models.PasswordAuthenticationMethod:
-		out.Kind = portal.MethodPassword
-		out.Created = deref(v.GetCreatedDateTime())
-	case *models.PhoneAuthenticationMethod:
-		out.Kind = portal.MethodPhone
-		out.Detail = deref(v.GetPhoneNumber())
-		if t := v.GetPhoneType(); t != nil {
-			out.Detail += " (" + t.String() + ")"
-		}
-	case *models.EmailAuthenticationMethod:
-		out.Kind = portal.MethodEmail
-		out.Detail = deref(v.GetEmailAddress())
-	case *models.Fido2AuthenticationMethod:
-		out.Kind = portal.MethodFIDO2
-		out.Detail = joinNonEmpty(deref(v.GetDisplayName()), deref(v.GetModel()))
-		out.Created = deref(v.GetCreatedDateTime())
-	case *models.MicrosoftAuthenticatorAuthenticationMethod:
-		out.Kind = portal.MethodAuthenticator
-		out.Detail = deref(v.GetDisplayName())
-		out.Created = deref(v.GetCreatedDateTime())
-	case *models.WindowsHelloForBusinessAuthenticationMethod:
-		out.Kind = portal.MethodWindowsHello
-		out.Detail = deref(v.GetDisplayName())
-		out.Created = deref(v.GetCreatedDateTime())
-	case *models.SoftwareOathAuthenticationMethod:
-		out.Kind = portal.MethodSoftwareOATH
-	case *models.PlatformCredentialAuthenticationMethod:
-		out.Kind = portal.MethodPlatformCredential
-		out.Detail = deref(v.GetDisplayName())
-		out.Created = deref(v.GetCreatedDateTime())
-	case *models.TemporaryAccessPassAuthenticationMethod:
-		out.Kind = portal.MethodTemporaryAccessPass
-		out.Created = deref(v.GetCreatedDateTime())
-	}
-	return out
-}
-
 // joinNonEmpty joins the distinct non-empty parts: a security key's name
 // is often its model too.
 func joinNonEmpty(parts ...string) string {
@@ -180,36 +138,15 @@ func (c *Client) CurrentTAP(ctx context.Context, userID string) (*portal.TAP, er
 	}
 	ctx, cancel := c.call(ctx)
 	defer cancel()
-	resp, err := c.sdk.Users().ByUserId(userID).Authentication().TemporaryAccessPassMethods().Get(ctx, nil)
+	info, err := c.sdk.Users().ByUserId(userID).Authentication().TemporaryAccessPassMethods().ToGetRequestInformation(ctx, nil)
 	if err != nil {
 		return nil, translate(opTAPRead, err)
 	}
-	return newestTAP(resp.GetValue()), nil
-}
-
-// newestTAP returns the newest of a user's passes, or nil: a user has one
-// pass, but a replaced one may still be listed for a moment.
-func newestTAP(ms []models.TemporaryAccessPassAuthenticationMethodable) *portal.TAP {
-	var newest *portal.TAP
-	for _, m := range ms {
-		t := toTAP(m)
-		if newest == nil || t.Created.After(newest.Created) {
-			newest = &t
-		}
+	page, err := c.getJSON(ctx, info, opTAPRead)
+	if err != nil {
+		return nil, err
 	}
-	return newest
-}
-
-func toTAP(m models.TemporaryAccessPassAuthenticationMethodable) portal.TAP {
-	return portal.TAP{
-		ID:              deref(m.GetId()),
-		Created:         deref(m.GetCreatedDateTime()),
-		Start:           deref(m.GetStartDateTime()),
-		LifetimeMinutes: int(deref(m.GetLifetimeInMinutes())),
-		OneTime:         deref(m.GetIsUsableOnce()),
-		Usable:          deref(m.GetIsUsable()),
-		Reason:          deref(m.GetMethodUsabilityReason()),
-	}
+	return newestTAP(page.Value), nil
 }
 
 // CreateTAP implements portal.Directory.
@@ -221,12 +158,17 @@ func (c *Client) CreateTAP(ctx context.Context, userID string, req portal.NewTAP
 	ctx, cancel := c.call(ctx)
 	defer cancel()
 	inspect := responseHeaders()
-	resp, err := c.sdk.Users().ByUserId(userID).Authentication().TemporaryAccessPassMethods().Post(ctx, body,
+	info, err := c.sdk.Users().ByUserId(userID).Authentication().TemporaryAccessPassMethods().ToPostRequestInformation(ctx, body,
 		&users.ItemAuthenticationTemporaryAccessPassMethodsRequestBuilderPostRequestConfiguration{Options: []abstractions.RequestOption{inspect}})
+	if err != nil {
+		return portal.IssuedTAP{}, translate(opTAPCreate, err)
+	}
+	raw, err := c.adapter.SendPrimitive(ctx, info, "[]byte", batchErrors)
 	if err != nil {
 		return portal.IssuedTAP{}, translateWrite(opTAPCreate, err)
 	}
-	return issuedOf(resp, firstHeader(inspect, "request-id"))
+	data, _ := raw.([]byte)
+	return issuedOf(data, firstHeader(inspect, "request-id"))
 }
 
 // newTAPBody checks a create for userID and builds its body.
@@ -252,16 +194,26 @@ func newTAPBody(userID string, req portal.NewTAP) (*models.TemporaryAccessPassAu
 	return body, nil
 }
 
-// issuedOf reads a create's reply.
-func issuedOf(resp models.TemporaryAccessPassAuthenticationMethodable, requestID string) (portal.IssuedTAP, error) {
-	code := deref(resp.GetTemporaryAccessPass())
-	if code == "" {
-		// Graph acted, but what it sent cannot be shown: the outcome is
-		// settled like any other the portal could not read.
+// issuedOf reads a create's reply: Graph acted, so a reply that cannot be
+// read leaves the outcome to be settled like any other the portal could
+// not read.
+func issuedOf(body []byte, requestID string) (portal.IssuedTAP, error) {
+	var m wireObject
+	if err := json.Unmarshal(body, &m); err != nil {
+		return portal.IssuedTAP{}, &portal.Error{Code: portal.EInternal, Unsure: true, RequestID: requestID, Err: err,
+			Message: "Microsoft Graph created the pass but sent a reply the portal cannot read."}
+	}
+	return issued(m, requestID)
+}
+
+// issued is the pass Graph created, with its passcode: one without a
+// passcode cannot be shown, and is settled like an outcome not known.
+func issued(m wireObject, requestID string) (portal.IssuedTAP, error) {
+	if m.TemporaryAccessPass == "" {
 		return portal.IssuedTAP{}, &portal.Error{Code: portal.EInternal, Unsure: true, RequestID: requestID,
 			Message: "Microsoft Graph created the pass but sent no passcode."}
 	}
-	return portal.IssuedTAP{TAP: toTAP(resp), Passcode: portal.NewSecret(code), RequestID: requestID}, nil
+	return portal.IssuedTAP{TAP: m.tap(), Passcode: portal.NewSecret(m.TemporaryAccessPass), RequestID: requestID}, nil
 }
 
 // responseHeaders asks the SDK to keep a reply's headers: a successful

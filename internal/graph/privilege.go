@@ -73,35 +73,15 @@ func (c *Client) groupsRequest(userID string) (*users.ItemTransitiveMemberOfGrap
 // from that next link on.
 func (c *Client) groups(ctx context.Context, userID, from string) ([]portal.Group, error) {
 	builder, cfg := c.groupsRequest(userID)
-	var out []portal.Group
-	err := collectPages(c, opGroupList, "groups", func(next string) (models.GroupCollectionResponseable, error) {
-		if next == "" {
-			next = from
-		}
-		if next != "" {
-			return builder.WithUrl(next).Get(ctx, nil)
-		}
-		return builder.Get(ctx, cfg)
-	}, func(p models.GroupCollectionResponseable) {
-		out = append(out, groupList(p.GetValue())...)
-	})
-	return out, err
-}
-
-func groupList(items []models.Groupable) []portal.Group {
-	out := make([]portal.Group, 0, len(items))
-	for _, g := range items {
-		out = append(out, toGroup(g))
+	info, err := builder.ToGetRequestInformation(ctx, cfg)
+	if err != nil {
+		return nil, translate(opGroupList, err)
 	}
-	return out
-}
-
-func toGroup(g models.Groupable) portal.Group {
-	// A group Graph returns with limited information (no permission to
-	// read its properties) has no isAssignableToRole: it may hold a role,
-	// so it is checked like one that can.
-	assignable := g.GetIsAssignableToRole()
-	return portal.Group{ID: deref(g.GetId()), DisplayName: deref(g.GetDisplayName()), RoleAssignable: assignable == nil || *assignable}
+	items, err := c.list(ctx, opGroupList, "groups", info, from)
+	if err != nil {
+		return nil, err
+	}
+	return groupList(items), nil
 }
 
 func tooManyPages(what string) error {
@@ -171,65 +151,30 @@ func (c *Client) eligibilitiesRequest(principalID string) (*rolemanagement.Direc
 // or, with from set, from that next link on.
 func (c *Client) assignments(ctx context.Context, principalID, from string) ([]portal.RoleGrant, error) {
 	builder, cfg := c.assignmentsRequest(principalID)
-	var out []portal.RoleGrant
-	err := collectPages(c, opAssignments, "role assignments", func(next string) (models.UnifiedRoleAssignmentCollectionResponseable, error) {
-		if next == "" {
-			next = from
-		}
-		if next != "" {
-			return builder.WithUrl(next).Get(ctx, nil)
-		}
-		return builder.Get(ctx, cfg)
-	}, func(p models.UnifiedRoleAssignmentCollectionResponseable) {
-		out = append(out, assignmentGrants(p.GetValue())...)
-	})
-	return out, err
-}
-
-func assignmentGrants(items []models.UnifiedRoleAssignmentable) []portal.RoleGrant {
-	out := make([]portal.RoleGrant, 0, len(items))
-	for _, a := range items {
-		out = append(out, portal.RoleGrant{PrincipalID: deref(a.GetPrincipalId()), RoleID: deref(a.GetRoleDefinitionId()),
-			ScopeID: scopeOr(deref(a.GetDirectoryScopeId()))})
+	info, err := builder.ToGetRequestInformation(ctx, cfg)
+	if err != nil {
+		return nil, translate(opAssignments, err)
 	}
-	return out
-}
-
-// scopeOr reads a missing directory scope as the tenant, the stricter
-// reading: it names the widest scope, which every guardrail protects.
-func scopeOr(s string) string {
-	if s == "" {
-		return portal.TenantScope
+	items, err := c.list(ctx, opAssignments, "role assignments", info, from)
+	if err != nil {
+		return nil, err
 	}
-	return s
+	return roleGrants(items, false), nil
 }
 
 // eligibilities lists a principal's current PIM eligibilities, like
 // assignments.
 func (c *Client) eligibilities(ctx context.Context, principalID, from string) ([]portal.RoleGrant, error) {
 	builder, cfg := c.eligibilitiesRequest(principalID)
-	var out []portal.RoleGrant
-	err := collectPages(c, opEligible, "role eligibilities", func(next string) (models.UnifiedRoleEligibilityScheduleInstanceCollectionResponseable, error) {
-		if next == "" {
-			next = from
-		}
-		if next != "" {
-			return builder.WithUrl(next).Get(ctx, nil)
-		}
-		return builder.Get(ctx, cfg)
-	}, func(p models.UnifiedRoleEligibilityScheduleInstanceCollectionResponseable) {
-		out = append(out, eligibilityGrants(p.GetValue())...)
-	})
-	return out, err
-}
-
-func eligibilityGrants(items []models.UnifiedRoleEligibilityScheduleInstanceable) []portal.RoleGrant {
-	out := make([]portal.RoleGrant, 0, len(items))
-	for _, e := range items {
-		out = append(out, portal.RoleGrant{PrincipalID: deref(e.GetPrincipalId()), RoleID: deref(e.GetRoleDefinitionId()),
-			ScopeID: scopeOr(deref(e.GetDirectoryScopeId())), Eligible: true})
+	info, err := builder.ToGetRequestInformation(ctx, cfg)
+	if err != nil {
+		return nil, translate(opEligible, err)
 	}
-	return out
+	items, err := c.list(ctx, opEligible, "role eligibilities", info, from)
+	if err != nil {
+		return nil, err
+	}
+	return roleGrants(items, true), nil
 }
 
 // groupBatch is how many groups one $batch carries: three requests each
@@ -301,8 +246,8 @@ func (c *Client) groupBatch(ctx context.Context, ids []string) ([]portal.RoleGra
 		if len(grants) > 0 {
 			// The name matters only for a group that holds something; a
 			// group that cannot be read keeps its id in the message.
-			if grp, err := resp.value(plan[i].group, opGroupRead, models.CreateGroupFromDiscriminatorValue); err == nil {
-				name = deref(grp.(models.Groupable).GetDisplayName())
+			if grp, err := resp.body(plan[i].group, opGroupRead); err == nil {
+				name = grp.DisplayName
 			}
 		}
 		for _, gr := range grants {
@@ -336,31 +281,15 @@ func (c *Client) groupEligibilitiesRequest(principalID string) (*identitygoverna
 // from that next link on.
 func (c *Client) groupEligibilities(ctx context.Context, principalID, from string) ([]portal.GroupGrant, error) {
 	builder, cfg := c.groupEligibilitiesRequest(principalID)
-	var out []portal.GroupGrant
-	err := collectPages(c, opPIMGroups, "group eligibilities", func(next string) (models.PrivilegedAccessGroupEligibilityScheduleInstanceCollectionResponseable, error) {
-		if next == "" {
-			next = from
-		}
-		if next != "" {
-			return builder.WithUrl(next).Get(ctx, nil)
-		}
-		return builder.Get(ctx, cfg)
-	}, func(p models.PrivilegedAccessGroupEligibilityScheduleInstanceCollectionResponseable) {
-		out = append(out, groupGrants(p.GetValue())...)
-	})
-	return out, err
-}
-
-func groupGrants(items []models.PrivilegedAccessGroupEligibilityScheduleInstanceable) []portal.GroupGrant {
-	out := make([]portal.GroupGrant, 0, len(items))
-	for _, e := range items {
-		access := "member"
-		if a := e.GetAccessId(); a != nil {
-			access = a.String()
-		}
-		out = append(out, portal.GroupGrant{GroupID: deref(e.GetGroupId()), Access: access})
+	info, err := builder.ToGetRequestInformation(ctx, cfg)
+	if err != nil {
+		return nil, translate(opPIMGroups, err)
 	}
-	return out
+	items, err := c.list(ctx, opPIMGroups, "group eligibilities", info, from)
+	if err != nil {
+		return nil, err
+	}
+	return groupGrants(items), nil
 }
 
 // names caches what names the ids in a grant: role definitions and

@@ -111,6 +111,10 @@ type healingCredential struct {
 
 	mu   sync.Mutex
 	cred azcore.TokenCredential
+	// token is the credential's last token, handed out again until it
+	// is due for renewal: the credential's own cache is a locked lookup
+	// that allocates, and it ran on every Graph request.
+	token azcore.AccessToken
 	// refusedAt is when Graph last refused a token just renewed; zero once
 	// a call succeeds again.
 	refusedAt time.Time
@@ -124,16 +128,38 @@ func newHealingCredential(scope string, make func() (azcore.TokenCredential, err
 	return &healingCredential{make: make, scope: scope, cred: cred}, nil
 }
 
-func (h *healingCredential) current() azcore.TokenCredential {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.cred
-}
+// tokenMargin is how long before its expiry a token is no longer handed
+// out from the cache: the credential renews it then.
+const tokenMargin = 5 * time.Minute
 
 // GetToken implements azcore.TokenCredential, always for the Graph scope.
 func (h *healingCredential) GetToken(ctx context.Context, opts policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	h.mu.Lock()
+	cred, tok := h.cred, h.token
+	h.mu.Unlock()
+	if fresh(tok, time.Now()) && opts.Claims == "" {
+		return tok, nil
+	}
 	opts.Scopes = []string{h.scope}
-	return h.current().GetToken(ctx, opts)
+	tok, err := cred.GetToken(ctx, opts)
+	if err != nil {
+		return tok, err
+	}
+	h.mu.Lock()
+	if h.cred == cred {
+		h.token = tok
+	}
+	h.mu.Unlock()
+	return tok, nil
+}
+
+// fresh reports whether tok may still be handed out at now: before the
+// time the service asked it to be refreshed, and well before it expires.
+func fresh(tok azcore.AccessToken, now time.Time) bool {
+	if tok.Token == "" || !now.Before(tok.ExpiresOn.Add(-tokenMargin)) {
+		return false
+	}
+	return tok.RefreshOn.IsZero() || now.Before(tok.RefreshOn)
 }
 
 // renew drops the credential (and with it its cached token) for a new one.
@@ -143,7 +169,7 @@ func (h *healingCredential) renew() error {
 		return err
 	}
 	h.mu.Lock()
-	h.cred = cred
+	h.cred, h.token = cred, azcore.AccessToken{}
 	h.mu.Unlock()
 	return nil
 }

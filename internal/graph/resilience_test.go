@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	khttp "github.com/microsoft/kiota-http-go"
 )
 
@@ -105,5 +107,64 @@ func TestShouldRetryNeverRepeatsAWriteGraphMayHaveDone(t *testing.T) {
 	}
 	if !retry(0, 0, get.WithContext(ctx), reply(429, "2")) {
 		t.Error("a Retry-After of 2 s was not waited for with 5 s left")
+	}
+}
+
+// countingCredential hands out tokens from a list and counts the asks.
+type countingCredential struct {
+	tokens []azcore.AccessToken
+	asked  int
+}
+
+func (c *countingCredential) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	c.asked++
+	return c.tokens[min(c.asked, len(c.tokens))-1], nil
+}
+
+// TestHealingCredentialCachesUntilRenewal hands out a token from its own
+// cache until it is due for renewal, asks the credential again then, and
+// forgets it when the credential is renewed after Graph refused it.
+func TestHealingCredentialCachesUntilRenewal(t *testing.T) {
+	now := time.Now()
+	long := azcore.AccessToken{Token: "long", ExpiresOn: now.Add(time.Hour)}
+	due := azcore.AccessToken{Token: "due", ExpiresOn: now.Add(time.Hour), RefreshOn: now.Add(-time.Second)}
+	near := azcore.AccessToken{Token: "near", ExpiresOn: now.Add(tokenMargin - time.Second)}
+	for _, tc := range []struct {
+		name      string
+		first     azcore.AccessToken
+		wantAsked int
+	}{
+		{"valid for an hour", long, 1},
+		{"past its refresh time", due, 3},
+		{"within the margin of its expiry", near, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cred := &countingCredential{tokens: []azcore.AccessToken{tc.first}}
+			made := 0
+			h, err := newHealingCredential("https://graph.example/.default", func() (azcore.TokenCredential, error) {
+				made++
+				return cred, nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 3 {
+				tok, err := h.GetToken(context.Background(), policy.TokenRequestOptions{})
+				if err != nil || tok.Token != tc.first.Token {
+					t.Fatalf("GetToken = %q, %v; want %q", tok.Token, err, tc.first.Token)
+				}
+			}
+			if cred.asked != tc.wantAsked {
+				t.Errorf("the credential was asked %d times for 3 tokens, want %d", cred.asked, tc.wantAsked)
+			}
+			cred.tokens = append(cred.tokens, azcore.AccessToken{Token: "renewed", ExpiresOn: now.Add(time.Hour)})
+			cred.asked = len(cred.tokens) - 1
+			if err := h.renew(); err != nil {
+				t.Fatal(err)
+			}
+			if tok, _ := h.GetToken(context.Background(), policy.TokenRequestOptions{}); tok.Token != "renewed" || made != 2 {
+				t.Errorf("after renew: token %q from credential %d, want renewed from credential 2", tok.Token, made)
+			}
+		})
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"unicode/utf8"
 
 	abstractions "github.com/microsoft/kiota-abstractions-go"
-	"github.com/microsoftgraph/msgraph-sdk-go/models"
 	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
 	"github.com/microsoftgraph/msgraph-sdk-go/users"
 
@@ -114,24 +113,24 @@ func (c *Client) searchFirst(ctx context.Context, q string, cfg, byEmployee *use
 	if err != nil {
 		return portal.UserPage{}, err
 	}
-	v, err := resp.value(mainID, opUsers, models.CreateUserCollectionResponseFromDiscriminatorValue)
+	found, err := resp.body(mainID, opUsers)
 	if err != nil {
 		return portal.UserPage{}, err
 	}
-	page, err := userPage(v.(models.UserCollectionResponseable), form)
+	page, err := userPage(found, form)
 	if err != nil {
 		return portal.UserPage{}, err
 	}
 	if employeeID == "" {
 		return page, nil
 	}
-	v, err = resp.value(employeeID, opUsers, models.CreateUserCollectionResponseFromDiscriminatorValue)
+	byID, err := resp.body(employeeID, opUsers)
 	if err != nil {
 		return portal.UserPage{}, err
 	}
 	var first []portal.UserMatch
-	for _, u := range v.(models.UserCollectionResponseable).GetValue() {
-		m := portal.UserMatch{User: toUser(u)}
+	for _, u := range byID.Value {
+		m := portal.UserMatch{User: u.user()}
 		if !strings.EqualFold(m.EmployeeID, q) {
 			continue // Graph matched more than asked: leave it out.
 		}
@@ -175,9 +174,10 @@ func (c *Client) searchNext(ctx context.Context, q, form, token string) (portal.
 	v := u.Query()
 	v.Set("$skiptoken", token)
 	u.RawQuery = strings.ReplaceAll(v.Encode(), "%24", "$")
-	resp, err := builder.WithUrl(u.String()).Get(ctx, cfg)
+	info.SetUri(*u)
+	resp, err := c.getJSON(ctx, info, opUsers)
 	if err != nil {
-		return portal.UserPage{}, translate(opUsers, err)
+		return portal.UserPage{}, err
 	}
 	page, err := userPage(resp, form)
 	page.Prefix = form == formPrefix && query.HasWord(q)
@@ -185,13 +185,13 @@ func (c *Client) searchNext(ctx context.Context, q, form, token string) (portal.
 }
 
 // userPage reads one listing page into a search page.
-func userPage(resp models.UserCollectionResponseable, form string) (portal.UserPage, error) {
-	page := portal.UserPage{Count: int(deref(resp.GetOdataCount()))}
-	for _, u := range resp.GetValue() {
-		page.Users = append(page.Users, portal.UserMatch{User: toUser(u)})
+func userPage(resp *wireBody, form string) (portal.UserPage, error) {
+	page := portal.UserPage{Count: deref(resp.Count)}
+	for _, u := range resp.Value {
+		page.Users = append(page.Users, portal.UserMatch{User: u.user()})
 	}
 	page.Count = max(page.Count, len(page.Users))
-	if next := deref(resp.GetOdataNextLink()); next != "" {
+	if next := resp.NextLink; next != "" {
 		token := skipToken(next)
 		if token == "" {
 			return page, &portal.Error{Code: portal.EInternal, Message: "Microsoft Graph sent a next-page link without a skip token."}
@@ -247,11 +247,11 @@ func (c *Client) readPasses(ctx context.Context, found []portal.UserMatch) {
 		return
 	}
 	for i := range found {
-		v, err := resp.value(ids[i], opTAPRead, models.CreateTemporaryAccessPassAuthenticationMethodCollectionResponseFromDiscriminatorValue)
+		passes, err := resp.body(ids[i], opTAPRead)
 		if err != nil {
 			found[i].TAPUnknown = true
 			continue
 		}
-		found[i].TAP = newestTAP(v.(models.TemporaryAccessPassAuthenticationMethodCollectionResponseable).GetValue())
+		found[i].TAP = newestTAP(passes.Value)
 	}
 }

@@ -13,18 +13,18 @@ import (
 
 // dashboard shows the charts for a period, by default the last 30 days.
 func (s *Server) dashboard(c echo.Context) error {
-	f, form, errs := parseHistoryFilter(c, false)
+	f, form, errs := s.parseHistoryFilter(c, false)
 	if err := s.resolvePeople(c.Request().Context(), &f, &form, errs, false); err != nil {
 		return err
 	}
 	if form.From == "" && form.To == "" && len(errs) == 0 {
-		now := s.cfg.Service.Now().In(location(c))
+		now := s.cfg.Service.Now().In(s.location(c))
 		today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, now.Location())
 		f.From, f.To = today.AddDate(0, 0, -29), today.AddDate(0, 0, 1)
 		form.From, form.To = f.From.Format("2006-01-02"), today.Format("2006-01-02")
 	}
 	v := templates.DashboardView{Filter: form, Errors: errs,
-		Presets: presets(s.cfg.Service.Now().In(location(c)), form, "/history/dashboard", false)}
+		Presets: presets(s.cfg.Service.Now().In(s.location(c)), form, "/history/dashboard", false)}
 	if len(errs) > 0 {
 		return s.render(c, http.StatusBadRequest, templates.DashboardPage(s.page(c, "Dashboard", "dashboard"), v))
 	}
@@ -36,7 +36,7 @@ func (s *Server) dashboard(c echo.Context) error {
 	v.Stats = st
 	// The totals and the operators' lines, from one pass over the
 	// period's records, folded as the history shows them.
-	sum := portal.NewSummary(location(c))
+	sum := portal.NewSummary(s.location(c))
 	all := f
 	all.Fold, all.Before = true, 0
 	if err := s.cfg.History.Export(ctx, all, func(e portal.Event) error { sum.Add(e); return nil }); err != nil {

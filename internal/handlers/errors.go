@@ -69,7 +69,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		v.SignIn = pe.Code == portal.EUnauthorized
 		if pe.RetryAfter > 0 {
 			c.Response().Header().Set("Retry-After", strconv.Itoa(int(pe.RetryAfter.Seconds())))
-			v.Message += " Try again at " + time.Now().Add(pe.RetryAfter).In(location(c)).Format("15:04:05") + "."
+			v.Message += " Try again at " + time.Now().Add(pe.RetryAfter).In(s.location(c)).Format("15:04:05") + "."
 		}
 		if pe.Code == portal.ELimited {
 			v.Heading = "Rate limit reached"

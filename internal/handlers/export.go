@@ -26,7 +26,7 @@ func csvTime(t time.Time) string {
 // export streams the filtered history as CSV, row by row from the
 // database, so memory stays flat however many records match.
 func (s *Server) export(c echo.Context) error {
-	f, form, errs := parseHistoryFilter(c, false)
+	f, form, errs := s.parseHistoryFilter(c, false)
 	if err := s.resolvePeople(c.Request().Context(), &f, &form, errs, false); err != nil {
 		return err
 	}

@@ -15,7 +15,7 @@ func (s *Server) myHistory(c echo.Context) error { return s.historyList(c, true)
 func (s *Server) history(c echo.Context) error { return s.historyList(c, false) }
 
 func (s *Server) historyList(c echo.Context, mine bool) error {
-	f, form, errs := parseHistoryFilter(c, mine)
+	f, form, errs := s.parseHistoryFilter(c, mine)
 	if err := s.resolvePeople(c.Request().Context(), &f, &form, errs, mine); err != nil {
 		return err
 	}
@@ -34,7 +34,7 @@ func (s *Server) historyList(c echo.Context, mine bool) error {
 	if mine {
 		base = "/my-history"
 	}
-	v.Presets = presets(s.cfg.Service.Now().In(location(c)), form, base, mine)
+	v.Presets = presets(s.cfg.Service.Now().In(s.location(c)), form, base, mine)
 	page := s.page(c, title, nav)
 	page.Wide = true
 	if len(errs) > 0 {

@@ -22,8 +22,8 @@ const HistoryPageSize = 50
 // parseHistoryFilter reads the filter form. The dates are whole days in
 // the viewer's time zone; To is inclusive. The operator and the user are
 // left as typed: resolvePeople turns names into ids.
-func parseHistoryFilter(c echo.Context, mine bool) (portal.EventFilter, templates.HistoryFilter, map[string]string) {
-	loc := location(c)
+func (s *Server) parseHistoryFilter(c echo.Context, mine bool) (portal.EventFilter, templates.HistoryFilter, map[string]string) {
+	loc := s.location(c)
 	form := templates.HistoryFilter{
 		Operator: strings.TrimSpace(c.QueryParam("operator")),
 		Target:   strings.TrimSpace(c.QueryParam("target")),

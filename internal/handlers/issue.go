@@ -81,7 +81,7 @@ func (s *Server) issueForm(c echo.Context) error {
 	if d != nil {
 		// What was typed before a fresh sign-in.
 		c.Request().Form = d
-		_, draft := parseIssue(c, location(c))
+		_, draft := parseIssue(c, s.location(c))
 		if draft.StartMode == "" {
 			draft.StartMode = "now"
 		}
@@ -166,7 +166,7 @@ func parseIssue(c echo.Context, loc *time.Location) (issuance.IssueRequest, temp
 // a URL, and the page is not cached. Anything else shows the form again,
 // from the facts the service read.
 func (s *Server) issue(c echo.Context) error {
-	req, vals := parseIssue(c, location(c))
+	req, vals := parseIssue(c, s.location(c))
 	res, err := s.cfg.Service.Issue(c.Request().Context(), operator(c), c.Param("id"), req)
 	if errors.Is(err, issuance.ErrStaleSignIn) {
 		draft := url.Values{}
@@ -216,7 +216,7 @@ func (s *Server) issue(c echo.Context) error {
 // action already in flight for the user, and writes whose outcome Graph
 // did not confirm. Other errors come back unchanged.
 func (s *Server) unsettled(c echo.Context, err error) error {
-	loc := location(c)
+	loc := s.location(c)
 	var handled *issuance.AlreadyHandledError
 	var busy *issuance.InProgressError
 	switch {

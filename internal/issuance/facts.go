@@ -1,6 +1,7 @@
 package issuance
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"strings"
@@ -78,9 +79,10 @@ func (s *Service) facts(ctx context.Context, userID string, want read) (facts, m
 		}
 		userID = u.ID
 	}
-	var sub portal.Subject
+	// The subject is read on this goroutine, whose stack has grown to the
+	// depth of a Graph call already; the policy and the staff, cached
+	// most of the time, beside it.
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() (err error) { sub, err = s.dir.Subject(gctx, userID, want.methods); return err })
 	g.Go(func() (err error) { f.policy, err = s.dir.Policy(gctx); return err })
 	if s.staffApp {
 		g.Go(func() error {
@@ -89,7 +91,8 @@ func (s *Service) facts(ctx context.Context, userID string, want read) (facts, m
 			return err
 		})
 	}
-	if err := g.Wait(); err != nil {
+	sub, err := s.dir.Subject(gctx, userID, want.methods)
+	if err := cmp.Or(err, g.Wait()); err != nil {
 		return facts{}, nil, err
 	}
 	f.user, f.current, f.groups, f.grants, f.pimGroups = sub.User, sub.TAP, sub.Groups, sub.Grants, sub.GroupGrants
