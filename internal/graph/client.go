@@ -253,6 +253,7 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("graph: middleware: %w", err)
 	}
+	kiota = afterRetries(kiota, freshAttempt{})
 	opts := msgraphsdk.GetDefaultClientOptions()
 	middleware := append([]khttp.Middleware{
 		// Outermost, so that a request sent again after a 401 goes

@@ -944,3 +944,36 @@ func TestPassAudits(t *testing.T) {
 		t.Fatalf("entries of the last 30 minutes = %+v, %v; want the script's pass for Tomás", page, err)
 	}
 }
+
+// TestThrottledWriteSentAgainWhole creates a pass that Graph throttles
+// once: the retry must carry the body as it was built, so that Graph can
+// read it and the pass is made once.
+func TestThrottledWriteSentAgainWhole(t *testing.T) {
+	e := newEnv(t, nil)
+	u := e.ordinary(t)
+	e.emu.ResetRequests()
+	e.emu.Inject(graphemu.Fault{Method: http.MethodPost, Path: "/v1.0/users/*/authentication/temporaryAccessPassMethods",
+		Status: http.StatusTooManyRequests, RetryAfter: time.Second, Times: 1})
+	issued, err := e.client.CreateTAP(context.Background(), u.ID, portal.NewTAP{LifetimeMinutes: 60})
+	if err != nil || issued.Passcode.Reveal() == "" {
+		t.Fatalf("CreateTAP after a 429 = %v; want the pass made", err)
+	}
+	var creates []graphemu.RequestRecord
+	for _, r := range e.emu.Requests() {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.Path, "/temporaryAccessPassMethods") {
+			creates = append(creates, r)
+		}
+	}
+	if len(creates) != 2 {
+		t.Fatalf("creates sent = %d, want 2 (one throttled, one made)", len(creates))
+	}
+	for i, r := range creates {
+		var body map[string]any
+		if err := json.Unmarshal(r.Body, &body); err != nil || body["lifetimeInMinutes"] != float64(60) {
+			t.Errorf("create %d's body = %q (%v), want the pass as built", i+1, r.Body, err)
+		}
+	}
+	if got := creates[1].Header.Get("Retry-Attempt"); got != "1" {
+		t.Errorf("the second create's Retry-Attempt = %q, want 1", got)
+	}
+}

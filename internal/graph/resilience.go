@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -233,6 +234,34 @@ func (t tokenHealer) Intercept(p khttp.Pipeline, i int, req *http.Request) (*htt
 		t.cred.accepted()
 	}
 	return again, err
+}
+
+// freshAttempt is a pipeline middleware just inside the SDK's retry
+// handler: each attempt goes on as a copy of the request, its body read
+// from the start. The compression handler gzips a body in the request it
+// is given and says so in a header; without the copy, a write Graph
+// throttled was sent again with that header over the plain body, and
+// Graph could not read it.
+type freshAttempt struct{}
+
+func (freshAttempt) Intercept(p khttp.Pipeline, i int, req *http.Request) (*http.Response, error) {
+	if !rewind(req) && req.Header.Get("Retry-Attempt") != "" {
+		return nil, errors.New("the request's body cannot be read again for another attempt")
+	}
+	return p.Next(req.Clone(req.Context()), i)
+}
+
+// afterRetries puts m just after the SDK's retry handler in its default
+// middleware, or first if there is none.
+func afterRetries(ms []khttp.Middleware, m khttp.Middleware) []khttp.Middleware {
+	at := 0
+	for i, h := range ms {
+		switch h.(type) {
+		case khttp.RetryHandler, *khttp.RetryHandler:
+			at = i + 1
+		}
+	}
+	return slices.Insert(ms, at, m)
 }
 
 // httpHeaders adapts net/http's headers to what retryAfter reads.
