@@ -30,6 +30,7 @@ var AllPermissions = []string{
 	"Application.Read.All",
 	"AdministrativeUnit.Read.All",
 	"AuditLog.Read.All",
+	"Mail.Send",
 }
 
 // App is an application registered in the emulated tenant: the client id,
@@ -78,13 +79,15 @@ func (s *Server) RevokeTokens(clientID string) int {
 	return n
 }
 
-// permKind selects the 403 shape: Graph's directory APIs and its
-// authentication-method APIs word a missing permission differently.
+// permKind selects the 403 shape: Graph's directory APIs, its
+// authentication-method APIs and the mail APIs Exchange Online serves
+// word a missing permission differently.
 type permKind int
 
 const (
 	permDirectory permKind = iota
 	permAuthMethods
+	permMail
 )
 
 // accessTokenLifetime is what Entra grants app-only tokens by default,
@@ -124,9 +127,14 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, kind permKind
 	if len(perms) == 0 || slices.ContainsFunc(perms, func(p string) bool { return slices.Contains(tok.app.Permissions, p) }) {
 		return true
 	}
-	if kind == permAuthMethods {
+	switch kind {
+	case permAuthMethods:
 		writeError(w, r, http.StatusForbidden, "accessDenied", "Request Authorization failed")
-	} else {
+	case permMail:
+		// Exchange says the same when an application access policy keeps
+		// the app from the mailbox: the client cannot tell the two apart.
+		writeError(w, r, http.StatusForbidden, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
+	default:
 		writeError(w, r, http.StatusForbidden, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
 	}
 	return false

@@ -19,7 +19,7 @@ var everyPermission = []string{
 	"UserAuthenticationMethod.ReadWrite.All", "Policy.Read.All", "RoleManagement.Read.Directory",
 	"GroupMember.Read.All", "AuditLog.Read.All", "PrivilegedEligibilitySchedule.Read.AzureADGroup",
 	"Application.Read.All", "AdministrativeUnit.Read.All", "UserAuthMethod-TAP.ReadWrite.All", "UserAuthMethod-TAP.Read.All",
-	"RoleEligibilitySchedule.Read.Directory",
+	"RoleEligibilitySchedule.Read.Directory", "Mail.Send",
 }
 
 // dirEnv is a seeded emulator with an app and a token, for the tests of
@@ -239,6 +239,8 @@ func TestPermissions(t *testing.T) {
 		{"check groups", "POST", user + "/checkMemberGroups", map[string]any{"groupIds": []string{EligibleGroupID}},
 			[]string{"GroupMember.Read.All", "Directory.Read.All"}, "Authorization_RequestDenied"},
 		{"audits", "GET", "/v1.0/auditLogs/directoryAudits", nil, []string{"AuditLog.Read.All"}, "Authorization_RequestDenied"},
+		{"manager", "GET", user + "/manager", nil, []string{"User.Read.All", "Directory.Read.All"}, "Authorization_RequestDenied"},
+		{"send mail", "POST", "/v1.0/users/" + PortalMailboxUserID + "/sendMail", mailBody("a@b.example"), []string{"Mail.Send"}, "ErrorAccessDenied"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var others []string

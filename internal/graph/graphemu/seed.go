@@ -84,6 +84,27 @@ const (
 	// so the portal flags the passes it issues her as missing from it.
 	AuditGapUserID = "a1000000-0000-4000-8000-000000000062"
 
+	// Reporting lines and mailboxes. Most members report to someone in
+	// their department and have a mailbox; these are the cases a mail to
+	// a manager must handle. NoManagerUserID is a new starter whose
+	// manager HR has not set yet.
+	NoManagerUserID = "a1000000-0000-4000-8000-000000000018"
+	// ManagerLeftUserID still reports to DisabledUserID, who left the
+	// company: his account is disabled, his licence and mailbox are gone,
+	// and his mail address stays on his account.
+	ManagerLeftUserID = "a1000000-0000-4000-8000-000000000046"
+	// UnlicensedManagerUserID is a shift lead without a Microsoft 365
+	// licence: no mailbox and no mail address. ReportsToUnlicensedUserID
+	// is one of his team.
+	UnlicensedManagerUserID   = "a1000000-0000-4000-8000-000000000064"
+	ReportsToUnlicensedUserID = "a1000000-0000-4000-8000-000000000045"
+	// PortalMailboxUserID is the shared mailbox the portal sends its mail
+	// from, PortalMailboxAddress. Like every shared mailbox it is a user
+	// object with a mailbox whose account is disabled: nobody signs in
+	// to it.
+	PortalMailboxUserID  = "a1000000-0000-4000-8000-000000000063"
+	PortalMailboxAddress = "tap-portal@" + DemoDomain
+
 	// ExecutiveGroupID is "Executive Leadership", the group to protect.
 	ExecutiveGroupID = "c3000000-0000-4000-8000-000000000001"
 	// ExecutiveOfficeGroupID is nested in ExecutiveGroupID.
@@ -217,12 +238,16 @@ func (b *seeder) member(n int, given, surname, upnLocal, job, dept, office strin
 		UserType:          "Member",
 		CreatedDateTime:   b.daysAgo(900 - n*13),
 		Methods:           methods,
+		// Northwind licenses its staff for Exchange Online; the seed
+		// takes the mailbox away from those who have none.
+		Mailbox: true,
 	}
 	b.t.Users = append(b.t.Users, u)
 	return u
 }
 
-// guest adds an invited external user.
+// guest adds an invited external user. A guest's mailbox, if any, is in
+// their home organisation: in this tenant they have none.
 func (b *seeder) guest(n int, given, surname, homeMail string) *User {
 	local, domain, _ := strings.Cut(homeMail, "@")
 	u := &User{
@@ -345,6 +370,8 @@ func seedTenant(tenantID string, now time.Time) *Tenant {
 		b.fido2("Break-glass key C", "YubiKey 5Ci", aaguidYubiKey5Ci, 700))
 	for _, u := range []*User{bg1, bg2} {
 		u.Mail, u.GivenName, u.Surname, u.EmployeeID, u.BusinessPhones = "", "", "", "", nil
+		// Emergency access accounts hold no licence, so no mailbox.
+		u.Mailbox = false
 	}
 
 	// Executives, the protected group, and an assistant inside it through
@@ -380,8 +407,11 @@ func seedTenant(tenantID string, now time.Time) *Tenant {
 
 	// Disabled accounts: one left the company, one is synced from
 	// on-premises and disabled there.
-	b.member(21, "Victor", "Hale", "victor.hale", "Account Manager", sales, austin,
-		b.authenticator("iPhone 11", "6.7.2", 800)).AccountEnabled = false
+	// Victor left: his licence, and with it his mailbox, went when his
+	// account was disabled.
+	victor := b.member(21, "Victor", "Hale", "victor.hale", "Account Manager", sales, austin,
+		b.authenticator("iPhone 11", "6.7.2", 800))
+	victor.AccountEnabled, victor.Mailbox = false, false
 	greta := b.member(22, "Greta", "Novak", "greta.novak", "Inventory Clerk", logistics, tacoma)
 	greta.AccountEnabled, greta.OnPremisesSyncEnabled = false, true
 
@@ -476,6 +506,15 @@ func seedTenant(tenantID string, now time.Time) *Tenant {
 	b.member(61, "Eve", "Spoof", "eve.spoof", "Contractor\u200b", "Quality Assurance", seattle).DisplayName = "Eve \u202enimda\u202c Spoof"
 	b.member(62, "Nadia", "Gap", "nadia.gap", "Test account: the audit log loses her pass changes", "Quality Assurance", seattle)
 	b.t.AuditGaps = map[string]bool{AuditGapUserID: true}
+
+	// The portal's shared mailbox, and a frontline shift lead without a
+	// licence.
+	box := b.member(63, "TAP", "Portal", "tap-portal", "", "", "")
+	box.DisplayName, box.GivenName, box.Surname, box.EmployeeID, box.BusinessPhones = "TAP Portal", "", "", "", nil
+	box.AccountEnabled = false
+	bruno := b.member(64, "Bruno", "Keller", "bruno.keller", "Night Shift Lead", logistics, tacoma)
+	bruno.Mail, bruno.Mailbox = "", false
+	b.reportingLines()
 
 	// Passes made outside the portal, whose follow-up the portal shows: a
 	// script's pass on an account that can become Global Administrator
@@ -575,6 +614,40 @@ func seedTenant(tenantID string, now time.Time) *Tenant {
 
 	b.seedAudits()
 	return b.t
+}
+
+// reportingLines sets who reports to whom, by seed number. Most members
+// report to someone in their department. Nobody manages the chief
+// executive, the emergency access accounts, the markup and test
+// accounts, the shared mailbox or the new starter NoManagerUserID;
+// guests have no manager in the tenant.
+func (b *seeder) reportingLines() {
+	for _, line := range []struct {
+		manager int
+		staff   []int
+	}{
+		{13, []int{14, 15, 16, 35}},                // the chief executive: her officers, assistant and counsel
+		{15, []int{5, 20, 28, 32, 34, 36, 37, 58}}, // the chief operating officer: the heads of department
+		{14, []int{10, 48}},                        // the chief financial officer: audit and the controller
+		{48, []int{27, 30, 41}},                    // finance
+		{5, []int{2, 6, 7, 49, 51, 52, 54}},        // IT
+		{2, []int{1, 4, 8, 57}},                    // the service desk
+		{57, []int{55, 56}},                        // the helpdesk team
+		{51, []int{31, 39, 43, 53}},                // engineering, under the cloud platform lead
+		{32, []int{9, 38}},                         // human resources
+		{28, []int{3, 19, 21}},                     // sales
+		{21, []int{46}},                            // a line HR left behind when Victor went
+		{20, []int{40}},                            // customer service
+		{36, []int{17, 22, 29, 33, 64}},            // logistics
+		{64, []int{45, 47}},                        // the night shift, under a lead without a mailbox
+		{37, []int{42}},                            // facilities
+		{35, []int{50}},                            // legal
+		{58, []int{44}},                            // product design
+	} {
+		for _, n := range line.staff {
+			b.t.LookupUser(userID(n)).Manager = userID(line.manager)
+		}
+	}
 }
 
 // seedAudits writes the history that led to the seeded passes, oldest

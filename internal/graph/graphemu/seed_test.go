@@ -196,3 +196,74 @@ func TestSeedIsDeterministic(t *testing.T) {
 		}
 	}
 }
+
+// TestSeedManagersAndMailboxes checks the reporting lines and mailboxes a
+// mail to a manager meets: most members report to someone in their
+// department, and each case the portal must handle is there once at
+// least.
+func TestSeedManagersAndMailboxes(t *testing.T) {
+	tn := seedTenant(DemoTenantID, time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC))
+	var members, managed, sameDepartment int
+	for _, u := range tn.Users {
+		if u.UserType == "Guest" {
+			if u.Mailbox || u.Manager != "" {
+				t.Errorf("guest %s: mailbox %v, manager %q; want neither", u.DisplayName, u.Mailbox, u.Manager)
+			}
+			continue
+		}
+		members++
+		if u.Manager == "" {
+			continue
+		}
+		managed++
+		m := tn.ManagerOf(u)
+		if m == nil || m.UserType != "Member" {
+			t.Errorf("the manager %q of %s is not a member of the tenant", u.Manager, u.DisplayName)
+			continue
+		}
+		if m.Department == u.Department {
+			sameDepartment++
+		}
+		// Reporting lines end at the top: no one manages themselves,
+		// directly or further up.
+		seen := map[string]bool{u.ID: true}
+		for up := m; up != nil; up = tn.ManagerOf(up) {
+			if seen[up.ID] {
+				t.Errorf("the reporting line of %s loops at %s", u.DisplayName, up.DisplayName)
+				break
+			}
+			seen[up.ID] = true
+		}
+	}
+	if managed*4 < members*3 || sameDepartment*2 < managed {
+		t.Errorf("%d of %d members have a manager, %d in their department; want most, mostly in their department", managed, members, sameDepartment)
+	}
+
+	user := func(id string) *User {
+		u := tn.LookupUser(id)
+		if u == nil {
+			t.Fatalf("no seeded user %s", id)
+		}
+		return u
+	}
+	unlicensed := user(UnlicensedManagerUserID)
+	box := user(PortalMailboxUserID)
+	for _, c := range []struct {
+		what string
+		ok   bool
+	}{
+		{"a member with no manager", user(NoManagerUserID).UserType == "Member" && tn.ManagerOf(user(NoManagerUserID)) == nil},
+		{"a member whose manager left", tn.ManagerOf(user(ManagerLeftUserID)) == user(DisabledUserID) &&
+			!user(DisabledUserID).AccountEnabled && !user(DisabledUserID).Mailbox},
+		{"a manager without mailbox or address", tn.ManagerOf(user(ReportsToUnlicensedUserID)) == unlicensed &&
+			!unlicensed.Mailbox && unlicensed.Mail == "" && unlicensed.AccountEnabled && unlicensed.UserType == "Member"},
+		{"emergency access accounts without mailboxes", !user(BreakGlassUserID).Mailbox},
+		{"the portal's shared mailbox", box.Mailbox && !box.AccountEnabled && box.UserType == "Member" &&
+			box.Mail == PortalMailboxAddress && box.UserPrincipalName == PortalMailboxAddress && len(box.Methods) == 0},
+		{"a licensed member with a mailbox", user(OperatorUserID).Mailbox && user(NoRoleUserID).Mailbox},
+	} {
+		if !c.ok {
+			t.Errorf("seed lacks: %s", c.what)
+		}
+	}
+}

@@ -19,6 +19,8 @@
 //   - audit.go: the directory audit log that creates and deletes write,
 //     with its own throttle, for reconciling passes made outside the
 //     portal.
+//   - mail.go: a user's manager, and sendMail into an outbox that tests
+//     and the demo read, for passes delivered by mail and for notices.
 //   - batch.go: JSON $batch with per-item faults, for bulk issuance.
 //   - server.go, tenant.go, seed.go: the server, its faults, its request
 //     log and clock, the tenant model and the demo tenant's seed.
@@ -89,6 +91,7 @@ type Server struct {
 	faults []*faultEntry
 	seq    uint64
 	reqLog []RequestRecord
+	outbox []Mail
 }
 
 // New starts an emulator listening on opts.Addr with a freshly generated CA.
@@ -137,6 +140,7 @@ func New(opts Options) (*Server, error) {
 	s.graph = http.NewServeMux()
 	s.registerGraphRoutes(s.graph)
 	s.registerPrivilegeRoutes(s.graph)
+	s.registerMailRoutes(s.graph)
 	s.registerBatchRoutes(s.graph)
 	login := http.NewServeMux()
 	s.registerTokenRoutes(login)

@@ -113,6 +113,16 @@ type User struct {
 	OnPremisesSyncEnabled bool   // false is serialised as null, as Graph does for cloud-only users
 	CreatedDateTime       time.Time
 
+	// Manager is the object id of the user's manager, or "" when they
+	// have none. An id that names no user reads as none, as a manager
+	// deleted from the directory does.
+	Manager string
+	// Mailbox is set when the user has an Exchange Online mailbox that
+	// Graph's mail routes can act on: a licensed member, or a shared
+	// mailbox. Guests, unlicensed accounts and mailboxes hosted on
+	// premises have none, and sending as them fails.
+	Mailbox bool
+
 	// Methods are the registered sign-in methods other than the TAP.
 	Methods []*Method
 	// TAP is the user's Temporary Access Pass, if any.
@@ -261,6 +271,20 @@ func (t *Tenant) LookupUser(idOrUPN string) *User {
 	for _, u := range t.Users {
 		if strings.EqualFold(u.ID, idOrUPN) || strings.EqualFold(u.UserPrincipalName, idOrUPN) {
 			return u
+		}
+	}
+	return nil
+}
+
+// ManagerOf returns u's manager, or nil when u has none or the manager's
+// id names no user.
+func (t *Tenant) ManagerOf(u *User) *User {
+	if u.Manager == "" {
+		return nil
+	}
+	for _, m := range t.Users {
+		if strings.EqualFold(m.ID, u.Manager) {
+			return m
 		}
 	}
 	return nil

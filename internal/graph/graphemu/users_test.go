@@ -186,7 +186,7 @@ func TestListUsersFilter(t *testing.T) {
 		{"startswith(displayName,'*')", nil},
 		{"startswith(displayName,'x'') or startswith(displayName,''')", nil},
 		{"userType eq 'Guest'", []string{userID(23), userID(24), userID(25)}},
-		{"accountEnabled eq false", []string{DisabledUserID, userID(22), userID(25)}},
+		{"accountEnabled eq false", []string{DisabledUserID, userID(22), userID(25), PortalMailboxUserID}}, // a shared mailbox's account is disabled
 		{"userType eq 'guest' and accountEnabled eq true", []string{userID(23), userID(24)}},
 		{"id eq '" + strings.ToUpper(GlobalAdminUserID) + "'", []string{GlobalAdminUserID}},
 		{"userPrincipalName eq '" + GuestUserUPN + "'", []string{GuestUserID}},
