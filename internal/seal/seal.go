@@ -1,0 +1,95 @@
+// Package seal encrypts a passcode to a public key whose private key only
+// one browser holds: the database keeps ciphertext the portal cannot open
+// on its own, and whichever replica holds the public key can seal.
+//
+// The construction: X25519 with an ephemeral key for each seal, the
+// shared secret through HKDF-SHA256 (salted with the ephemeral public key,
+// with a label naming the use), AES-256-GCM with what the passcode belongs
+// to as associated data. A sealed passcode is the ephemeral public key
+// followed by the ciphertext; each seal has a key of its own, so the nonce
+// may be fixed. The label and the associated data keep a passcode sealed
+// for one use, or for one row or request, from opening as another.
+package seal
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/ecdh"
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+)
+
+// ErrUnseal is returned for a sealed passcode that cannot be opened: the
+// wrong key, the wrong label or associated data, or altered bytes.
+var ErrUnseal = errors.New("seal: the passcode cannot be opened with this key")
+
+// NewKeys makes a key pair: the public key to seal with, the private key
+// to open with.
+func NewKeys() (public, private []byte, err error) {
+	k, err := ecdh.X25519().GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	return k.PublicKey().Bytes(), k.Bytes(), nil
+}
+
+// Seal encrypts passcode to public for the use label names, bound to
+// data.
+func Seal(public []byte, label string, data []byte, passcode string) ([]byte, error) {
+	to, err := ecdh.X25519().NewPublicKey(public)
+	if err != nil {
+		return nil, err
+	}
+	eph, err := ecdh.X25519().GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := aeadFor(eph, to, eph.PublicKey().Bytes(), label)
+	if err != nil {
+		return nil, err
+	}
+	out := eph.PublicKey().Bytes()
+	return aead.Seal(out, make([]byte, aead.NonceSize()), []byte(passcode), data), nil
+}
+
+// Open decrypts a sealed passcode with the private key, for the same
+// label and data it was sealed with, or returns ErrUnseal.
+func Open(private []byte, label string, data, sealed []byte) (string, error) {
+	k, err := ecdh.X25519().NewPrivateKey(private)
+	if err != nil || len(sealed) < 32 {
+		return "", ErrUnseal
+	}
+	from, err := ecdh.X25519().NewPublicKey(sealed[:32])
+	if err != nil {
+		return "", ErrUnseal
+	}
+	aead, err := aeadFor(k, from, sealed[:32], label)
+	if err != nil {
+		return "", ErrUnseal
+	}
+	plain, err := aead.Open(nil, make([]byte, aead.NonceSize()), sealed[32:], data)
+	if err != nil {
+		return "", ErrUnseal
+	}
+	return string(plain), nil
+}
+
+// aeadFor is the AEAD under the key own and peer share, salted with the
+// ephemeral public key and bound to label.
+func aeadFor(own *ecdh.PrivateKey, peer *ecdh.PublicKey, ephemeral []byte, label string) (cipher.AEAD, error) {
+	shared, err := own.ECDH(peer)
+	if err != nil {
+		return nil, err
+	}
+	key, err := hkdf.Key(sha256.New, shared, ephemeral, label, 32)
+	if err != nil {
+		return nil, err
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}
