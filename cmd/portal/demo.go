@@ -28,6 +28,6 @@ func startDemo(cfg *config.Config, dev *devOptions, logger *slog.Logger) (stop f
 		demo.Graph.Inject(graphemu.Fault{Path: "/v1.0/**", Latency: dev.graphLatency})
 	}
 	opts.RootCAs, opts.AuditLogSince, opts.WatchEvery = demo.Graph.CertPool(), started, time.Minute
-	opts.SampleCohort = app.SampleCohort
+	opts.SampleCohort, opts.Demo = app.SampleCohort, demo
 	return demo.Close, demo.Provider.Issuer(), opts, nil
 }

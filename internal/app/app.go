@@ -26,6 +26,7 @@ import (
 	"github.com/tapportal/portal/internal/handlers"
 	"github.com/tapportal/portal/internal/issuance"
 	"github.com/tapportal/portal/internal/metrics"
+	"github.com/tapportal/portal/internal/notify"
 	"github.com/tapportal/portal/internal/portal"
 	"github.com/tapportal/portal/internal/session"
 	"github.com/tapportal/portal/internal/store"
@@ -47,6 +48,8 @@ type Options struct {
 	WatchEvery time.Duration
 	// SampleCohort, when set, writes the demo tenant's sample cohort file.
 	SampleCohort func(now time.Time) string
+	// Demo, when set, is the demo tenant's mailbox: what the portal sent.
+	Demo handlers.DemoMailbox
 }
 
 // App is a wired portal.
@@ -62,6 +65,8 @@ type App struct {
 	// passes made; nil when they are off.
 	Reconciler *issuance.Reconciler
 	Watcher    *issuance.Watcher
+	// Sender posts security events to the webhook; nil without one.
+	Sender *notify.Sender
 	// Bulk issues the rows of confirmed cohort runs; nil when bulk runs
 	// are off. wake tells it a run was confirmed.
 	Bulk   *bulk.Runner
@@ -120,6 +125,17 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		return nil, err
 	}
 	history := m.History(st)
+	host, _ := os.Hostname()
+	replica := host + "/" + session.RandomToken()[:8]
+	sender, err := newSender(cfg, st, roots, logger, replica)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	var notifier portal.Notifier
+	if sender != nil {
+		notifier = notices{sender}
+	}
 	svc := issuance.New(gc, history, issuance.Options{
 		Guardrails: issuance.Guardrails{
 			ProtectedRoleIDs: cfg.ProtectedRoleIDs, ProtectedGroupIDs: cfg.ProtectedGroupIDs, EligibleGroupIDs: cfg.EligibleGroupIDs,
@@ -135,10 +151,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		// A lock outlives any request: the Graph call and its read-back.
 		LockTTL:      2*cfg.GraphTimeout + 30*time.Second,
 		SettleWindow: cfg.GraphSettleWindow,
+		Delivery:     delivery(cfg, gc, st, notifier),
 	})
 	issuer, _ := url.Parse(cfg.OIDCIssuer)
-	host, _ := os.Hostname()
-	a := &App{Metrics: m, Store: st, Graph: gc, Service: svc, logger: logger, cfg: cfg, replica: host + "/" + session.RandomToken()[:8]}
+	a := &App{Metrics: m, Store: st, Graph: gc, Service: svc, Sender: sender, logger: logger, cfg: cfg, replica: replica}
 	if cfg.DirectoryAuditInterval > 0 {
 		a.Reconciler = issuance.NewReconciler(svc, st, issuance.AuditOptions{
 			AppID: cfg.GraphClientID, Delay: cfg.DirectoryAuditDelay, Lookback: cfg.DirectoryAuditLookback, Since: opts.AuditLogSince,
@@ -159,6 +175,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if a.Reconciler != nil {
 		auditLog, watches = st, st
 	}
+	var reveal *handlers.Reveal
+	if slices.Contains(cfg.Channels, string(portal.ChannelLink)) {
+		reveal = &handlers.Reveal{Links: st, Recorded: a.recordReveal(history), Now: opts.Now}
+	}
 	h := handlers.New(handlers.Config{
 		Service: svc, History: history, Sessions: sessions, Revoked: st, Auth: authn, Assets: assets, Logger: logger,
 		PublicURL: cfg.PublicURL, ProviderOrigin: issuer.Scheme + "://" + issuer.Host,
@@ -170,7 +190,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		},
 		Capabilities: a.Capabilities,
 		AuditLog:     auditLog, AuditDelay: cfg.DirectoryAuditDelay, Watches: watches, Review: st,
-		Bulk: bulkPages,
+		Bulk: bulkPages, Reveal: reveal, Demo: opts.Demo,
 	})
 	a.Handler = h
 	return a, nil
@@ -370,9 +390,16 @@ func (a *App) Maintain(ctx context.Context) {
 			a.logger.ErrorContext(ctx, "audit checkpoint", "err", err)
 		}
 	}
+	purge := func() {
+		// A link's sealed passcode is useless once it expires: forget it.
+		if _, err := a.Store.PurgeRevealLinks(ctx, time.Now()); err != nil && ctx.Err() == nil {
+			a.logger.ErrorContext(ctx, "forgetting expired one-time links", "err", err)
+		}
+	}
 	go a.reconcileLoop(ctx)
 	settle()
 	retain()
+	purge()
 	a.CheckPermissions(ctx)
 	tick := time.NewTicker(SettleInterval)
 	defer tick.Stop()
@@ -390,6 +417,7 @@ func (a *App) Maintain(ctx context.Context) {
 			if now.Sub(lastHour) >= time.Hour {
 				lastHour = now
 				a.CheckPermissions(ctx)
+				purge()
 			}
 			if now.Sub(lastDay) >= 24*time.Hour {
 				lastDay = now
@@ -469,6 +497,13 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	bulkDone := make(chan struct{})
 	go func() { defer close(bulkDone); a.bulkLoop(ctx) }()
 	defer func() { <-bulkDone }()
+	if a.Sender != nil {
+		// Every replica sends the security events due; each is leased to
+		// one sender at a time.
+		sent := make(chan struct{})
+		go func() { defer close(sent); a.Sender.Run(ctx) }()
+		defer func() { <-sent }()
+	}
 	select {
 	case err := <-errc:
 		return err

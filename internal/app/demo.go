@@ -7,12 +7,15 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/tapportal/portal/internal/config"
 	"github.com/tapportal/portal/internal/devoidc"
 	"github.com/tapportal/portal/internal/graph/graphemu"
 	"github.com/tapportal/portal/internal/session"
+	"github.com/tapportal/portal/web/templates"
 )
 
 // DemoClientID is the sign-in client the demo's provider registers: the
@@ -28,7 +31,16 @@ const DemoAuditDelay = 15 * time.Second
 type Demo struct {
 	Graph    *graphemu.Server
 	Provider *devoidc.Provider
+	// webhook receives the portal's security events, unless
+	// PORTAL_WEBHOOK_URL points elsewhere.
+	webhook *demoReceiver
 }
+
+// DemoContact is whom the demo tenant's notices say to call.
+const DemoContact = "the Northwind service desk on +1 206 555 0100"
+
+// DemoSecurityAddress is where the demo tenant's security notices go.
+const DemoSecurityAddress = "security@" + graphemu.DemoDomain
 
 // StartDemo starts the demo tenant and points cfg at it. The Graph app's
 // certificate is written under dataDir; settings the environment gave
@@ -81,6 +93,27 @@ func StartDemo(cfg *config.Config, dataDir string, logger *slog.Logger) (*Demo, 
 		f.Method, f.Path = "POST", "/v1.0/users/"+id+"/authentication/temporaryAccessPassMethods"
 		emu.Inject(f)
 	}
+	d := &Demo{Graph: emu, Provider: op}
+	// Mail goes out as the tenant's shared mailbox, to the emulator's
+	// outbox, and the security events to a receiver here: the demo's
+	// mailbox page shows both.
+	if cfg.MailFrom == "" {
+		cfg.MailFrom = graphemu.PortalMailboxAddress
+	}
+	if len(cfg.NoticeSecurity) == 0 {
+		cfg.NoticeSecurity = []string{DemoSecurityAddress}
+	}
+	if cfg.NoticeContact == "" {
+		cfg.NoticeContact = DemoContact
+	}
+	if cfg.WebhookURL == "" {
+		if d.webhook, err = startDemoReceiver(); err != nil {
+			op.Close()
+			emu.Close()
+			return nil, err
+		}
+		cfg.WebhookURL, cfg.WebhookSecrets = d.webhook.url, []string{d.webhook.Secret()}
+	}
 	cfg.OIDCIssuer, cfg.OIDCClientID, cfg.OIDCClientSecret = op.Issuer(), DemoClientID, secret
 	cfg.GraphTenantID, cfg.GraphClientID = emu.TenantID(), graphemu.DemoGraphClientID
 	cfg.GraphCertFile, cfg.GraphCertPassword = certFile, ""
@@ -97,17 +130,43 @@ func StartDemo(cfg *config.Config, dataDir string, logger *slog.Logger) (*Demo, 
 		// The demo's history outlives a run, and so must its key.
 		key, err := DemoAuditKey(dataDir, true)
 		if err != nil {
-			op.Close()
-			emu.Close()
+			d.Close()
 			return nil, err
 		}
 		cfg.AuditKeys = []string{key}
 	}
-	return &Demo{Graph: emu, Provider: op}, nil
+	return d, nil
 }
 
 // Close stops the demo tenant.
 func (d *Demo) Close() {
+	if d.webhook != nil {
+		d.webhook.Close()
+	}
 	d.Provider.Close()
 	d.Graph.Close()
+}
+
+// Mails implements handlers.DemoMailbox: the emulator's outbox, newest
+// first.
+func (d *Demo) Mails() []templates.DemoMail {
+	var out []templates.DemoMail
+	for _, m := range d.Graph.Outbox() {
+		var to []string
+		for _, r := range append(append(m.To, m.Cc...), m.Bcc...) {
+			to = append(to, r.Address)
+		}
+		out = append(out, templates.DemoMail{Sent: m.Sent, From: m.SenderAddress, To: strings.Join(to, ", "), Subject: m.Subject, Body: m.Content})
+	}
+	slices.Reverse(out)
+	return out
+}
+
+// Events implements handlers.DemoMailbox: the security events the demo's
+// receiver got, newest first; none when the webhook points elsewhere.
+func (d *Demo) Events() []templates.DemoEvent {
+	if d.webhook == nil {
+		return nil
+	}
+	return d.webhook.Events()
 }

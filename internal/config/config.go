@@ -77,6 +77,18 @@ var Vars = []Var{
 	{Name: "PORTAL_PASS_INSTRUCTIONS", Default: DefaultPassInstructions, Help: "What the passcode page tells the operator to say to the user (plain text, at most 300 characters): where to sign in and what to do next."},
 	{Name: "PORTAL_QUICK_REASONS", Default: DefaultQuickReasons, Help: "Reasons the issue form offers with one click, separated by |; at most 8, each at most 120 characters; none turns them off."},
 	{Name: "PORTAL_REFUSAL_HELP_FILE", Help: "A file of what to do after each kind of refusal, one per line as KIND: TEXT (# starts a comment); the kinds are the history's refusal codes, and a kind not listed keeps the built-in text."},
+	{Name: "PORTAL_CHANNELS", Default: "read", Help: "How a passcode may reach its user, comma-separated, the default first: read (shown once to the operator, who reads it out), manager (mailed to the user's manager; needs PORTAL_MAIL_FROM), link (a one-time link whose key only the link holds, for the operator to send)."},
+	{Name: "PORTAL_MAIL_FROM", Help: "The mailbox the portal sends mail as (an address or object id; a shared mailbox in Exchange Online), for passcodes mailed to managers and for notices; needs Mail.Send. Unset, the portal sends no mail."},
+	{Name: "PORTAL_LINK_TTL", Default: "24h", Help: "How long a one-time link works (5m to 720h), never past its pass's end."},
+	{Name: "PORTAL_NOTICE_USER", Default: "false", Help: "Mail the user, when they have a mailbox, whenever a pass is issued for them, saying whom to call if they did not ask for it (needs PORTAL_MAIL_FROM)."},
+	{Name: "PORTAL_NOTICE_SECURITY", Help: "Comma-separated addresses mailed whenever a pass is issued (needs PORTAL_MAIL_FROM)."},
+	{Name: "PORTAL_NOTICE_CONTACT", Help: "Whom a user who did not ask for a pass should call, in notices and mails (plain text, at most 120 characters), e.g. the service desk on +1 206 555 0100."},
+	{Name: "PORTAL_WEBHOOK_URL", Help: "Where security events are posted as JSON, signed as Standard Webhooks sign (https; http only to a loopback host): passes issued, passes made elsewhere for protected accounts, repeated refusals, bulk runs, requests for approval. Unset, none are posted."},
+	{Name: "PORTAL_WEBHOOK_SECRET", Help: "Comma-separated signing secrets, newest first, each whsec_ and the base64 of at least 32 random bytes (e.g. whsec_$(openssl rand -base64 32)); every one signs each event, so keep the old one listed until receivers have the new one. Required with PORTAL_WEBHOOK_URL."},
+	{Name: "PORTAL_WEBHOOK_MAX_ATTEMPTS", Default: "8", Help: "Attempts to post an event (1 to 50) before it is dead: kept for supervisors to see and send again, and logged as an error."},
+	{Name: "PORTAL_WEBHOOK_BACKOFF", Default: "30s,2m,10m,1h,6h", Help: "Comma-separated waits after each failed attempt, the last repeating; each is lengthened by up to a fifth at random."},
+	{Name: "PORTAL_WEBHOOK_TIMEOUT", Default: "10s", Help: "Upper bound of one attempt to post an event (1s to 60s)."},
+	{Name: "PORTAL_REFUSAL_ALERT", Default: "5/15m", Help: "An operator refused this many times in this window raises a security event, as COUNT/WINDOW (needs PORTAL_WEBHOOK_URL); off turns it off."},
 	{Name: "PORTAL_LOG_LEVEL", Default: "info", Help: "debug, info, warn or error."},
 }
 
@@ -146,6 +158,25 @@ type Config struct {
 	// RefusalHelp holds the texts of PORTAL_REFUSAL_HELP_FILE by refusal
 	// code; the codes are checked against the portal's when it starts.
 	RefusalHelp map[string]string
+
+	// Channels are how a passcode may reach its user, the default first.
+	Channels []string
+	// MailFrom is the portal's sending mailbox; empty means no mail.
+	MailFrom       string
+	LinkTTL        time.Duration
+	NoticeUser     bool
+	NoticeSecurity []string
+	NoticeContact  string
+	// WebhookURL is empty when no security events are posted.
+	WebhookURL         string
+	WebhookSecrets     []string
+	WebhookMaxAttempts int
+	WebhookBackoff     []time.Duration
+	WebhookTimeout     time.Duration
+	// RefusalAlertCount refusals of one operator within
+	// RefusalAlertWindow raise an event; 0 when off.
+	RefusalAlertCount  int
+	RefusalAlertWindow time.Duration
 
 	LogLevel string
 }
@@ -221,6 +252,44 @@ func Load(getenv func(string) string, dev bool) (Config, error) {
 		QuickReasons:           p.reasons("PORTAL_QUICK_REASONS"),
 		RefusalHelp:            p.helpFile("PORTAL_REFUSAL_HELP_FILE"),
 		LogLevel:               p.oneOf("PORTAL_LOG_LEVEL", "debug", "info", "warn", "error"),
+		Channels:               p.channels("PORTAL_CHANNELS"),
+		MailFrom:               p.mailbox("PORTAL_MAIL_FROM"),
+		LinkTTL:                p.duration("PORTAL_LINK_TTL", 5*time.Minute, 720*time.Hour),
+		NoticeUser:             p.boolean("PORTAL_NOTICE_USER"),
+		NoticeSecurity:         p.addresses("PORTAL_NOTICE_SECURITY"),
+		NoticeContact:          p.text("PORTAL_NOTICE_CONTACT", 120),
+		WebhookURL:             p.httpsURL("PORTAL_WEBHOOK_URL", true),
+		WebhookSecrets:         p.list("PORTAL_WEBHOOK_SECRET"),
+		WebhookMaxAttempts:     p.integer("PORTAL_WEBHOOK_MAX_ATTEMPTS", 1, 50),
+		WebhookBackoff:         p.durations("PORTAL_WEBHOOK_BACKOFF", time.Second, 7*24*time.Hour),
+		WebhookTimeout:         p.duration("PORTAL_WEBHOOK_TIMEOUT", time.Second, time.Minute),
+	}
+	if !strings.EqualFold(strings.TrimSpace(p.getenv("PORTAL_REFUSAL_ALERT")), "off") {
+		c.RefusalAlertCount, c.RefusalAlertWindow = p.rate("PORTAL_REFUSAL_ALERT")
+	}
+	if dev && strings.TrimSpace(getenv("PORTAL_CHANNELS")) == "" {
+		// The demo offers every channel.
+		c.Channels = []string{"read", "manager", "link"}
+	}
+	if dev && strings.TrimSpace(getenv("PORTAL_NOTICE_USER")) == "" {
+		c.NoticeUser = true
+	}
+	// In the demo the tenant's mailbox sends, unless one is set.
+	if c.MailFrom == "" && !dev {
+		switch {
+		case slices.Contains(c.Channels, "manager"):
+			p.fail("PORTAL_CHANNELS", "offers manager, which mails passcodes: set PORTAL_MAIL_FROM to the mailbox the portal sends as")
+		case c.NoticeUser:
+			p.fail("PORTAL_NOTICE_USER", "is true: set PORTAL_MAIL_FROM to the mailbox the portal sends notices as")
+		case len(c.NoticeSecurity) > 0:
+			p.fail("PORTAL_NOTICE_SECURITY", "is set: set PORTAL_MAIL_FROM to the mailbox the portal sends notices as")
+		}
+	}
+	if c.WebhookURL != "" && len(c.WebhookSecrets) == 0 {
+		p.fail("PORTAL_WEBHOOK_SECRET", "is required with PORTAL_WEBHOOK_URL: receivers check every event's signature with it")
+	}
+	if c.WebhookURL == "" && len(c.WebhookSecrets) > 0 {
+		p.fail("PORTAL_WEBHOOK_SECRET", "is set without PORTAL_WEBHOOK_URL: set the URL too, or remove the secret")
 	}
 	if dev && strings.TrimSpace(getenv("PORTAL_PUBLIC_URL")) == "" {
 		// On one machine the portal is where it listens.
@@ -519,6 +588,84 @@ func (p *parser) secrets(name string) []string {
 		keys = append(keys, k)
 	}
 	return keys
+}
+
+// list reads a comma-separated list, without empty items.
+func (p *parser) list(name string) []string {
+	var out []string
+	for _, v := range strings.Split(p.str(name), ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// channels reads the delivery channels: known names, each once.
+func (p *parser) channels(name string) []string {
+	var out []string
+	for _, c := range p.list(name) {
+		c = strings.ToLower(c)
+		switch {
+		case c != "read" && c != "manager" && c != "link":
+			p.fail(name, "holds %q: want read, manager or link", c)
+		case slices.Contains(out, c):
+			p.fail(name, "lists %s twice", c)
+		default:
+			out = append(out, c)
+		}
+	}
+	if len(out) == 0 {
+		p.fail(name, "offers no channel: want read, manager or link, the default first")
+	}
+	return out
+}
+
+// mailbox reads a mailbox: an object id or an address.
+func (p *parser) mailbox(name string) string {
+	s := p.str(name)
+	if s != "" && !guid.MatchString(s) && !mailAddress(s) {
+		p.fail(name, "is %q: want the sending mailbox's address (such as tap-portal@contoso.com) or object id", s)
+		return ""
+	}
+	return s
+}
+
+// addresses reads comma-separated mail addresses.
+func (p *parser) addresses(name string) []string {
+	out := p.list(name)
+	for _, a := range out {
+		if !mailAddress(a) {
+			p.fail(name, "holds %q: want comma-separated mail addresses such as soc@contoso.com", a)
+			return nil
+		}
+	}
+	if len(out) > 20 {
+		p.fail(name, "lists %d addresses: at most 20", len(out))
+	}
+	return out
+}
+
+// mailAddress reports whether s is a bare mail address with a dotted
+// domain.
+func mailAddress(s string) bool {
+	local, domain, ok := strings.Cut(s, "@")
+	return ok && local != "" && strings.Contains(domain, ".") && !strings.HasPrefix(domain, ".") && !strings.HasSuffix(domain, ".") &&
+		!strings.ContainsAny(s, " \t<>,;\"") && strings.Count(s, "@") == 1 && len(s) <= 254
+}
+
+// durations reads comma-separated durations, each from lo to hi.
+func (p *parser) durations(name string, lo, hi time.Duration) []time.Duration {
+	var out []time.Duration
+	for _, v := range p.list(name) {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < lo || d > hi {
+			p.fail(name, "holds %q: want comma-separated durations from %s to %s, such as 30s,2m,10m", v, lo, hi)
+			return nil
+		}
+		out = append(out, d)
+	}
+	return out
 }
 
 func (p *parser) guids(name string) []string {

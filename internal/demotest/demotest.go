@@ -89,7 +89,7 @@ func logger(logs *testutil.Buffer) *slog.Logger {
 // serve runs a portal with p's configuration on ln until the test ends.
 func (p *Portal) serve(t testing.TB, ln net.Listener) *app.App {
 	t.Helper()
-	a, err := app.New(context.Background(), p.Config, logger(p.Logs), app.Options{RootCAs: p.Demo.Graph.CertPool(), Now: p.opts.Now, SampleCohort: app.SampleCohort})
+	a, err := app.New(context.Background(), p.Config, logger(p.Logs), app.Options{RootCAs: p.Demo.Graph.CertPool(), Now: p.opts.Now, SampleCohort: app.SampleCohort, Demo: p.Demo})
 	if err != nil {
 		ln.Close()
 		t.Fatalf("wiring the portal: %v", err)
@@ -130,6 +130,13 @@ var Personas = []string{graphemu.OperatorUserID, graphemu.SupervisorUserID, grap
 // on two, the third has a name that reads differently than it is.
 var faulty = []string{graphemu.ActsThenFailsUserID, graphemu.FailsUnsureUserID, graphemu.SpoofedNameUserID}
 
+// ReachableManager accepts a user whose manager can receive mail: an
+// enabled user with a mailbox and an address, who is not the user.
+func ReachableManager(u *graphemu.User, tn *graphemu.Tenant) bool {
+	m := tn.ManagerOf(u)
+	return m != nil && m.ID != u.ID && m.AccountEnabled && m.Mailbox && m.Mail != ""
+}
+
 // PassState is the pass an eligible user must hold.
 type PassState int
 
@@ -149,6 +156,8 @@ type Want struct {
 	// Name, when set, must match the display name (a name a browser test
 	// can type, say).
 	Name *regexp.Regexp
+	// Also, when set, must accept the user too.
+	Also func(*graphemu.User, *graphemu.Tenant) bool
 }
 
 // Rails are the guardrail settings a seeded user must pass.
@@ -178,7 +187,7 @@ func Eligible(tn *graphemu.Tenant, u *graphemu.User, rails Rails, now time.Time)
 
 // Matches reports whether u holds the pass w asks for and is not excluded.
 func (w Want) Matches(tn *graphemu.Tenant, u *graphemu.User, now time.Time) bool {
-	if slices.Contains(w.Except, u.ID) || w.Name != nil && !w.Name.MatchString(u.DisplayName) {
+	if slices.Contains(w.Except, u.ID) || w.Name != nil && !w.Name.MatchString(u.DisplayName) || w.Also != nil && !w.Also(u, tn) {
 		return false
 	}
 	switch w.Pass {

@@ -35,6 +35,8 @@ const (
 	OpPIMGroups  Operation = "GroupEligibilities"
 	OpStaff      Operation = "Staff"
 	OpPassAudits Operation = "PassAudits"
+	OpManager    Operation = "Manager"
+	OpSendMail   Operation = "SendMail"
 )
 
 // Directory is a portal.Directory over an in-memory tenant. Set its
@@ -57,6 +59,10 @@ type Directory struct {
 	TAPPolicy     portal.Policy
 	// Audits is the directory audit log's pass activities, oldest first.
 	Audits []portal.AuditEntry
+	// Managers are the users' managers' ids, by user id.
+	Managers map[string]string
+	// Sent are the mails SendMail accepted, in order.
+	Sent []portal.Mail
 	// Now is the clock that stamps new passes; default time.Now.
 	Now func() time.Time
 
@@ -67,7 +73,10 @@ type Directory struct {
 	serial    int
 }
 
-var _ portal.Directory = (*Directory)(nil)
+var (
+	_ portal.Directory = (*Directory)(nil)
+	_ portal.Mailer    = (*Directory)(nil)
+)
 
 // Fail makes every later call of op return err; a nil err heals it.
 func (d *Directory) Fail(op Operation, err error) {
@@ -113,7 +122,7 @@ func call[T any](d *Directory, op Operation, userID string, f func(id string) (T
 		return zero, err
 	}
 	id := ""
-	if op != OpSearch && op != OpPolicy && op != OpStaff && op != OpGroupRoles && op != OpPassAudits {
+	if op != OpSearch && op != OpPolicy && op != OpStaff && op != OpGroupRoles && op != OpPassAudits && op != OpSendMail {
 		u, ok := d.lookup(userID)
 		if !ok {
 			return zero, &portal.Error{Code: portal.ENotFound, Message: fmt.Sprintf("The user %s was not found in the directory.", userID)}
@@ -323,4 +332,36 @@ func (d *Directory) Subject(ctx context.Context, userID string, methods bool) (p
 		s.Methods, s.MethodsErr = d.Methods(ctx, userID)
 	}
 	return s, nil
+}
+
+// Manager implements portal.Mailer.
+func (d *Directory) Manager(_ context.Context, userID string) (*portal.User, error) {
+	return call(d, OpManager, userID, func(id string) (*portal.User, error) {
+		m, ok := d.Users[d.Managers[id]]
+		if !ok {
+			return nil, nil
+		}
+		return &m, nil
+	})
+}
+
+// SendMail implements portal.Mailer: the mail is kept in Sent. With
+// FailAfter, it is kept and the error returned, as a Graph that sent the
+// mail and then failed to answer.
+func (d *Directory) SendMail(_ context.Context, from string, m portal.Mail) (string, error) {
+	if err := m.Check(); err != nil {
+		return "", err
+	}
+	return call(d, OpSendMail, "", func(string) (string, error) {
+		d.Sent = append(d.Sent, m)
+		d.serial++
+		return fmt.Sprintf("req-mail-%d", d.serial), nil
+	})
+}
+
+// Mails returns the mails sent so far.
+func (d *Directory) Mails() []portal.Mail {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]portal.Mail(nil), d.Sent...)
 }

@@ -80,7 +80,8 @@ func TestOneRoundOfReadsPerAction(t *testing.T) {
 		{"issue submit, invalid", issue(fresh.ID, map[string]string{"reason": ""}), http.StatusBadRequest, decision, 1},
 		{"issue submit, refused", issue(graphemu.GlobalAdminUserID, nil), http.StatusForbidden, decision, 1},
 		{"issue submit, needs confirmation", issue(withPass.ID, nil), http.StatusConflict, decision, 1},
-		{"issue submit, issued", issue(fresh.ID, nil), http.StatusOK, with(decision, "tap_post", 1), 2},
+		// Then the notices the demo sends: to the user, and to security.
+		{"issue submit, issued", issue(fresh.ID, nil), http.StatusOK, with(with(decision, "tap_post", 1), "send_mail", 2), 4},
 		{"revoke form", func() page {
 			p := b.get("/users/" + fresh.ID + "/revoke")
 			tapID = regexpValue(t, p.body, "tap_id")
@@ -107,7 +108,7 @@ func TestOneRoundOfReadsPerAction(t *testing.T) {
 					t.Errorf("%s: %d calls, want at most %d", op, n, tt.want[op])
 				}
 			}
-			for _, write := range []string{"tap_post", "tap_delete"} {
+			for _, write := range []string{"tap_post", "tap_delete", "send_mail"} {
 				if got[write] != tt.want[write] {
 					t.Errorf("%s: %d calls, want %d", write, got[write], tt.want[write])
 				}

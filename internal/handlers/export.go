@@ -14,7 +14,7 @@ import (
 // csvHeader names the export's columns.
 var csvHeader = []string{"id", "time", "action", "outcome", "operator_id", "operator_name", "target_id", "target_upn",
 	"target_name", "tap_id", "lifetime_minutes", "one_time", "start", "reason", "ticket", "detail", "refusal_code",
-	"graph_request_id", "request_id", "intent_id", "reconciled", "hash", "privilege"}
+	"graph_request_id", "request_id", "intent_id", "reconciled", "hash", "privilege", "channel"}
 
 func csvTime(t time.Time) string {
 	if t.IsZero() {
@@ -52,6 +52,7 @@ func (s *Server) export(c echo.Context) error {
 			e.TargetID, e.TargetUPN, e.TargetName, e.TAPID, strconv.Itoa(e.LifetimeMinutes),
 			strconv.FormatBool(e.OneTime), csvTime(e.Start), e.Reason, e.Ticket, e.Detail,
 			e.RefusalCode, e.GraphRequestID, e.RequestID, strconv.FormatInt(e.IntentID, 10), strconv.FormatBool(e.Reconciled), e.Hash, e.Privilege,
+			string(e.Channel),
 		}
 		if err := w.Write(rec); err != nil {
 			return err

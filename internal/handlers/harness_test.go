@@ -240,8 +240,12 @@ func (h *harness) eligible(t *testing.T, withTAP bool) graphemu.User {
 }
 
 // dbDump returns every text value of every table, to search for secrets.
-func (h *harness) dbDump(t *testing.T) string {
-	db, err := sql.Open("sqlite", "file:"+h.DBPath+"?mode=ro")
+func (h *harness) dbDump(t *testing.T) string { return dumpSQLite(t, h.DBPath) }
+
+// dumpSQLite returns every text value of every table of the SQLite
+// database at path.
+func dumpSQLite(t *testing.T, path string) string {
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
 	if err != nil {
 		t.Fatal(err)
 	}

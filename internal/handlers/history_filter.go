@@ -43,7 +43,7 @@ func (s *Server) parseHistoryFilter(c echo.Context, mine bool) (portal.EventFilt
 		f.OperatorID, form.Operator = operator(c).ID, ""
 	}
 	switch portal.Action(form.Action) {
-	case "", portal.ActionIssue, portal.ActionRevoke, portal.ActionRetention, portal.ActionEndSessions, portal.ActionBulkRun:
+	case "", portal.ActionIssue, portal.ActionRevoke, portal.ActionRetention, portal.ActionEndSessions, portal.ActionBulkRun, portal.ActionReveal:
 		f.Action = portal.Action(form.Action)
 	default:
 		errs["action"] = "Choose an action from the list."

@@ -53,7 +53,7 @@ func (s *Server) reauthenticateTo(c echo.Context, path string) error {
 
 // draftFields are the issue form's fields that survive a fresh sign-in;
 // none of them is secret.
-var draftFields = []string{"start", "start_at", "lifetime", "one_time", "reason", "ticket", "submission"}
+var draftFields = []string{"start", "start_at", "lifetime", "one_time", "reason", "ticket", "channel", "submission"}
 
 // issueForm shows the form, or the reasons the user cannot get a pass. A
 // sign-in too old to issue is refreshed first, so nothing typed is lost.
@@ -109,7 +109,8 @@ func (s *Server) refused(c echo.Context, f issuance.IssueForm) error {
 
 // issueView is the form's view model: what was decided, and what was typed.
 func (s *Server) issueView(f issuance.IssueForm, vals templates.IssueValues) templates.IssueForm {
-	v := templates.IssueForm{User: f.User, Policy: f.Policy, Values: vals, Errors: map[string]string{}, QuickReasons: s.cfg.QuickReasons}
+	v := templates.IssueForm{User: f.User, Policy: f.Policy, Values: vals, Errors: map[string]string{}, QuickReasons: s.cfg.QuickReasons,
+		Channels: s.cfg.Service.Channels()}
 	if f.Replaces != nil {
 		v.Current, v.CurrentState = f.Replaces, f.ReplacesState
 	}
@@ -131,6 +132,13 @@ func parseIssue(c echo.Context, loc *time.Location) (issuance.IssueRequest, temp
 		ConfirmReplace: c.FormValue("confirm_replace") == "yes", RequestID: requestID(c), Malformed: fe,
 		Submission: c.FormValue("submission")}
 
+	if raw := c.FormValue("channel"); raw != "" {
+		if ch, ok := portal.ParseChannel(raw); ok {
+			req.Channel, vals.Channel = ch, ch
+		} else {
+			fe["channel"] = "Choose how the passcode reaches the user."
+		}
+	}
 	raw := strings.TrimSpace(c.FormValue("lifetime"))
 	if n, err := strconv.Atoi(raw); err != nil || n <= 0 {
 		fe["lifetime"] = "Choose a lifetime from the list."
@@ -179,9 +187,16 @@ func (s *Server) issue(c echo.Context) error {
 	}
 	if err == nil {
 		c.Response().Header().Set("Cache-Control", "no-store")
+		d := res.Delivered
+		if d.Channel != portal.ChannelRead {
+			return s.render(c, http.StatusOK, templates.DeliveredPage(s.page(c, "Pass issued", "search"), templates.DeliveredView{
+				User: res.Form.User, TAP: res.Issued.TAP, Now: time.Now(), Channel: d.Channel, Recipient: d.Recipient,
+				Link: d.Link.Reveal(), LinkExpires: d.LinkExpires, NoticeProblems: d.NoticeProblems,
+			}))
+		}
 		return s.render(c, http.StatusOK, templates.PasscodePage(s.page(c, "Pass issued", "search"), templates.PasscodeView{
 			User: res.Form.User, TAP: res.Issued.TAP, Passcode: res.Issued.Passcode.Reveal(),
-			Now: time.Now(), Instructions: s.cfg.PassInstructions,
+			Now: time.Now(), Instructions: s.cfg.PassInstructions, NoticeProblems: d.NoticeProblems,
 		}))
 	}
 

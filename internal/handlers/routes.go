@@ -60,6 +60,14 @@ func (s *Server) routes() {
 		})
 	e.GET("/signed-out", s.signedOut)
 
+	if s.cfg.Reveal != nil {
+		// A reveal link is opened by the user the pass is for, who has no
+		// portal account: no session and no CSRF token. The POST answers
+		// only the portal's own page (revealPasscode).
+		e.GET("/reveal/:id", s.revealPage)
+		e.POST("/reveal/:id", s.revealPasscode)
+	}
+
 	op := e.Group("", s.requireSession, s.checkCSRF)
 	op.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusFound, "/search") })
 	op.GET("/search", s.search)
@@ -71,6 +79,9 @@ func (s *Server) routes() {
 	op.GET("/my-history", s.myHistory)
 	op.GET("/my-history/:id", s.myEvent)
 
+	if s.cfg.Demo != nil {
+		op.GET("/demo/mailbox", s.demoMailbox)
+	}
 	if s.cfg.Bulk != nil {
 		op.GET("/bulk", s.bulkPage)
 		op.POST("/bulk", s.bulkUpload)

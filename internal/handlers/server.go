@@ -87,6 +87,11 @@ type Config struct {
 	Review portal.Review
 	// Bulk, when set, runs cohort files.
 	Bulk *Bulk
+	// Demo, in the demo tenant only, shows what the portal sent out.
+	Demo DemoMailbox
+	// Reveal, when set, serves one-time reveal links; nil leaves their
+	// routes out.
+	Reveal *Reveal
 }
 
 // Server is the portal's HTTP handler.
@@ -183,7 +188,8 @@ func (s *Server) page(c echo.Context, title, nav string) templates.Page {
 		Location: s.location(c),
 	}
 	if sess := sessionOf(c); sess != nil {
-		p.User = &templates.Viewer{Name: sess.Name, Username: sess.Username, Supervisor: sess.IsSupervisor(), Bulk: s.cfg.Bulk != nil}
+		p.User = &templates.Viewer{Name: sess.Name, Username: sess.Username, Supervisor: sess.IsSupervisor(), Bulk: s.cfg.Bulk != nil,
+			Demo: s.cfg.Demo != nil}
 		p.CSRF = maskToken(sess.CSRF)
 	}
 	return p
@@ -232,4 +238,17 @@ func loadLocation(name string) (*time.Location, bool) {
 func operator(c echo.Context) portal.Operator {
 	sess := sessionOf(c)
 	return portal.Operator{ID: sess.Subject, Name: sess.Name, Username: sess.Username, Supervisor: sess.IsSupervisor(), AuthTime: sess.AuthTime}
+}
+
+// DemoMailbox is what the demo tenant received from the portal: mail,
+// and security events.
+type DemoMailbox interface {
+	Mails() []templates.DemoMail
+	Events() []templates.DemoEvent
+}
+
+// demoMailbox shows the demo tenant's mailbox.
+func (s *Server) demoMailbox(c echo.Context) error {
+	v := templates.DemoMailboxView{Mails: s.cfg.Demo.Mails(), Events: s.cfg.Demo.Events()}
+	return s.render(c, http.StatusOK, templates.DemoMailboxPage(s.page(c, "Demo mailbox", "demo"), v))
 }

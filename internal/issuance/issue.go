@@ -20,7 +20,10 @@ type IssueRequest struct {
 	// ConfirmReplace is set once the operator has confirmed replacing an
 	// existing pass.
 	ConfirmReplace bool
-	RequestID      string
+	// Channel is how the passcode is to reach the user; empty for the
+	// default channel.
+	Channel   portal.Channel
+	RequestID string
 	// Submission is the form's single-use id: a form is handled once,
 	// however often it is sent.
 	Submission string
@@ -48,8 +51,11 @@ type IssueResult struct {
 	// could be read, on success and on every refusal, so that the form can
 	// be shown again without reading Graph twice.
 	Form IssueForm
-	// Issued is the new pass, on success.
+	// Issued is the new pass, on success; its passcode only when the
+	// channel is ChannelRead, for the operator to read out.
 	Issued portal.IssuedTAP
+	// Delivered says how the passcode was handed over.
+	Delivered Delivered
 }
 
 // ErrNeedsConfirmation means the user already has a pass that the new one
@@ -115,6 +121,10 @@ type pendingIssue struct {
 	res    IssueResult
 	intent portal.Event
 	lock   portal.TargetLock
+	// manager receives the passcode by mail (ChannelManager); link is
+	// the one-time link made for it (ChannelLink).
+	manager *portal.User
+	link    string
 }
 
 func (p *pendingIssue) newTAP() portal.NewTAP {
@@ -184,6 +194,9 @@ func (s *Service) checkIssue(ctx context.Context, p *pendingIssue, userID string
 	if fe := s.validate(ctx, op, f, *req); len(fe) > 0 {
 		return fe
 	}
+	if err := s.checkChannel(ctx, p); err != nil {
+		return err
+	}
 	if p.res.Form.Replaces != nil && !req.ConfirmReplace {
 		return ErrNeedsConfirmation
 	}
@@ -228,18 +241,37 @@ func (s *Service) finishIssue(ctx context.Context, p *pendingIssue, issued porta
 	}
 	outcome.TAPID, outcome.GraphRequestID = issued.ID, issued.RequestID
 	outcome.Start, outcome.LifetimeMinutes, outcome.OneTime = issued.Start, issued.LifetimeMinutes, issued.OneTime
+	d, derr := s.deliver(ctx, p, issued, &outcome)
 	// A store failure here leaves the intent for the settler. The operator
 	// still needs the passcode, which nothing else can show again.
-	s.recordOutcome(ctx, outcome)
-	res.Issued = issued
+	rec := s.recordOutcome(ctx, outcome)
+	if derr != nil {
+		return res, derr
+	}
+	if p.link != "" && rec.ID != 0 {
+		if err := s.delivery.Links.SetRevealLinkEvent(ctx, p.link, rec.ID); err != nil {
+			s.log.WarnContext(ctx, "linking a reveal link to its record", "record", rec.ID, "err", err)
+		}
+	}
+	if d.Channel != portal.ChannelRead {
+		// The operator does not see a passcode handed over another way.
+		issued.Passcode = portal.Secret{}
+	}
+	res.Issued, res.Delivered = issued, d
+	res.Delivered.NoticeProblems = s.notices(ctx, p, issued, rec, d)
 	return res, nil
 }
 
-func (s *Service) recordOutcome(ctx context.Context, e portal.Event) {
-	if _, err := s.history.Record(ctx, e); err != nil {
+// recordOutcome records e and returns it as recorded; on a store failure,
+// which it logs, as given.
+func (s *Service) recordOutcome(ctx context.Context, e portal.Event) portal.Event {
+	rec, err := s.history.Record(ctx, e)
+	if err != nil {
 		s.log.ErrorContext(ctx, "recording an outcome", "err", err, "intent", e.IntentID, "action", string(e.Action), "outcome", string(e.Outcome))
+		rec = e
 	}
 	s.observe(e.Action, e.Outcome, e.RefusalCode)
+	return rec
 }
 
 // validate checks the request against the form's rules and the policy,
@@ -296,8 +328,12 @@ func (s *Service) record(ctx context.Context, e portal.Event, r Refusal, graphRe
 	for _, m := range more {
 		e.Detail += " " + m.Message
 	}
-	if _, err := s.history.Record(ctx, e); err != nil {
+	rec, err := s.history.Record(ctx, e)
+	if err != nil {
 		s.log.ErrorContext(ctx, "recording a refusal", "err", err, "code", r.Code)
 	}
 	s.observe(e.Action, portal.OutcomeRefused, r.Code)
+	if err == nil {
+		s.alertRefusals(ctx, rec)
+	}
 }

@@ -74,9 +74,14 @@ func (s *Service) RecordOperatorChange(ctx context.Context, prev, cur portal.Ope
 // with issue rows to issue and left rows left out at its preview. The
 // record's request id links it to the run and to each row's records.
 func (s *Service) RecordBulkRun(ctx context.Context, op portal.Operator, id, name string, issue, left int) error {
-	_, err := s.history.Record(ctx, portal.Event{Action: portal.ActionBulkRun, Outcome: portal.OutcomeSuccess,
+	rec, err := s.history.Record(ctx, portal.Event{Action: portal.ActionBulkRun, Outcome: portal.OutcomeSuccess,
 		OperatorID: op.ID, OperatorName: op.Name, RequestID: portal.BulkRequestPrefix + id,
 		Detail: fmt.Sprintf("Cohort %s confirmed: %d rows to issue, %d left out at the preview.", name, issue, left)})
+	if err == nil {
+		s.notify(ctx, portal.Notice{ID: "bulk.run:" + id, Kind: portal.NoticeBulkRun, RunID: id, RecordID: rec.ID,
+			Summary:    fmt.Sprintf("%s confirmed the cohort %s: %d passes to issue, %d rows left out.", op.Name, name, issue, left),
+			OperatorID: op.ID, OperatorName: op.Name, Counts: map[string]int{"to_issue": issue, "left_out": left}})
+	}
 	return err
 }
 

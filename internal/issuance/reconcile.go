@@ -3,6 +3,7 @@ package issuance
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -250,6 +251,12 @@ func (r *Reconciler) check(ctx context.Context, rep *Reconciliation) error {
 			}
 			rep.Checked++
 			r.o.ObserveElsewhere(privilege != "")
+			if privilege != "" {
+				r.s.notify(ctx, portal.Notice{ID: "pass.elsewhere_protected:" + p.ID, Kind: portal.NoticePassElsewhere,
+					Summary: fmt.Sprintf("%s made a Temporary Access Pass outside the portal for %s, a protected account: %s.",
+						nameOr(p.By(), "Someone"), nameOr(p.TargetName, p.TargetID), privilege),
+					TargetID: p.TargetID, TargetUPN: p.TargetUPN, TargetName: p.TargetName})
+			}
 			if privilege != "" {
 				rep.Protected++
 				r.s.log.WarnContext(ctx, "security event: a pass was made outside the portal for a protected account",

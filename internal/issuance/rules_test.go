@@ -22,6 +22,7 @@ import (
 const (
 	targetID   = "0a000000-0000-4000-8000-000000000001"
 	operatorID = "0a000000-0000-4000-8000-000000000002"
+	managerID  = "0a000000-0000-4000-8000-000000000003"
 	groupExec  = "0b000000-0000-4000-8000-000000000001"
 	groupElig  = "0b000000-0000-4000-8000-000000000002"
 	groupOther = "0b000000-0000-4000-8000-000000000003"
@@ -48,11 +49,12 @@ var (
 // scenario is one row's world: the tenant, the history, the guardrails and
 // the request, each changed by the row from an eligible default.
 type scenario struct {
-	dir  *fake.Directory
-	hist *fake.History
-	opts issuance.Options
-	op   portal.Operator
-	req  issuance.IssueRequest
+	dir   *fake.Directory
+	links *fake.Links
+	hist  *fake.History
+	opts  issuance.Options
+	op    portal.Operator
+	req   issuance.IssueRequest
 	// userID is the user id the request names; default targetID.
 	userID string
 }
@@ -63,7 +65,10 @@ func newScenario() *scenario {
 			Users: map[string]portal.User{
 				targetID:   {ID: targetID, DisplayName: "Tomás Herrera", UserPrincipalName: "tomas@northwind.example", AccountEnabled: true},
 				operatorID: {ID: operatorID, DisplayName: "Priya Natarajan", UserPrincipalName: "priya@northwind.example", AccountEnabled: true},
+				managerID: {ID: managerID, DisplayName: "José Martínez", UserPrincipalName: "jose@northwind.example", Mail: "jose@northwind.example",
+					AccountEnabled: true},
 			},
+			Managers:    map[string]string{targetID: managerID},
 			Grants:      map[string][]portal.RoleGrant{},
 			Memberships: map[string][]portal.Group{},
 			PIMGroups:   map[string][]portal.GroupGrant{},
@@ -76,13 +81,22 @@ func newScenario() *scenario {
 				Include: []portal.PolicyTarget{{ID: portal.AllUsers}}},
 			Now: func() time.Time { return fixedNow },
 		},
-		hist: &fake.History{Now: func() time.Time { return fixedNow }},
+		hist:  &fake.History{Now: func() time.Time { return fixedNow }},
+		links: &fake.Links{},
 		opts: issuance.Options{Now: func() time.Time { return fixedNow }, MaxAuthAge: 15 * time.Minute,
 			StaffChecks: true, OperatorRoles: []string{"TAP.Operator", "TAP.Supervisor"},
 			Guardrails: issuance.Guardrails{ProtectStaff: true}},
 		op:  tableOp,
 		req: issuance.IssueRequest{LifetimeMinutes: 60, Reason: "New phone", Ticket: "INC0042", Submission: issuance.NewSubmission()},
 	}
+}
+
+// offer offers every channel, with the scenario's directory as the
+// mailer, and the request asks for c.
+func (s *scenario) offer(c portal.Channel) {
+	s.opts.Delivery = issuance.Delivery{Channels: portal.Channels(), Mailer: s.dir, From: "tap-portal@northwind.example",
+		Links: s.links, LinkBase: "https://portal.example", LinkTTL: time.Hour, Contact: "the service desk on 0800 555 0100"}
+	s.req.Channel = c
 }
 
 func (s *scenario) target(f func(*portal.User)) {
@@ -512,6 +526,59 @@ var issueRules = []issueRule{
 		s.hist.Record(context.Background(), portal.Event{Action: portal.ActionIssue, Outcome: portal.OutcomePending, OperatorID: "u-someone-else"})
 	}, history: []string{pending, success}},
 	{name: "history down: nothing is issued", setup: func(s *scenario) { s.hist.Fail(errDown) }, err: portal.EUnavailable},
+
+	// How the passcode reaches the user.
+	{name: "mailed to the manager", setup: func(s *scenario) { s.offer(portal.ChannelManager) }, history: []string{pending, success}},
+	{name: "a one-time link", setup: func(s *scenario) { s.offer(portal.ChannelLink) }, history: []string{pending, success}},
+	{name: "read out, every channel offered", setup: func(s *scenario) { s.offer(portal.ChannelRead) }, history: []string{pending, success}},
+	{name: "a channel not offered", setup: func(s *scenario) { s.req.Channel = portal.ChannelManager },
+		err: errInvalid, fields: []string{"channel"}, history: []string{refused(issuance.RefuseChannel)}, detail: "not offered"},
+	{name: "an unknown channel", setup: func(s *scenario) {
+		s.offer(portal.ChannelRead)
+		s.req.Channel = "pigeon"
+	}, err: errInvalid, fields: []string{"channel"}, history: []string{refused(issuance.RefuseChannel)}, detail: "not offered"},
+	{name: "no manager", setup: func(s *scenario) {
+		s.offer(portal.ChannelManager)
+		delete(s.dir.Managers, targetID)
+	}, err: errInvalid, fields: []string{"channel"}, history: []string{refused(issuance.RefuseChannel)}, detail: "has no manager"},
+	{name: "the manager has no mail address", setup: func(s *scenario) {
+		s.offer(portal.ChannelManager)
+		m := s.dir.Users[managerID]
+		m.Mail = ""
+		s.dir.Users[managerID] = m
+	}, err: errInvalid, fields: []string{"channel"}, history: []string{refused(issuance.RefuseChannel)}, detail: "has no mail address"},
+	{name: "the manager's account is disabled", setup: func(s *scenario) {
+		s.offer(portal.ChannelManager)
+		m := s.dir.Users[managerID]
+		m.AccountEnabled = false
+		s.dir.Users[managerID] = m
+	}, err: errInvalid, fields: []string{"channel"}, history: []string{refused(issuance.RefuseChannel)}, detail: "disabled"},
+	{name: "the user is their own manager", setup: func(s *scenario) {
+		s.offer(portal.ChannelManager)
+		s.dir.Users[targetID] = portal.User{ID: targetID, DisplayName: "Tomás Herrera", Mail: "tomas@northwind.example", AccountEnabled: true}
+		s.dir.Managers[targetID] = targetID
+	}, err: errInvalid, fields: []string{"channel"}, history: []string{refused(issuance.RefuseChannel)}, detail: "their own manager"},
+	{name: "the manager cannot be read", setup: func(s *scenario) {
+		s.offer(portal.ChannelManager)
+		s.dir.Fail(fake.OpManager, errDown)
+	}, err: portal.EUnavailable, history: []string{refused(issuance.RefuseCheckFailed)}, detail: "manager could not be read"},
+	{name: "the mail is refused: the pass is revoked", setup: func(s *scenario) {
+		s.offer(portal.ChannelManager)
+		s.dir.Fail(fake.OpSendMail, &portal.Error{Code: portal.EInvalid, Message: "Exchange Online refused the mail's recipients."})
+	}, err: portal.EUnavailable, history: []string{pending, failed}},
+	{name: "the mail is not confirmed: the pass is revoked", setup: func(s *scenario) {
+		s.offer(portal.ChannelManager)
+		s.dir.FailAfter(fake.OpSendMail, errTimeout)
+	}, err: portal.EUnavailable, history: []string{pending, failed}},
+	{name: "the mail fails and so does the revocation", setup: func(s *scenario) {
+		s.offer(portal.ChannelManager)
+		s.dir.Fail(fake.OpSendMail, errDown)
+		s.dir.Fail(fake.OpDeleteTAP, errDown)
+	}, err: portal.EUnavailable, history: []string{pending, success}},
+	{name: "the link cannot be kept: the pass is revoked", setup: func(s *scenario) {
+		s.offer(portal.ChannelLink)
+		s.links.Err = errDown
+	}, err: portal.EUnavailable, history: []string{pending, failed}},
 }
 
 // reads are the Directory calls a decision is made on.
@@ -651,12 +718,23 @@ func TestIssueRules(t *testing.T) {
 					t.Errorf("settled outcome = %+v, want a reconciled success naming the pass", last)
 				}
 			}
+			read := s.req.Channel == "" || s.req.Channel == portal.ChannelRead
 			if r.err == "" {
-				if res.Issued.Passcode.IsZero() || res.Issued.ID == "" || events[len(events)-1].TAPID != res.Issued.ID {
-					t.Errorf("issued %+v, recorded %+v; want the pass with its passcode, named in the outcome", res.Issued, events[len(events)-1])
+				if res.Issued.Passcode.IsZero() != !read || res.Issued.ID == "" || events[len(events)-1].TAPID != res.Issued.ID {
+					t.Errorf("issued %+v, recorded %+v; want the pass, named in the outcome, its passcode only when read out", res.Issued, events[len(events)-1])
 				}
+				checkDelivered(t, s, res, events[len(events)-1])
 			} else if !res.Issued.Passcode.IsZero() {
 				t.Error("a passcode came back with an error")
+			}
+			if slices.Contains(r.history, pending) && r.history[len(r.history)-1] == failed && s.req.Channel != "" && s.req.Channel != portal.ChannelRead {
+				// A passcode that could not be handed over: its pass is gone.
+				if n := s.dir.Calls(fake.OpDeleteTAP); n != 1 || s.dir.Passes[targetID] != nil {
+					t.Errorf("DeleteTAP called %d times, pass left %+v; want the undeliverable pass revoked", n, s.dir.Passes[targetID])
+				}
+				if last := events[len(events)-1]; !strings.Contains(last.Detail, "revoked the pass") || last.Channel != s.req.Channel {
+					t.Errorf("outcome = %+v, want it to say the pass was revoked, on its channel", last)
+				}
 			}
 		})
 	}
@@ -667,6 +745,48 @@ func TestIssueRules(t *testing.T) {
 		}
 	}
 	fmt.Printf("issuance: %d issue rules, %d refusal codes covered\n", len(issueRules), len(covered))
+}
+
+// checkDelivered checks how a pass issued without error was handed over:
+// the outcome names its channel, a mail reached the manager and nobody
+// else, a link was kept sealed and given to the operator once.
+func checkDelivered(t *testing.T, s *scenario, res issuance.IssueResult, outcome portal.Event) {
+	t.Helper()
+	want := s.req.Channel
+	if want == "" {
+		want = portal.ChannelRead
+	}
+	if res.Delivered.Channel != want || outcome.Channel != want {
+		t.Errorf("delivered by %q, recorded %q; want %q", res.Delivered.Channel, outcome.Channel, want)
+	}
+	mails := s.dir.Mails()
+	switch want {
+	case portal.ChannelManager:
+		if len(mails) != 1 || mails[0].To[0].Address != "jose@northwind.example" || !strings.Contains(mails[0].Text.Reveal(), "code-1") {
+			t.Fatalf("mails = %v, want one to the manager holding the passcode", mails)
+		}
+		text := mails[0].Text.Reveal()
+		for _, says := range []string{"Tomás Herrera", "until", "0800 555 0100", "do not forward"} {
+			if !strings.Contains(text, says) {
+				t.Errorf("the manager's mail does not say %q:\n%s", says, text)
+			}
+		}
+		if !strings.Contains(outcome.Detail, "José Martínez") || strings.Contains(outcome.Detail, "code-1") {
+			t.Errorf("outcome detail = %q, want the manager named and no passcode", outcome.Detail)
+		}
+	case portal.ChannelLink:
+		link := res.Delivered.Link.Reveal()
+		if !strings.HasPrefix(link, "https://portal.example/reveal/") || !strings.Contains(link, "#") || res.Delivered.LinkExpires.IsZero() {
+			t.Errorf("link %q until %v, want one under the portal with its key in the fragment", link, res.Delivered.LinkExpires)
+		}
+		if kept := s.links.All(); len(kept) != 1 || strings.Contains(outcome.Detail, "#") {
+			t.Errorf("links kept = %v, outcome detail %q; want one link, its key nowhere in the record", kept, outcome.Detail)
+		}
+	default:
+		if len(mails) != 0 {
+			t.Errorf("mails = %v, want none for a passcode read out", mails)
+		}
+	}
 }
 
 // TestViewAndFormAgreeWithIssue shows the same verdict on the user page,
@@ -896,5 +1016,110 @@ func TestSettleRules(t *testing.T) {
 				t.Errorf("a second settler settled %d more, want none", n)
 			}
 		})
+	}
+}
+
+// notices records the notices it is given.
+type notices struct{ got []portal.Notice }
+
+func (n *notices) Notify(_ context.Context, x portal.Notice) error {
+	n.got = append(n.got, x)
+	return nil
+}
+
+// TestNotices tells the user and the security address of a pass issued,
+// queues a security event, and never puts the passcode in any of them; a
+// notice that cannot be sent is reported and undoes nothing.
+func TestNotices(t *testing.T) {
+	for _, channel := range portal.Channels() {
+		t.Run(string(channel), func(t *testing.T) {
+			s := newScenario()
+			s.offer(channel)
+			s.target(func(u *portal.User) { u.Mail = "tomas@northwind.example" })
+			n := &notices{}
+			s.opts.Delivery.NoticeUser, s.opts.Delivery.NoticeSecurity, s.opts.Delivery.Notifier = true, []string{"soc@northwind.example"}, n
+			res, err := issuance.New(s.dir, s.hist, s.opts).Issue(context.Background(), s.op, targetID, s.req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			outcome := s.hist.Events()[len(s.hist.Events())-1]
+			var toUser, toSOC int
+			for _, m := range s.dir.Mails() {
+				text := m.Text.Reveal()
+				switch m.To[0].Address {
+				case "tomas@northwind.example":
+					toUser++
+					for _, says := range []string{"Priya Natarajan", "0800 555 0100", "did not ask"} {
+						if !strings.Contains(text, says) {
+							t.Errorf("the user's notice does not say %q:\n%s", says, text)
+						}
+					}
+				case "soc@northwind.example":
+					toSOC++
+					if !strings.Contains(text, fmt.Sprintf("History record: %d", outcome.ID)) || !strings.Contains(text, channel.Label()) {
+						t.Errorf("the security notice does not name the record %d and the channel:\n%s", outcome.ID, text)
+					}
+				default:
+					continue
+				}
+				if strings.Contains(text, "code-1") {
+					t.Errorf("a notice to %s holds the passcode", m.To[0].Address)
+				}
+			}
+			if toUser != 1 || toSOC != 1 {
+				t.Errorf("notices: %d to the user, %d to the security address; want one each", toUser, toSOC)
+			}
+			if len(n.got) != 1 || n.got[0].Kind != portal.NoticePassIssued || n.got[0].ID != fmt.Sprintf("pass.issued:%d", outcome.ID) {
+				t.Errorf("security events = %+v, want one pass.issued for record %d", n.got, outcome.ID)
+			}
+			if len(res.Delivered.NoticeProblems) != 0 {
+				t.Errorf("notice problems = %v, want none", res.Delivered.NoticeProblems)
+			}
+		})
+	}
+	t.Run("a notice that cannot be sent", func(t *testing.T) {
+		s := newScenario()
+		s.offer(portal.ChannelRead)
+		s.target(func(u *portal.User) { u.Mail = "tomas@northwind.example" })
+		s.opts.Delivery.NoticeUser = true
+		s.dir.Fail(fake.OpSendMail, errDown)
+		res, err := issuance.New(s.dir, s.hist, s.opts).Issue(context.Background(), s.op, targetID, s.req)
+		if err != nil || res.Issued.Passcode.IsZero() {
+			t.Fatalf("Issue = %v, want the pass issued all the same", err)
+		}
+		if p := res.Delivered.NoticeProblems; len(p) != 1 || !strings.Contains(p[0], "the user") {
+			t.Errorf("notice problems = %v, want the user's notice reported", p)
+		}
+		if got := recorded(s.hist.Events()); !slices.Equal(got, []string{pending, success}) {
+			t.Errorf("history = %v, want the issue recorded as a success", got)
+		}
+	})
+}
+
+// TestRefusalAlert raises one security event when an operator's refusals
+// reach the count within the window, not one for every refusal after.
+func TestRefusalAlert(t *testing.T) {
+	s := newScenario()
+	s.target(func(u *portal.User) { u.AccountEnabled = false })
+	n := &notices{}
+	s.opts.Delivery = issuance.Delivery{Notifier: n, RefusalAlert: issuance.RefusalAlert{Count: 3, Window: 15 * time.Minute}}
+	svc := issuance.New(s.dir, s.hist, s.opts)
+	for i := range 5 {
+		req := s.req
+		req.Submission = issuance.NewSubmission()
+		if _, err := svc.Issue(context.Background(), s.op, targetID, req); portal.ErrorCode(err) != portal.EPolicy {
+			t.Fatalf("issue %d = %v, want a refusal", i+1, err)
+		}
+	}
+	var alerts []portal.Notice
+	for _, x := range n.got {
+		if x.Kind == portal.NoticeRefusalsRepeated {
+			alerts = append(alerts, x)
+		}
+	}
+	third := s.hist.Events()[2]
+	if len(alerts) != 1 || alerts[0].ID != fmt.Sprintf("refusals.repeated:%d", third.ID) || alerts[0].OperatorID != operatorID ||
+		!strings.Contains(alerts[0].Summary, "3 times within 15 minutes") {
+		t.Errorf("alerts = %+v, want one, at the third refusal (record %d), naming the operator and the count", alerts, third.ID)
 	}
 }

@@ -68,6 +68,8 @@ type Options struct {
 	// Observe, when set, is told every settled action: its outcome and,
 	// for a refusal, the refusal code.
 	Observe func(a portal.Action, o portal.Outcome, refusal string)
+	// Delivery says how passcodes may reach users and who is told.
+	Delivery Delivery
 }
 
 // Service issues and revokes passes.
@@ -88,6 +90,7 @@ type Service struct {
 	observe         func(portal.Action, portal.Outcome, string)
 	signInRefused   signInRefusal
 	throttleRetries int
+	delivery        Delivery
 }
 
 // New returns a Service.
@@ -118,7 +121,8 @@ func New(dir portal.Directory, history portal.History, o Options) *Service {
 	}
 	return &Service{dir: dir, history: history, rails: o.Guardrails, limit: o.RateLimit, maxAuthAge: o.MaxAuthAge,
 		staffApp: o.StaffChecks, opRoles: o.OperatorRoles, now: o.Now, log: o.Logger, observe: o.Observe,
-		lockTTL: o.LockTTL, readBackTimeout: o.ReadBackTimeout, settleWindow: o.SettleWindow, throttleRetries: o.ThrottleRetries}
+		lockTTL: o.LockTTL, readBackTimeout: o.ReadBackTimeout, settleWindow: o.SettleWindow, throttleRetries: o.ThrottleRetries,
+		delivery: o.Delivery}
 }
 
 // FreshSignIn reports whether op signed in recently enough to issue.

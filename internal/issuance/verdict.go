@@ -34,6 +34,7 @@ const (
 	RefusePortalStaff     = "portal_staff"
 	RefuseOperatorRole    = "operator_role_removed"
 	RefuseOperatorChanged = "operator_changed"
+	RefuseChannel         = "channel_unavailable"
 )
 
 // RefusalCodes lists every refusal code, for tests and bounded metric
@@ -41,7 +42,7 @@ const (
 func RefusalCodes() []string {
 	return []string{RefuseSelf, RefuseGuest, RefuseDisabled, RefuseRole, RefuseProtectedGroup, RefuseNotEligible,
 		RefusePolicyDisabled, RefuseNotTargeted, RefuseLifetime, RefuseOneTime, RefuseCheckFailed, RefuseGraph,
-		RefuseRateLimited, RefuseStaleSignIn, RefusePortalStaff, RefuseOperatorRole, RefuseOperatorChanged}
+		RefuseRateLimited, RefuseStaleSignIn, RefusePortalStaff, RefuseOperatorRole, RefuseOperatorChanged, RefuseChannel}
 }
 
 // RefusalLabel names a refusal code for people.
@@ -81,6 +82,8 @@ func RefusalLabel(code string) string {
 		return "Another person signed in"
 	case RefuseStaleSignIn:
 		return "Sign-in too old"
+	case RefuseChannel:
+		return "Channel unavailable"
 	}
 	return code
 }
@@ -108,6 +111,7 @@ func RefusalHelp() map[string]string {
 		RefuseStaleSignIn:     "Sign in again when asked: issuing needs a recent sign-in.",
 		RefuseOperatorRole:    "Ask your supervisor: your operator role was removed in Entra ID.",
 		RefuseOperatorChanged: "Fill in the form again as yourself.",
+		RefuseChannel:         "Choose another way to hand over the pass, or have the user's manager and their mail address set in the directory.",
 	}
 }
 

@@ -186,6 +186,10 @@ func GraphOperation(method, path string) string {
 		return "groups"
 	case has(path, "/users/") && ends(path, "/checkMemberGroups"):
 		return "member_check"
+	case has(path, "/users/") && ends(path, "/sendMail"):
+		return "send_mail"
+	case has(path, "/users/") && ends(path, "/manager"):
+		return "manager"
 	case ends(path, "/roleManagement/directory/roleAssignments"):
 		return "role_assignments"
 	case ends(path, "/roleManagement/directory/roleEligibilityScheduleInstances"):

@@ -12,6 +12,8 @@ func TestGraphOperation(t *testing.T) {
 		{"GET", "/v1.0/users/" + u + "/authentication/methods", "methods"},
 		{"GET", "/users/" + u + "/transitiveMemberOf/graph.group", "groups"},
 		{"POST", "/v1.0/users/" + u + "/checkMemberGroups", "member_check"},
+		{"POST", "/v1.0/users/tap-portal@northwind.example/sendMail", "send_mail"},
+		{"GET", "/v1.0/users/" + u + "/manager", "manager"},
 		{"GET", "/roleManagement/directory/roleAssignments", "role_assignments"},
 		{"GET", "/v1.0/roleManagement/directory/roleEligibilityScheduleInstances", "role_eligibilities"},
 		{"GET", "/v1.0/roleManagement/directory/roleDefinitions", "role_definitions"},

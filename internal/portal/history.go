@@ -76,6 +76,9 @@ type Event struct {
 	// Reconciled marks an outcome the portal worked out at start-up for
 	// an intent left without one.
 	Reconciled bool
+	// Channel is how an issue's passcode was to reach its user; empty on
+	// other records and on issues recorded before channels.
+	Channel Channel
 	// Hash is the record's chained hash, hex-encoded.
 	Hash string
 }
@@ -108,6 +111,9 @@ const (
 	// ActionBulkRun records an operator confirming a cohort run; its
 	// RequestID links it to the run, and to every row's own records.
 	ActionBulkRun Action = "bulk_run"
+	// ActionReveal records a one-time link opened and its passcode shown;
+	// its TAPID and names are the issue's whose passcode it held.
+	ActionReveal Action = "reveal"
 )
 
 // IntentOptions guard an intent's append.

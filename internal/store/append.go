@@ -74,11 +74,11 @@ func (s *Store) insert(ctx context.Context, tx *sql.Tx, h *head, e *portal.Event
 	r := record{Event: *e, PrevHash: h.hash, Anchor: anchor, KeyID: key.id}
 	e.Hash = r.chainHash(key)
 	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO events (`+chainColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		e.ID, micros(e.Time), string(e.Action), string(e.Outcome), e.OperatorID, e.OperatorName,
 		e.TargetID, e.TargetUPN, e.TargetName, e.TAPID, e.LifetimeMinutes, e.OneTime, micros(e.Start),
 		e.Reason, e.Ticket, e.Detail, e.RefusalCode, e.GraphRequestID, e.RequestID, e.IntentID,
-		e.Reconciled, e.Hash, e.Privilege, r.Anchor, r.PrevHash, r.KeyID)
+		e.Reconciled, e.Hash, e.Privilege, string(e.Channel), r.Anchor, r.PrevHash, r.KeyID)
 	if err != nil {
 		if e.IntentID != 0 && isUniqueViolation(err) {
 			return conflict(e.IntentID, 0)

@@ -20,10 +20,13 @@ var genesis = strings.Repeat("0", 64)
 // chain was keyed (version 2 added the privilege after the anchor).
 // Version 3 is keyed: an HMAC under the audit key, so that nobody without
 // the key can write a record that verifies, or re-hash a changed one.
+// Version 4 is version 3 with the delivery channel, for a record that has
+// one: records written before channels verify as they were written.
 const (
 	encodingVersion1 = 1
 	encodingVersion2 = 2
 	encodingVersion3 = 3
+	encodingVersion4 = 4
 )
 
 // MinAuditKeyLength is the shortest audit key accepted.
@@ -83,14 +86,15 @@ type record struct {
 // HMAC-SHA256 under the audit key (SHA-256 for versions 1 and 2) of
 //
 //	prev_hash (its 64 hex characters, as ASCII)
-//	|| one byte: the encoding version, 3 (1 or 2 when unkeyed: 2 when
-//	   privilege is set)
+//	|| one byte: the encoding version, 3, or 4 when channel is set (1 or
+//	   2 when unkeyed: 2 when privilege is set)
 //	|| the stored fields in this fixed order:
 //	   id, time_us, action, outcome, operator_id, operator_name,
 //	   target_id, target_upn, target_name, tap_id, lifetime_minutes,
 //	   one_time, start_us, reason, ticket, detail, refusal_code,
 //	   graph_request_id, request_id, intent_id, reconciled, anchor,
-//	   then privilege (versions 2 and 3) and key_id (version 3)
+//	   then privilege (versions 2, 3 and 4), channel (version 4) and key_id
+//	   (versions 3 and 4)
 //
 // where an integer is 8 bytes, big-endian two's complement; a boolean is
 // one byte, 0 or 1; a string is its length in bytes as an 8-byte
@@ -103,6 +107,8 @@ func (r *record) chainHash(key *auditKey) string {
 	b = append(b, r.PrevHash...)
 	version := byte(encodingVersion1)
 	switch {
+	case key != nil && r.Channel != "":
+		version = encodingVersion4
 	case key != nil:
 		version = encodingVersion3
 	case r.Privilege != "":
@@ -133,6 +139,9 @@ func (r *record) chainHash(key *auditKey) string {
 	b = appendString(b, r.Anchor)
 	if version != encodingVersion1 {
 		b = appendString(b, r.Privilege)
+	}
+	if version == encodingVersion4 {
+		b = appendString(b, string(r.Channel))
 	}
 	if key == nil {
 		sum := sha256.Sum256(b)

@@ -16,7 +16,7 @@ import (
 // eventColumns are the columns of a portal.Event, in eventScanner's order.
 const eventColumns = `id, time_us, action, outcome, operator_id, operator_name, target_id, target_upn,
 	target_name, tap_id, lifetime_minutes, one_time, start_us, reason, ticket, detail, refusal_code,
-	graph_request_id, request_id, intent_id, reconciled, hash, privilege`
+	graph_request_id, request_id, intent_id, reconciled, hash, privilege, channel`
 
 // chainColumns add the chain columns that portal.Event does not carry.
 const chainColumns = eventColumns + `, anchor, prev_hash, key_id`
@@ -62,6 +62,7 @@ type scanner interface {
 type eventScanner struct {
 	e               portal.Event
 	action, outcome string
+	channel         string
 	timeUS, startUS int64
 	dest            []any
 }
@@ -72,7 +73,7 @@ func newEventScanner(extra ...any) *eventScanner {
 	s.dest = append([]any{&e.ID, &s.timeUS, &s.action, &s.outcome, &e.OperatorID, &e.OperatorName, &e.TargetID,
 		&e.TargetUPN, &e.TargetName, &e.TAPID, &e.LifetimeMinutes, &e.OneTime, &s.startUS, &e.Reason,
 		&e.Ticket, &e.Detail, &e.RefusalCode, &e.GraphRequestID, &e.RequestID, &e.IntentID,
-		&e.Reconciled, &e.Hash, &e.Privilege}, extra...)
+		&e.Reconciled, &e.Hash, &e.Privilege, &s.channel}, extra...)
 	return s
 }
 
@@ -82,7 +83,7 @@ func (s *eventScanner) scan(sc scanner) (portal.Event, error) {
 		return portal.Event{}, err
 	}
 	e := s.e
-	e.Action, e.Outcome = portal.Action(s.action), portal.Outcome(s.outcome)
+	e.Action, e.Outcome, e.Channel = portal.Action(s.action), portal.Outcome(s.outcome), portal.Channel(s.channel)
 	e.Time, e.Start = fromMicros(s.timeUS), fromMicros(s.startUS)
 	return e, nil
 }

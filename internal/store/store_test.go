@@ -249,6 +249,19 @@ func TestChainHashEncoding(t *testing.T) {
 		t.Errorf("KeyedHash under two keys = %s both times, want them to differ", other)
 	}
 
+	// Version 4 is version 3 with the channel after the privilege, used
+	// only when there is a channel to record.
+	e.Channel = portal.ChannelManager
+	b = b[:len(b)-8-len(id)]
+	b[len(prev)] = 4
+	str("manager")
+	str(id)
+	m = hmac.New(sha256.New, []byte(secret))
+	m.Write(b)
+	if got, _ := store.KeyedHash(secret, prev, e, "anchor"); got != hex.EncodeToString(m.Sum(nil)) {
+		t.Errorf("KeyedHash(record 7 with a channel) = %s, want %s", got, hex.EncodeToString(m.Sum(nil)))
+	}
+
 	// Length prefixes keep field boundaries: moving a character from one
 	// field to the next changes the hash.
 	split1, _ := store.KeyedHash(secret, prev, portal.Event{Reason: "ab", Ticket: "c"}, "")
@@ -1030,6 +1043,8 @@ func TestVerifyFindsTampering(t *testing.T) {
 		{"flag changed", []string{"UPDATE events SET one_time = NOT one_time WHERE id = 2"}, 2, 2, "changed"},
 		{"privilege erased", []string{"UPDATE events SET privilege = '' WHERE id = 3"}, 3, 3, "changed"},
 		{"privilege added", []string{"UPDATE events SET privilege = 'x' WHERE id = 4"}, 4, 4, "changed"},
+		{"channel changed", []string{"UPDATE events SET channel = 'read' WHERE id = 5"}, 5, 5, "changed"},
+		{"channel added", []string{"UPDATE events SET channel = 'link' WHERE id = 6"}, 6, 6, "changed"},
 		{"middle record deleted", []string{"DELETE FROM events WHERE id = 6"}, 7, 6, "Record 6 is missing"},
 		{"records deleted", []string{"DELETE FROM events WHERE id IN (6, 7, 8)"}, 9, 6, "Records 6 to 8 are missing"},
 		{"first record deleted", []string{"DELETE FROM events WHERE id = 1"}, 2, 1, "no retention record"},
@@ -1049,6 +1064,9 @@ func TestVerifyFindsTampering(t *testing.T) {
 					e := portal.Event{Action: portal.ActionIssue, Outcome: portal.OutcomeSuccess, OneTime: i%2 == 0, Reason: fmt.Sprintf("reason %d", i+1)}
 					if i == 2 {
 						e.Privilege = "Global Administrator"
+					}
+					if i == 4 {
+						e.Channel = portal.ChannelManager
 					}
 					events = append(events, record(t, s, e))
 				}

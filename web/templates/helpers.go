@@ -181,6 +181,8 @@ func actionTitle(e portal.Event) string {
 		return "Retention"
 	case portal.ActionBulkRun:
 		return "Confirm a cohort run"
+	case portal.ActionReveal:
+		return "Open a one-time link"
 	}
 	return string(e.Action)
 }
@@ -227,6 +229,8 @@ func actionLabel(a portal.Action) string {
 		return "Done"
 	case portal.ActionBulkRun:
 		return "Confirmed"
+	case portal.ActionReveal:
+		return "Revealed"
 	}
 	return string(a)
 }
@@ -247,6 +251,8 @@ func actionName(a portal.Action) string {
 		return "Sessions ended"
 	case portal.ActionBulkRun:
 		return "Cohort run"
+	case portal.ActionReveal:
+		return "Link opened"
 	}
 	return string(a)
 }
@@ -304,4 +310,17 @@ func historyQuery(f HistoryFilter) string {
 		q.Set("to", f.To)
 	}
 	return q.Encode()
+}
+
+// channelHint says what a delivery channel does, under its choice.
+func channelHint(c portal.Channel) string {
+	switch c {
+	case portal.ChannelRead:
+		return "You see the passcode once and read it out to the user."
+	case portal.ChannelManager:
+		return "Mailed to the user's manager from the portal's mailbox; you do not see it."
+	case portal.ChannelLink:
+		return "A link that shows the passcode once, for you to send to the user; the portal cannot read it."
+	}
+	return ""
 }

@@ -39,6 +39,8 @@ type Viewer struct {
 	Supervisor bool
 	// Bulk is true when cohort files may be run.
 	Bulk bool
+	// Demo is true in the demo tenant, which has a mailbox page.
+	Demo bool
 }
 
 // SearchView is the search page.
@@ -93,6 +95,9 @@ type IssueForm struct {
 	Error string
 	// QuickReasons fill the reason with one click.
 	QuickReasons []string
+	// Channels are the ways the passcode may reach the user, the
+	// default first; the form offers a choice when there is more than one.
+	Channels []portal.Channel
 }
 
 // IssueValues are the form's fields as typed.
@@ -103,6 +108,7 @@ type IssueValues struct {
 	OneTime   bool
 	Reason    string
 	Ticket    string
+	Channel   portal.Channel
 }
 
 // PasscodeView is the one-time display of a new pass.
@@ -116,6 +122,26 @@ type PasscodeView struct {
 	// Instructions is what the operator tells the user, from the
 	// configuration.
 	Instructions string
+	// NoticeProblems say which notices of the pass could not be sent.
+	NoticeProblems []string
+}
+
+// DeliveredView is the page after a pass whose passcode went to the user
+// another way than through the operator.
+type DeliveredView struct {
+	User portal.User
+	TAP  portal.TAP
+	Now  time.Time
+	// Channel is how the passcode went; Recipient names the manager it
+	// was mailed to.
+	Channel   portal.Channel
+	Recipient string
+	// Link is the one-time link's address, shown on this page only;
+	// LinkExpires is when it stops working.
+	Link        string
+	LinkExpires time.Time
+	// NoticeProblems say which notices of the pass could not be sent.
+	NoticeProblems []string
 }
 
 // RevokeForm is the revoke confirmation.
@@ -366,4 +392,29 @@ type BulkPasscode struct {
 	Row      portal.BulkRow
 	Passcode string
 	Problem  string
+}
+
+// DemoMail is a mail the demo tenant's Exchange accepted from the portal.
+type DemoMail struct {
+	Sent     time.Time
+	From, To string
+	Subject  string
+	Body     string
+}
+
+// DemoEvent is a security event the demo's webhook receiver got.
+type DemoEvent struct {
+	Received time.Time
+	ID, Kind string
+	Summary  string
+	// Attempt counts the deliveries of the same event.
+	Attempt int
+	// Problem says why the signature did not verify; "" when it did.
+	Problem string
+}
+
+// DemoMailboxView is the demo's mailbox page.
+type DemoMailboxView struct {
+	Mails  []DemoMail
+	Events []DemoEvent
 }

@@ -1,0 +1,275 @@
+package handlers_test
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tapportal/portal/internal/demotest"
+	"github.com/tapportal/portal/internal/graph/graphemu"
+	"github.com/tapportal/portal/internal/portal"
+	"github.com/tapportal/portal/internal/reveal"
+)
+
+// mailedPasscodeRE finds the passcode in the mail to a manager.
+var mailedPasscodeRE = regexp.MustCompile(`Temporary Access Pass: (\S+)\n`)
+
+// issueBy issues a pass for u by channel and returns the page.
+func issueBy(t *testing.T, b *browser, u graphemu.User, channel string) page {
+	t.Helper()
+	csrf := issueForm(t, b, u.ID)
+	return b.post("/users/"+u.ID+"/issue", url.Values{
+		"csrf": {csrf}, "start": {"now"}, "lifetime": {"60"}, "one_time": {"on"}, "channel": {channel},
+		"reason": {"New starter, first sign-in"}, "ticket": {"INC0077"}, "confirm_replace": {"yes"},
+	})
+}
+
+// lastRecord is the newest history record of the target.
+func lastRecord(t *testing.T, h *harness, targetID string) portal.Event {
+	t.Helper()
+	events, err := h.App.Store.List(t.Context(), portal.EventFilter{TargetID: targetID, Limit: 1})
+	if err != nil || len(events) == 0 {
+		t.Fatalf("the history of %s = %v, %v", targetID, events, err)
+	}
+	return events[0]
+}
+
+// TestIssueMailedToManager hands the passcode to the user's manager by
+// mail: the operator never sees it, the mail says how to use it and when
+// it expires, the record names the channel and the manager, and the
+// passcode is nowhere else: not in a page, the database or the logs.
+func TestIssueMailedToManager(t *testing.T) {
+	h := newHarness(t, nil)
+	b := h.signedIn(t, "operator")
+	u := h.EligibleUser(t, demotest.Want{Pass: demotest.NoPass, Also: demotest.ReachableManager})
+	var manager graphemu.User
+	h.Demo.Graph.View(func(tn *graphemu.Tenant) { manager = *tn.ManagerOf(tn.LookupUser(u.ID)) })
+	h.Demo.Graph.ClearOutbox()
+
+	p := issueBy(t, b, u, "manager")
+	if p.status != http.StatusOK || !strings.Contains(p.body, "mailed to the user's manager") || passcodeIn(p.body) != "" {
+		t.Fatalf("issue by mail = %d, want the page saying it was mailed, with no passcode: %s", p.status, p.body)
+	}
+	if p.header.Get("Cache-Control") != "no-store" {
+		t.Errorf("Cache-Control = %q, want no-store", p.header.Get("Cache-Control"))
+	}
+	var toManager []graphemu.Mail
+	for _, m := range h.Demo.Graph.Outbox() {
+		if m.SenderAddress != graphemu.PortalMailboxAddress {
+			t.Errorf("a mail went out as %s, want the portal's mailbox", m.SenderAddress)
+		}
+		if len(m.To) == 1 && m.To[0].Address == manager.Mail {
+			toManager = append(toManager, m)
+		}
+	}
+	if len(toManager) != 1 {
+		t.Fatalf("mails to the manager %s: %d, want 1", manager.Mail, len(toManager))
+	}
+	mail := toManager[0]
+	match := mailedPasscodeRE.FindStringSubmatch(mail.Content)
+	if match == nil {
+		t.Fatalf("the manager's mail holds no passcode:\n%s", mail.Content)
+	}
+	code := match[1]
+	for _, says := range []string{u.DisplayName, "It works for one sign-in", "until", "aka.ms/mysecurityinfo", "do not forward", "INC0077"} {
+		if !strings.Contains(mail.Content, says) {
+			t.Errorf("the manager's mail does not say %q:\n%s", says, mail.Content)
+		}
+	}
+	if mail.SaveToSentItems {
+		t.Error("the mail with the passcode was kept in the portal mailbox's Sent Items")
+	}
+	e := lastRecord(t, h, u.ID)
+	if e.Outcome != portal.OutcomeSuccess || e.Channel != portal.ChannelManager || !strings.Contains(e.Detail, manager.Mail) {
+		t.Errorf("record = %+v, want a success by mail naming the manager", e)
+	}
+	if ev := b.get("/my-history/" + strconv.FormatInt(e.ID, 10)); !strings.Contains(ev.body, "Mailed to the user&#39;s manager") {
+		t.Errorf("the record's page does not name the channel")
+	}
+	for name, where := range map[string]string{"the page": p.body, "the database": h.dbDump(t), "the logs": h.Logs.String()} {
+		if leaks(where, code) {
+			t.Errorf("the passcode is in %s", name)
+		}
+	}
+	for _, m := range h.Demo.Graph.Outbox() {
+		if m.To[0].Address != manager.Mail && leaks(m.Content, code) {
+			t.Errorf("the notice to %s holds the passcode", m.To[0].Address)
+		}
+	}
+}
+
+// TestIssueToManagerRefused refuses a mail to a manager who cannot have
+// it before anything is made: the operator is told to choose another
+// channel, the refusal is recorded, and no pass and no mail exist.
+func TestIssueToManagerRefused(t *testing.T) {
+	h := newHarness(t, nil)
+	b := h.signedIn(t, "operator")
+	for _, tt := range []struct {
+		name string
+		id   string
+		says string
+	}{
+		{"no manager", graphemu.NoManagerUserID, "has no manager"},
+		{"a manager without a mailbox", graphemu.ReportsToUnlicensedUserID, "has no mail address"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var before *graphemu.TAP
+			h.Demo.Graph.View(func(tn *graphemu.Tenant) { before = tn.LookupUser(tt.id).TAP })
+			h.Demo.Graph.ClearOutbox()
+			u := graphemu.User{ID: tt.id}
+			p := issueBy(t, b, u, "manager")
+			if p.status != http.StatusBadRequest || !strings.Contains(p.body, tt.says) || !strings.Contains(p.body, "choose another way") {
+				t.Fatalf("issue = %d, want the form again saying %q: %s", p.status, tt.says, p.body)
+			}
+			e := lastRecord(t, h, tt.id)
+			if e.Outcome != portal.OutcomeRefused || e.RefusalCode != "channel_unavailable" {
+				t.Errorf("record = %+v, want a refusal, channel_unavailable", e)
+			}
+			var after *graphemu.TAP
+			h.Demo.Graph.View(func(tn *graphemu.Tenant) { after = tn.LookupUser(tt.id).TAP })
+			if after != before {
+				t.Errorf("the user's pass changed: a pass was made")
+			}
+			if n := len(h.Demo.Graph.Outbox()); n != 0 {
+				t.Errorf("%d mails went out, want none", n)
+			}
+		})
+	}
+}
+
+// TestIssueMailFailsRevokes revokes a pass whose mail Graph did not
+// confirm: nobody can be sure who holds its passcode.
+func TestIssueMailFailsRevokes(t *testing.T) {
+	h := newHarness(t, nil)
+	b := h.signedIn(t, "operator")
+	u := h.EligibleUser(t, demotest.Want{Pass: demotest.NoPass, Also: demotest.ReachableManager})
+	h.Demo.Graph.Inject(graphemu.Fault{Method: "POST", Path: "/v1.0/users/*/sendMail", Status: 503, After: true, Times: 1})
+	p := issueBy(t, b, u, "manager")
+	if p.status != http.StatusServiceUnavailable || !strings.Contains(p.body, "revoked the pass") {
+		t.Fatalf("issue = %d, want 503 saying the pass was revoked: %s", p.status, p.body)
+	}
+	var pass *graphemu.TAP
+	h.Demo.Graph.View(func(tn *graphemu.Tenant) { pass = tn.LookupUser(u.ID).TAP })
+	if pass != nil {
+		t.Errorf("the user still holds a pass: %+v", pass)
+	}
+	if e := lastRecord(t, h, u.ID); e.Outcome != portal.OutcomeFailed || e.Channel != portal.ChannelManager || !strings.Contains(e.Detail, "did not confirm") {
+		t.Errorf("record = %+v, want a failure by mail saying Graph did not confirm it", e)
+	}
+}
+
+// TestIssueByLink seals the passcode behind a one-time link: the operator
+// gets the link once, the portal holds ciphertext it cannot read, the
+// link opens once and its opening is recorded, linked to the issue.
+func TestIssueByLink(t *testing.T) {
+	h := newHarness(t, nil)
+	b := h.signedIn(t, "operator")
+	u := h.eligible(t, false)
+	p := issueBy(t, b, u, "link")
+	m := regexp.MustCompile(`<code id="reveal-link">([^<]+)</code>`).FindStringSubmatch(p.body)
+	if p.status != http.StatusOK || m == nil || passcodeIn(p.body) != "" {
+		t.Fatalf("issue by link = %d, want the link and no passcode: %s", p.status, p.body)
+	}
+	link, err := url.Parse(m[1])
+	if err != nil || !strings.HasPrefix(link.String(), h.URL+"/reveal/") || !reveal.ValidKey(link.Fragment) {
+		t.Fatalf("link %q, want one under the portal with its key in the fragment", m[1])
+	}
+	id := strings.TrimPrefix(link.Path, "/reveal/")
+	issue := lastRecord(t, h, u.ID)
+	if issue.Channel != portal.ChannelLink || issue.Outcome != portal.OutcomeSuccess || strings.Contains(issue.Detail, link.Fragment) {
+		t.Errorf("record = %+v, want a success by link, without its key", issue)
+	}
+	st, err := h.App.Store.RevealLinkStatus(t.Context(), id)
+	if err != nil || st.EventID != issue.ID || st.TargetID != u.ID || st.Expires.After(time.Now().Add(time.Hour+time.Minute)) {
+		t.Errorf("link = %+v, %v; want it tied to record %d, ending with the pass", st, err, issue.ID)
+	}
+
+	// The user opens it: a page, then the passcode once.
+	anon := h.browser(t)
+	if page := anon.get(link.Path); page.status != http.StatusOK || !strings.Contains(page.body, "Show the passcode") {
+		t.Fatalf("GET %s = %d, want the page with its button", link.Path, page.status)
+	}
+	take := func() (int, map[string]string) {
+		req, _ := http.NewRequest(http.MethodPost, h.URL+link.Path, nil)
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+		resp, err := anon.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body map[string]string
+		json.NewDecoder(resp.Body).Decode(&body)
+		return resp.StatusCode, body
+	}
+	status, body := take()
+	ct, _ := base64.RawURLEncoding.DecodeString(body["ciphertext"])
+	nonce, _ := base64.RawURLEncoding.DecodeString(body["nonce"])
+	code, err := reveal.Open(ct, nonce, link.Fragment, id)
+	if status != http.StatusOK || err != nil || len(code) < 8 {
+		t.Fatalf("reveal = %d, %v; want the passcode", status, err)
+	}
+	if again, _ := take(); again != http.StatusGone {
+		t.Errorf("a second reveal = %d, want 410", again)
+	}
+	opened := lastRecord(t, h, u.ID)
+	if opened.Action != portal.ActionReveal || opened.TAPID != issue.TAPID || opened.OperatorID != issue.OperatorID || !strings.Contains(opened.Detail, strconv.FormatInt(issue.ID, 10)) {
+		t.Errorf("record = %+v, want the link's opening, tied to the issue %d", opened, issue.ID)
+	}
+	for name, where := range map[string]string{"the database": h.dbDump(t), "the logs": h.Logs.String()} {
+		if leaks(where, string(code)) || strings.Contains(where, link.Fragment) {
+			t.Errorf("the passcode or the link's key is in %s", name)
+		}
+	}
+}
+
+// TestSecurityEventsPosted posts the security events of an issue and of a
+// run of refusals to the webhook, signed; the demo's receiver checks the
+// signatures and the demo's mailbox page shows them with the mail sent.
+func TestSecurityEventsPosted(t *testing.T) {
+	h := newHarness(t, map[string]string{"PORTAL_REFUSAL_ALERT": "2/15m"})
+	b := h.signedIn(t, "operator")
+	u := h.eligible(t, false)
+	if p := issueBy(t, b, u, "read"); p.status != http.StatusOK {
+		t.Fatalf("issue = %d", p.status)
+	}
+	admin := h.user(t, "Global Administrator", func(u *graphemu.User, _ *graphemu.Tenant) bool { return u.ID == graphemu.GlobalAdminUserID })
+	csrf := csrfOf(t, b.get("/users/"+admin.ID))
+	for range 2 {
+		p := b.post("/users/"+admin.ID+"/issue", url.Values{"csrf": {csrf}, "start": {"now"}, "lifetime": {"60"}, "reason": {"Locked out"}})
+		if p.status != http.StatusForbidden {
+			t.Fatalf("issue to an administrator = %d, want 403", p.status)
+		}
+	}
+	want := map[string]bool{"pass.issued": false, "refusals.repeated": false}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) && (!want["pass.issued"] || !want["refusals.repeated"]) {
+		for _, e := range h.Demo.Events() {
+			if e.Problem != "" {
+				t.Fatalf("event %s: %s", e.ID, e.Problem)
+			}
+			want[e.Kind] = true
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for kind, got := range want {
+		if !got {
+			t.Errorf("no %s event reached the webhook", kind)
+		}
+	}
+	page := b.get("/demo/mailbox")
+	for _, says := range []string{"refusals.repeated", "pass.issued", "Verified", "A Temporary Access Pass was issued for your account"} {
+		if !strings.Contains(page.body, says) {
+			t.Errorf("the demo mailbox does not show %q", says)
+		}
+	}
+	counts, err := h.App.Store.DeliveryCounts(t.Context())
+	if err != nil || counts.Delivered < 2 || counts.Dead != 0 {
+		t.Errorf("deliveries = %+v, %v; want at least two delivered, none dead", counts, err)
+	}
+}
