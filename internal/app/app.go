@@ -152,6 +152,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		LockTTL:      2*cfg.GraphTimeout + 30*time.Second,
 		SettleWindow: cfg.GraphSettleWindow,
 		Delivery:     delivery(cfg, gc, st, notifier),
+		Approvals:    approvals(cfg, st),
 	})
 	issuer, _ := url.Parse(cfg.OIDCIssuer)
 	a := &App{Metrics: m, Store: st, Graph: gc, Service: svc, Sender: sender, logger: logger, cfg: cfg, replica: replica}
@@ -390,6 +391,11 @@ func (a *App) Maintain(ctx context.Context) {
 			a.logger.ErrorContext(ctx, "audit checkpoint", "err", err)
 		}
 	}
+	expire := func() {
+		if _, err := a.Service.ExpireApprovals(ctx); err != nil && ctx.Err() == nil {
+			a.logger.ErrorContext(ctx, "expiring requests for approval", "err", err)
+		}
+	}
 	purge := func() {
 		// A link's sealed passcode is useless once it expires: forget it.
 		if _, err := a.Store.PurgeRevealLinks(ctx, time.Now()); err != nil && ctx.Err() == nil {
@@ -410,6 +416,7 @@ func (a *App) Maintain(ctx context.Context) {
 			return
 		case now := <-tick.C:
 			settle()
+			expire()
 			if now.Sub(lastCheckpoint) >= a.cfg.CheckpointInterval {
 				lastCheckpoint = now
 				checkpoint()

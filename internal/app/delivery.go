@@ -37,6 +37,15 @@ func delivery(cfg config.Config, gc *graph.Client, st *store.Store, notifier por
 	return d
 }
 
+// approvals are four-eyes approval from cfg, or nil when no rule sends a
+// pass to it.
+func approvals(cfg config.Config, st *store.Store) *issuance.Approvals {
+	if cfg.Approval.IsZero() {
+		return nil
+	}
+	return &issuance.Approvals{Rules: cfg.Approval, TTL: cfg.ApprovalTTL, Store: st}
+}
+
 // newSender is the webhook's sender, or nil when no webhook is set.
 func newSender(cfg config.Config, st *store.Store, roots *x509.CertPool, logger *slog.Logger, owner string) (*notify.Sender, error) {
 	if cfg.WebhookURL == "" {

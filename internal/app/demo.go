@@ -39,6 +39,10 @@ type Demo struct {
 // DemoContact is whom the demo tenant's notices say to call.
 const DemoContact = "the Northwind service desk on +1 206 555 0100"
 
+// DemoApprovalLifetimeOver is how long a demo pass may last before it
+// needs a supervisor's approval, in minutes.
+const DemoApprovalLifetimeOver = 240
+
 // DemoSecurityAddress is where the demo tenant's security notices go.
 const DemoSecurityAddress = "security@" + graphemu.DemoDomain
 
@@ -105,6 +109,11 @@ func StartDemo(cfg *config.Config, dataDir string, logger *slog.Logger) (*Demo, 
 	}
 	if cfg.NoticeContact == "" {
 		cfg.NoticeContact = DemoContact
+	}
+	if cfg.Approval.IsZero() {
+		// A second pair of eyes for the finance team, who can move money,
+		// and for passes longer than half a working day.
+		cfg.Approval.GroupIDs, cfg.Approval.LifetimeOverMinutes = []string{graphemu.FinanceGroupID}, DemoApprovalLifetimeOver
 	}
 	if cfg.WebhookURL == "" {
 		if d.webhook, err = startDemoReceiver(); err != nil {

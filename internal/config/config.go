@@ -18,6 +18,9 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/tapportal/portal/internal/approval"
+	"github.com/tapportal/portal/internal/portal"
 )
 
 // Var describes one environment variable.
@@ -89,6 +92,11 @@ var Vars = []Var{
 	{Name: "PORTAL_WEBHOOK_BACKOFF", Default: "30s,2m,10m,1h,6h", Help: "Comma-separated waits after each failed attempt, the last repeating; each is lengthened by up to a fifth at random."},
 	{Name: "PORTAL_WEBHOOK_TIMEOUT", Default: "10s", Help: "Upper bound of one attempt to post an event (1s to 60s)."},
 	{Name: "PORTAL_REFUSAL_ALERT", Default: "5/15m", Help: "An operator refused this many times in this window raises a security event, as COUNT/WINDOW (needs PORTAL_WEBHOOK_URL); off turns it off."},
+	{Name: "PORTAL_APPROVAL_GROUP_IDS", Help: "Comma-separated group ids: a pass for a member waits for a supervisor's approval."},
+	{Name: "PORTAL_APPROVAL_LIFETIME_OVER", Default: "off", Help: "A pass longer than this (whole minutes, such as 4h or 90m) waits for a supervisor's approval; off turns the rule off."},
+	{Name: "PORTAL_APPROVAL_MULTI_USE", Default: "false", Help: "A pass that is not one-time waits for a supervisor's approval."},
+	{Name: "PORTAL_APPROVAL_HOURS", Default: "off", Help: "Working hours as DAYS HH:MM-HH:MM ZONE, such as Mon-Fri 08:00-18:00 Europe/London: a pass asked for outside them waits for a supervisor's approval; off turns the rule off."},
+	{Name: "PORTAL_APPROVAL_TTL", Default: "8h", Help: "How long a request for approval waits before it expires (5m to 168h)."},
 	{Name: "PORTAL_LOG_LEVEL", Default: "info", Help: "debug, info, warn or error."},
 }
 
@@ -173,6 +181,10 @@ type Config struct {
 	WebhookMaxAttempts int
 	WebhookBackoff     []time.Duration
 	WebhookTimeout     time.Duration
+	// Approval are the rules that send a pass to a second pair of eyes;
+	// zero when none does.
+	Approval    approval.Rules
+	ApprovalTTL time.Duration
 	// RefusalAlertCount refusals of one operator within
 	// RefusalAlertWindow raise an event; 0 when off.
 	RefusalAlertCount  int
@@ -264,6 +276,11 @@ func Load(getenv func(string) string, dev bool) (Config, error) {
 		WebhookBackoff:         p.durations("PORTAL_WEBHOOK_BACKOFF", time.Second, 7*24*time.Hour),
 		WebhookTimeout:         p.duration("PORTAL_WEBHOOK_TIMEOUT", time.Second, time.Minute),
 	}
+	c.Approval.GroupIDs = parseWith(&p, "PORTAL_APPROVAL_GROUP_IDS", approval.ParseGroupIDs)
+	c.Approval.LifetimeOverMinutes = parseWith(&p, "PORTAL_APPROVAL_LIFETIME_OVER", approval.ParseLifetimeOver)
+	c.Approval.MultiUse = parseWith(&p, "PORTAL_APPROVAL_MULTI_USE", approval.ParseMultiUse)
+	c.Approval.Hours = parseWith(&p, "PORTAL_APPROVAL_HOURS", approval.ParseHours)
+	c.ApprovalTTL = parseWith(&p, "PORTAL_APPROVAL_TTL", approval.ParseTTL)
 	if !strings.EqualFold(strings.TrimSpace(p.getenv("PORTAL_REFUSAL_ALERT")), "off") {
 		c.RefusalAlertCount, c.RefusalAlertWindow = p.rate("PORTAL_REFUSAL_ALERT")
 	}
@@ -588,6 +605,24 @@ func (p *parser) secrets(name string) []string {
 		keys = append(keys, k)
 	}
 	return keys
+}
+
+// parseWith reads a setting with parse, whose error says what is wrong.
+func parseWith[T any](p *parser, name string, parse func(string) (T, error)) T {
+	v, err := parse(p.str(name))
+	if err != nil {
+		p.fail(name, "%s", portalMessage(err))
+	}
+	return v
+}
+
+// portalMessage is the message of a portal error, or the error's text.
+func portalMessage(err error) string {
+	var pe *portal.Error
+	if errors.As(err, &pe) && pe.Message != "" {
+		return pe.Message
+	}
+	return err.Error()
 }
 
 // list reads a comma-separated list, without empty items.

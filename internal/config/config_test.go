@@ -141,6 +141,12 @@ func TestLoadRefusesBadValues(t *testing.T) {
 		{"PORTAL_WEBHOOK_BACKOFF", "30s,soon", "comma-separated durations"},
 		{"PORTAL_WEBHOOK_TIMEOUT", "5m", "between"},
 		{"PORTAL_REFUSAL_ALERT", "many", "COUNT/WINDOW"},
+		{"PORTAL_APPROVAL_GROUP_IDS", "Finance Team", "object id"},
+		{"PORTAL_APPROVAL_LIFETIME_OVER", "four hours", "lifetime"},
+		{"PORTAL_APPROVAL_MULTI_USE", "sometimes", "true or false"},
+		{"PORTAL_APPROVAL_HOURS", "Mon-Fri 18:00-08:00 Europe/London", "before they start"},
+		{"PORTAL_APPROVAL_HOURS", "Mon-Fri 08:00-18:00 Mars/Olympus", "zone"},
+		{"PORTAL_APPROVAL_TTL", "30d", "TTL"},
 	} {
 		t.Run(tt.name+"="+tt.value, func(t *testing.T) {
 			m := production()

@@ -164,6 +164,9 @@ type Want struct {
 type Rails struct {
 	ProtectedGroupIDs []string
 	EligibleGroupIDs  []string
+	// ApprovalGroupIDs are groups whose members' passes wait for
+	// approval: an eligible user is in none, so that an issue is issued.
+	ApprovalGroupIDs []string
 }
 
 // Eligible reports whether the portal must give u a pass under rails at
@@ -182,7 +185,20 @@ func Eligible(tn *graphemu.Tenant, u *graphemu.User, rails Rails, now time.Time)
 	member := func(ids []string) bool {
 		return slices.ContainsFunc(ids, func(g string) bool { return tn.IsMemberOf(u.ID, g) })
 	}
-	return !member(rails.ProtectedGroupIDs) && (len(rails.EligibleGroupIDs) == 0 || member(rails.EligibleGroupIDs))
+	return !member(rails.ProtectedGroupIDs) && !member(rails.ApprovalGroupIDs) && (len(rails.EligibleGroupIDs) == 0 || member(rails.EligibleGroupIDs))
+}
+
+// WatchedUser returns a user the guardrails let through whose pass waits
+// for approval, being in one of the approval rules' groups, with the pass
+// w asks for.
+func (p *Portal) WatchedUser(t testing.TB, w Want) graphemu.User {
+	t.Helper()
+	rails := Rails{ProtectedGroupIDs: p.Config.ProtectedGroupIDs, EligibleGroupIDs: p.Config.EligibleGroupIDs}
+	now := p.Demo.Graph.Clock().Now()
+	return Find(t, p.Demo.Graph, "user whose pass waits for approval", func(u *graphemu.User, tn *graphemu.Tenant) bool {
+		watched := slices.ContainsFunc(p.Config.Approval.GroupIDs, func(g string) bool { return tn.IsMemberOf(u.ID, g) })
+		return watched && Eligible(tn, u, rails, now) && w.Matches(tn, u, now)
+	})
 }
 
 // Matches reports whether u holds the pass w asks for and is not excluded.
@@ -226,7 +242,7 @@ func Find(t testing.TB, emu *graphemu.Server, what string, match func(*graphemu.
 // its configured guardrails, holding the pass w asks for.
 func (p *Portal) EligibleUser(t testing.TB, w Want) graphemu.User {
 	t.Helper()
-	rails := Rails{ProtectedGroupIDs: p.Config.ProtectedGroupIDs, EligibleGroupIDs: p.Config.EligibleGroupIDs}
+	rails := Rails{ProtectedGroupIDs: p.Config.ProtectedGroupIDs, EligibleGroupIDs: p.Config.EligibleGroupIDs, ApprovalGroupIDs: p.Config.Approval.GroupIDs}
 	now := p.Demo.Graph.Clock().Now()
 	return Find(t, p.Demo.Graph, "eligible user", func(u *graphemu.User, tn *graphemu.Tenant) bool {
 		return Eligible(tn, u, rails, now) && w.Matches(tn, u, now)

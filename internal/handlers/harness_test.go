@@ -111,6 +111,16 @@ func (b *browser) getNoFollow(path string) page {
 
 func (b *browser) post(path string, form url.Values) page {
 	b.t.Helper()
+	return b.do(b.postRequest(path, form), true)
+}
+
+// postNoFollow posts a form and returns the answer, a redirect included.
+func (b *browser) postNoFollow(path string, form url.Values) page {
+	b.t.Helper()
+	return b.do(b.postRequest(path, form), false)
+}
+
+func (b *browser) postRequest(path string, form url.Values) *http.Request {
 	if strings.HasSuffix(path, "/issue") && form.Has("csrf") && !form.Has("submission") {
 		// As a loaded form would: each post without one is a form of its
 		// own. Tests of repeats and missing ids set the field themselves.
@@ -119,7 +129,7 @@ func (b *browser) post(path string, form url.Values) page {
 	}
 	req, _ := http.NewRequest(http.MethodPost, b.abs(path), strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	return b.do(req, true)
+	return req
 }
 
 func (b *browser) abs(path string) string {

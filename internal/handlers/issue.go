@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/tapportal/portal/internal/approval"
 	"github.com/tapportal/portal/internal/issuance"
 	"github.com/tapportal/portal/internal/portal"
 	"github.com/tapportal/portal/internal/session"
@@ -175,7 +176,21 @@ func parseIssue(c echo.Context, loc *time.Location) (issuance.IssueRequest, temp
 // from the facts the service read.
 func (s *Server) issue(c echo.Context) error {
 	req, vals := parseIssue(c, s.location(c))
+	var private []byte
+	if s.cfg.Service.ApprovalsOn() {
+		// The issue may wait for approval: what reaches the requester then
+		// is sealed to this key pair's public half, and only this browser
+		// keeps the private half.
+		public, priv, err := approval.NewKeys()
+		if err != nil {
+			return err
+		}
+		req.ApprovalKey, private = public, priv
+	}
 	res, err := s.cfg.Service.Issue(c.Request().Context(), operator(c), c.Param("id"), req)
+	if wait := (*issuance.AwaitingApproval)(nil); errors.As(err, &wait) {
+		return s.awaitApproval(c, wait, private)
+	}
 	if errors.Is(err, issuance.ErrStaleSignIn) {
 		draft := url.Values{}
 		for _, k := range draftFields {

@@ -82,6 +82,14 @@ func (s *Server) routes() {
 	if s.cfg.Demo != nil {
 		op.GET("/demo/mailbox", s.demoMailbox)
 	}
+	if s.cfg.Service.ApprovalsOn() {
+		op.GET("/approvals", s.approvalsPage)
+		op.GET("/approvals/:id", s.approvalPage)
+		op.POST("/approvals/:id/approve", s.approvalDecide(true))
+		op.POST("/approvals/:id/reject", s.approvalDecide(false))
+		op.POST("/approvals/:id/cancel", s.approvalCancel)
+		op.POST("/approvals/:id/passcode", s.approvalPasscode)
+	}
 	if s.cfg.Bulk != nil {
 		op.GET("/bulk", s.bulkPage)
 		op.POST("/bulk", s.bulkUpload)

@@ -189,7 +189,7 @@ func (s *Server) page(c echo.Context, title, nav string) templates.Page {
 	}
 	if sess := sessionOf(c); sess != nil {
 		p.User = &templates.Viewer{Name: sess.Name, Username: sess.Username, Supervisor: sess.IsSupervisor(), Bulk: s.cfg.Bulk != nil,
-			Demo: s.cfg.Demo != nil}
+			Demo: s.cfg.Demo != nil, Approvals: s.cfg.Service.ApprovalsOn()}
 		p.CSRF = maskToken(sess.CSRF)
 	}
 	return p

@@ -46,7 +46,7 @@ func (s *Service) IssueBatch(ctx context.Context, op portal.Operator, issues []B
 	var wg sync.WaitGroup
 	for i, is := range issues {
 		wg.Go(func() {
-			p, err := s.prepareIssue(ctx, op, is.Target, is.Req, limit)
+			p, err := s.prepare(ctx, op, is.Target, is.Req, limit, issueKind{batch: true})
 			if err != nil {
 				out[i] = BatchIssued{Result: p.res, Err: err}
 				return

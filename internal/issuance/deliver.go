@@ -260,9 +260,16 @@ func (s *Service) notices(ctx context.Context, p *pendingIssue, issued portal.Is
 		for _, a := range s.delivery.NoticeSecurity {
 			to = append(to, portal.Address{Address: a})
 		}
-		text := fmt.Sprintf("A Temporary Access Pass was issued.\n\nUser: %s (%s, %s)\nBy: %s (%s)\nAt: %s\nWorks until: %s\nOne-time: %v\nChannel: %s\nReason: %s\nTicket: %s\nHistory record: %d\n",
-			u.DisplayName, u.UserPrincipalName, u.ID, p.op.Name, p.op.ID, when(outcome.Time), when(issued.End()), issued.OneTime, d.Channel.Label(),
-			outcome.Reason, outcome.Ticket, outcome.ID)
+		oneTime, ticket := "no", outcome.Ticket
+		if issued.OneTime {
+			oneTime = "yes"
+		}
+		if ticket == "" {
+			ticket = "none"
+		}
+		text := fmt.Sprintf("A Temporary Access Pass was issued.\n\nUser: %s (%s, %s)\nBy: %s (%s)\nAt: %s\nWorks until: %s\nOne-time: %s\nChannel: %s\nReason: %s\nTicket: %s\nHistory record: %d\n",
+			u.DisplayName, u.UserPrincipalName, u.ID, p.op.Name, p.op.ID, when(outcome.Time), when(issued.End()), oneTime, d.Channel.Label(),
+			outcome.Reason, ticket, outcome.ID)
 		mail(to, "Temporary Access Pass issued for "+u.DisplayName, text, "the security address")
 	}
 	n := portal.Notice{ID: fmt.Sprintf("pass.issued:%d", outcome.ID), Kind: portal.NoticePassIssued,

@@ -22,8 +22,11 @@ type IssueRequest struct {
 	ConfirmReplace bool
 	// Channel is how the passcode is to reach the user; empty for the
 	// default channel.
-	Channel   portal.Channel
-	RequestID string
+	Channel portal.Channel
+	// ApprovalKey is the requester's public key, for an issue that may
+	// wait for approval: what reaches them after it is sealed to it.
+	ApprovalKey []byte
+	RequestID   string
 	// Submission is the form's single-use id: a form is handled once,
 	// however often it is sent.
 	Submission string
@@ -104,7 +107,7 @@ func (s *Service) Issue(ctx context.Context, op portal.Operator, userID string, 
 		s.refuse(ctx, op, u, req, Refusal{RefuseStaleSignIn, "The operator's sign-in was too old; they were sent to sign in again before issuing."}, "")
 		return IssueResult{}, ErrStaleSignIn
 	}
-	p, err := s.prepareIssue(ctx, op, userID, req, s.limit)
+	p, err := s.prepare(ctx, op, userID, req, s.limit, issueKind{})
 	if err != nil {
 		return p.res, err
 	}
@@ -125,20 +128,30 @@ type pendingIssue struct {
 	// the one-time link made for it (ChannelLink).
 	manager *portal.User
 	link    string
+	issueKind
+}
+
+// issueKind says what an issue is part of: a cohort's batch, whose
+// passcodes are sealed to the operator's browser and announced by the
+// run's own event, or an approved request, which no rule sends back to
+// the queue.
+type issueKind struct {
+	batch    bool
+	approved *portal.ApprovalRequest
 }
 
 func (p *pendingIssue) newTAP() portal.NewTAP {
 	return portal.NewTAP{Start: p.req.Start, LifetimeMinutes: p.req.LifetimeMinutes, OneTime: p.req.OneTime}
 }
 
-// prepareIssue does everything an issue does before Graph's create, once
+// prepare does everything an issue does before Graph's create, once
 // the operator's sign-in is known fresh: the form's single use, the
 // target's lock, the facts
 // and the verdict, the request's checks, and the intent, counted against
 // limit. On an error nothing is left locked, and the result holds the form
 // when it was read.
-func (s *Service) prepareIssue(ctx context.Context, op portal.Operator, userID string, req IssueRequest, limit portal.Limit) (*pendingIssue, error) {
-	p := &pendingIssue{op: op, req: req}
+func (s *Service) prepare(ctx context.Context, op portal.Operator, userID string, req IssueRequest, limit portal.Limit, kind issueKind) (*pendingIssue, error) {
+	p := &pendingIssue{op: op, req: req, issueKind: kind}
 	// Nothing is recorded about a target that is not a user's name.
 	if err := portal.CheckTarget(userID); err != nil {
 		return p, err
@@ -194,11 +207,18 @@ func (s *Service) checkIssue(ctx context.Context, p *pendingIssue, userID string
 	if fe := s.validate(ctx, op, f, *req); len(fe) > 0 {
 		return fe
 	}
-	if err := s.checkChannel(ctx, p); err != nil {
+	if p.batch {
+		p.req.Channel = portal.ChannelRead
+	} else if err := s.checkChannel(ctx, p); err != nil {
 		return err
 	}
 	if p.res.Form.Replaces != nil && !req.ConfirmReplace {
 		return ErrNeedsConfirmation
+	}
+	if !p.batch {
+		if err := s.checkApproval(ctx, p); err != nil {
+			return err
+		}
 	}
 	intent, err := s.history.RecordIntent(ctx, s.event(op, f.user, *req, portal.ActionIssue, portal.OutcomePending),
 		portal.IntentOptions{Limit: limit, Submission: req.Submission})
@@ -258,7 +278,10 @@ func (s *Service) finishIssue(ctx context.Context, p *pendingIssue, issued porta
 		issued.Passcode = portal.Secret{}
 	}
 	res.Issued, res.Delivered = issued, d
-	res.Delivered.NoticeProblems = s.notices(ctx, p, issued, rec, d)
+	if !p.batch {
+		// A cohort's rows are announced by the run's own event.
+		res.Delivered.NoticeProblems = s.notices(ctx, p, issued, rec, d)
+	}
 	return res, nil
 }
 

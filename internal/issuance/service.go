@@ -70,6 +70,9 @@ type Options struct {
 	Observe func(a portal.Action, o portal.Outcome, refusal string)
 	// Delivery says how passcodes may reach users and who is told.
 	Delivery Delivery
+	// Approvals, when set, send the issues their rules name to a second
+	// pair of eyes.
+	Approvals *Approvals
 }
 
 // Service issues and revokes passes.
@@ -91,6 +94,7 @@ type Service struct {
 	signInRefused   signInRefusal
 	throttleRetries int
 	delivery        Delivery
+	approvals       *Approvals
 }
 
 // New returns a Service.
@@ -122,7 +126,7 @@ func New(dir portal.Directory, history portal.History, o Options) *Service {
 	return &Service{dir: dir, history: history, rails: o.Guardrails, limit: o.RateLimit, maxAuthAge: o.MaxAuthAge,
 		staffApp: o.StaffChecks, opRoles: o.OperatorRoles, now: o.Now, log: o.Logger, observe: o.Observe,
 		lockTTL: o.LockTTL, readBackTimeout: o.ReadBackTimeout, settleWindow: o.SettleWindow, throttleRetries: o.ThrottleRetries,
-		delivery: o.Delivery}
+		delivery: o.Delivery, approvals: o.Approvals}
 }
 
 // FreshSignIn reports whether op signed in recently enough to issue.

@@ -35,6 +35,7 @@ const (
 	RefuseOperatorRole    = "operator_role_removed"
 	RefuseOperatorChanged = "operator_changed"
 	RefuseChannel         = "channel_unavailable"
+	RefuseSelfApproval    = "self_approval"
 )
 
 // RefusalCodes lists every refusal code, for tests and bounded metric
@@ -42,7 +43,7 @@ const (
 func RefusalCodes() []string {
 	return []string{RefuseSelf, RefuseGuest, RefuseDisabled, RefuseRole, RefuseProtectedGroup, RefuseNotEligible,
 		RefusePolicyDisabled, RefuseNotTargeted, RefuseLifetime, RefuseOneTime, RefuseCheckFailed, RefuseGraph,
-		RefuseRateLimited, RefuseStaleSignIn, RefusePortalStaff, RefuseOperatorRole, RefuseOperatorChanged, RefuseChannel}
+		RefuseRateLimited, RefuseStaleSignIn, RefusePortalStaff, RefuseOperatorRole, RefuseOperatorChanged, RefuseChannel, RefuseSelfApproval}
 }
 
 // RefusalLabel names a refusal code for people.
@@ -84,6 +85,8 @@ func RefusalLabel(code string) string {
 		return "Sign-in too old"
 	case RefuseChannel:
 		return "Channel unavailable"
+	case RefuseSelfApproval:
+		return "Own request"
 	}
 	return code
 }
@@ -112,6 +115,7 @@ func RefusalHelp() map[string]string {
 		RefuseOperatorRole:    "Ask your supervisor: your operator role was removed in Entra ID.",
 		RefuseOperatorChanged: "Fill in the form again as yourself.",
 		RefuseChannel:         "Choose another way to hand over the pass, or have the user's manager and their mail address set in the directory.",
+		RefuseSelfApproval:    "Ask another supervisor to approve or reject the request.",
 	}
 }
 

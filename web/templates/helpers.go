@@ -324,3 +324,33 @@ func channelHint(c portal.Channel) string {
 	}
 	return ""
 }
+
+// approvalFilters are the approval list's choices; "" is every request.
+var approvalFilters = []portal.ApprovalState{"", portal.ApprovalPending, portal.ApprovalIssued, portal.ApprovalRejected, portal.ApprovalExpired}
+
+func approvalFilterLabel(st portal.ApprovalState) string {
+	if st == "" {
+		return "All"
+	}
+	return st.Label()
+}
+
+// approvalBadge is the badge class of a request's state.
+func approvalBadge(st portal.ApprovalState) string {
+	switch st {
+	case portal.ApprovalPending, portal.ApprovalApproved:
+		return "badge-warning"
+	case portal.ApprovalIssued:
+		return "badge-success"
+	case portal.ApprovalRejected, portal.ApprovalFailed:
+		return "badge-danger"
+	}
+	return "badge-neutral"
+}
+
+func oneTimeLabel(oneTime bool) string {
+	if oneTime {
+		return "one-time"
+	}
+	return "multi-use"
+}

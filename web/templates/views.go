@@ -41,6 +41,8 @@ type Viewer struct {
 	Bulk bool
 	// Demo is true in the demo tenant, which has a mailbox page.
 	Demo bool
+	// Approvals is true when passes may wait for approval.
+	Approvals bool
 }
 
 // SearchView is the search page.
@@ -417,4 +419,36 @@ type DemoEvent struct {
 type DemoMailboxView struct {
 	Mails  []DemoMail
 	Events []DemoEvent
+}
+
+// ApprovalsView is the list of requests for approval.
+type ApprovalsView struct {
+	Requests []portal.ApprovalRequest
+	// Supervisor lists everyone's requests, to decide; an operator sees
+	// their own.
+	Supervisor bool
+	State      portal.ApprovalState
+	Now        time.Time
+}
+
+// ApprovalView is one request for approval.
+type ApprovalView struct {
+	Request portal.ApprovalRequest
+	State   portal.ApprovalState
+	Now     time.Time
+	// Changes say what changed since the request, for a supervisor who
+	// may decide it; NowRefusals are the guardrails' refusals now, and
+	// ReadProblem why the present could not be read.
+	Changes     []string
+	NowRefusals []RefusalView
+	ReadProblem string
+	// Mine is set for the requester, CanDecide for a supervisor who may
+	// approve or reject it, HasKey when this browser holds the key the
+	// passcode is sealed to.
+	Mine, CanDecide, HasKey bool
+	// Message says what came of the last action; Errors and Note are the
+	// decision form's.
+	Message string
+	Errors  map[string]string
+	Note    string
 }
