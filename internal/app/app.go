@@ -136,7 +136,26 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if sender != nil {
 		notifier = notices{sender}
 	}
-	svc := issuance.New(gc, history, issuance.Options{
+	ap := approvals(cfg, st)
+	var svc *issuance.Service
+	var a *App
+	if ap != nil && cfg.BulkMaxRows > 0 {
+		ap.StartRun = func(ctx context.Context, r portal.ApprovalRequest) error {
+			run, err := st.Run(ctx, r.RunID)
+			if err != nil {
+				return err
+			}
+			ok, err := bulk.Start(ctx, st, svc, portal.Operator{ID: r.RequesterID, Name: r.RequesterName}, run, r.PublicKey, opts.Now())
+			if err == nil && !ok {
+				return &portal.Error{Code: portal.EConflict, Message: "The run no longer waits to be confirmed: it was discarded, or confirmed already."}
+			}
+			if ok {
+				a.wakeBulk()
+			}
+			return err
+		}
+	}
+	svc = issuance.New(gc, history, issuance.Options{
 		Guardrails: issuance.Guardrails{
 			ProtectedRoleIDs: cfg.ProtectedRoleIDs, ProtectedGroupIDs: cfg.ProtectedGroupIDs, EligibleGroupIDs: cfg.EligibleGroupIDs,
 			AllowedCustomRoleIDs: cfg.AllowedCustomRoleIDs, ProtectStaff: cfg.ProtectStaff,
@@ -152,10 +171,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		LockTTL:      2*cfg.GraphTimeout + 30*time.Second,
 		SettleWindow: cfg.GraphSettleWindow,
 		Delivery:     delivery(cfg, gc, st, notifier),
-		Approvals:    approvals(cfg, st),
+		Approvals:    ap,
 	})
 	issuer, _ := url.Parse(cfg.OIDCIssuer)
-	a := &App{Metrics: m, Store: st, Graph: gc, Service: svc, Sender: sender, logger: logger, cfg: cfg, replica: replica}
+	a = &App{Metrics: m, Store: st, Graph: gc, Service: svc, Sender: sender, logger: logger, cfg: cfg, replica: replica}
 	if cfg.DirectoryAuditInterval > 0 {
 		a.Reconciler = issuance.NewReconciler(svc, st, issuance.AuditOptions{
 			AppID: cfg.GraphClientID, Delay: cfg.DirectoryAuditDelay, Lookback: cfg.DirectoryAuditLookback, Since: opts.AuditLogSince,

@@ -43,6 +43,10 @@ const DemoContact = "the Northwind service desk on +1 206 555 0100"
 // needs a supervisor's approval, in minutes.
 const DemoApprovalLifetimeOver = 240
 
+// DemoApprovalBulkRowsOver is how many eligible rows a demo cohort run
+// may have before it needs a supervisor's approval: the sample has seven.
+const DemoApprovalBulkRowsOver = 5
+
 // DemoSecurityAddress is where the demo tenant's security notices go.
 const DemoSecurityAddress = "security@" + graphemu.DemoDomain
 
@@ -110,10 +114,17 @@ func StartDemo(cfg *config.Config, dataDir string, logger *slog.Logger) (*Demo, 
 	if cfg.NoticeContact == "" {
 		cfg.NoticeContact = DemoContact
 	}
-	if cfg.Approval.IsZero() {
-		// A second pair of eyes for the finance team, who can move money,
-		// and for passes longer than half a working day.
-		cfg.Approval.GroupIDs, cfg.Approval.LifetimeOverMinutes = []string{graphemu.FinanceGroupID}, DemoApprovalLifetimeOver
+	// A second pair of eyes for the finance team, who can move money, for
+	// passes longer than half a working day, and for cohorts of more than
+	// a handful: each unless the environment says otherwise.
+	if !cfg.IsSet("PORTAL_APPROVAL_GROUP_IDS") {
+		cfg.Approval.GroupIDs = []string{graphemu.FinanceGroupID}
+	}
+	if !cfg.IsSet("PORTAL_APPROVAL_LIFETIME_OVER") {
+		cfg.Approval.LifetimeOverMinutes = DemoApprovalLifetimeOver
+	}
+	if !cfg.IsSet("PORTAL_APPROVAL_BULK_ROWS_OVER") {
+		cfg.Approval.BulkRowsOver = DemoApprovalBulkRowsOver
 	}
 	if cfg.WebhookURL == "" {
 		if d.webhook, err = startDemoReceiver(); err != nil {

@@ -271,3 +271,28 @@ func Cancel(ctx context.Context, runs portal.BulkRuns, id, detail string, now ti
 	}
 	return true, nil
 }
+
+// Start confirms a run in preview with the public key its passcodes are
+// sealed to, as op's, and records it in the history with its counts of
+// rows to issue and left out; a run the history cannot record is stopped
+// before a row is sent. It reports whether this call started the run: a
+// run confirmed already, by a second click or another replica, is left
+// as it is.
+func Start(ctx context.Context, runs portal.BulkRuns, svc *issuance.Service, op portal.Operator, run portal.BulkRun, public []byte, now time.Time) (bool, error) {
+	counts, err := runs.RowCounts(ctx, run.ID)
+	if err != nil {
+		return false, err
+	}
+	ok, err := runs.ConfirmRun(ctx, run.ID, public, now)
+	if err != nil || !ok {
+		return false, err
+	}
+	if err := svc.RecordBulkRun(ctx, op, run.ID, run.FileName, counts[portal.RowEligible], counts[portal.RowIneligible]); err != nil {
+		// No run without its record: stop it before a row is sent.
+		if _, cerr := Cancel(context.WithoutCancel(ctx), runs, run.ID, "Stopped: the run could not be recorded in the history.", now); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
+		return false, err
+	}
+	return true, nil
+}

@@ -96,6 +96,7 @@ var Vars = []Var{
 	{Name: "PORTAL_APPROVAL_LIFETIME_OVER", Default: "off", Help: "A pass longer than this (whole minutes, such as 4h or 90m) waits for a supervisor's approval; off turns the rule off."},
 	{Name: "PORTAL_APPROVAL_MULTI_USE", Default: "false", Help: "A pass that is not one-time waits for a supervisor's approval."},
 	{Name: "PORTAL_APPROVAL_HOURS", Default: "off", Help: "Working hours as DAYS HH:MM-HH:MM ZONE, such as Mon-Fri 08:00-18:00 Europe/London: a pass asked for outside them waits for a supervisor's approval; off turns the rule off."},
+	{Name: "PORTAL_APPROVAL_BULK_ROWS_OVER", Default: "off", Help: "A cohort run with more eligible rows than this waits for a supervisor's approval before it starts (0 to 10000); off turns the rule off."},
 	{Name: "PORTAL_APPROVAL_TTL", Default: "8h", Help: "How long a request for approval waits before it expires (5m to 168h)."},
 	{Name: "PORTAL_LOG_LEVEL", Default: "info", Help: "debug, info, warn or error."},
 }
@@ -191,7 +192,14 @@ type Config struct {
 	RefusalAlertWindow time.Duration
 
 	LogLevel string
+
+	// set names the variables the environment gave, so that the demo
+	// fills in only what was left unset.
+	set map[string]bool
 }
+
+// IsSet reports whether the environment gave the variable name.
+func (c Config) IsSet(name string) bool { return c.set[name] }
 
 // The directory audit log's reading in `portal dev`, unless set: the
 // demo's log lists a change within seconds, not minutes.
@@ -280,6 +288,7 @@ func Load(getenv func(string) string, dev bool) (Config, error) {
 	c.Approval.LifetimeOverMinutes = parseWith(&p, "PORTAL_APPROVAL_LIFETIME_OVER", approval.ParseLifetimeOver)
 	c.Approval.MultiUse = parseWith(&p, "PORTAL_APPROVAL_MULTI_USE", approval.ParseMultiUse)
 	c.Approval.Hours = parseWith(&p, "PORTAL_APPROVAL_HOURS", approval.ParseHours)
+	c.Approval.BulkRowsOver = parseWith(&p, "PORTAL_APPROVAL_BULK_ROWS_OVER", approval.ParseBulkRowsOver)
 	c.ApprovalTTL = parseWith(&p, "PORTAL_APPROVAL_TTL", approval.ParseTTL)
 	if !strings.EqualFold(strings.TrimSpace(p.getenv("PORTAL_REFUSAL_ALERT")), "off") {
 		c.RefusalAlertCount, c.RefusalAlertWindow = p.rate("PORTAL_REFUSAL_ALERT")
@@ -343,6 +352,7 @@ func Load(getenv func(string) string, dev bool) (Config, error) {
 	if c.GraphTenantID != "" && !guid.MatchString(c.GraphTenantID) && !strings.Contains(c.GraphTenantID, ".") {
 		p.fail("PORTAL_GRAPH_TENANT_ID", "must be a tenant id (GUID) or a verified domain name")
 	}
+	c.set = p.set
 	return c, errors.Join(p.errs...)
 }
 
@@ -350,6 +360,7 @@ type parser struct {
 	getenv func(string) string
 	dev    bool
 	errs   []error
+	set    map[string]bool
 }
 
 func (p *parser) fail(name, format string, args ...any) {
@@ -451,6 +462,11 @@ func (p *parser) str(name string) string {
 	s := strings.TrimSpace(p.getenv(name))
 	if s == "" {
 		s = v.Default
+	} else {
+		if p.set == nil {
+			p.set = map[string]bool{}
+		}
+		p.set[name] = true
 	}
 	if s == "" && v.Required && !p.dev {
 		p.fail(name, "is required: %s", v.Help)

@@ -20,7 +20,7 @@ import (
 // the passcodes once: on the page, and as a file the page builds, once.
 func TestJourneyCohort(t *testing.T) {
 	t.Parallel()
-	j := newJourney(t, "cohort", portalOptions{})
+	j := newJourney(t, "cohort", portalOptions{Env: map[string]string{"PORTAL_APPROVAL_BULK_ROWS_OVER": "off"}})
 	b := j.newBrowser()
 	b.signInAsOperator()
 

@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -215,7 +214,11 @@ func (s *Server) renderRun(c echo.Context, status int, run portal.BulkRun, owner
 			sealed++
 		}
 	}
-	v := templates.BulkRunView{Run: run, Rows: rows, Owner: owner, Sealed: sealed, Error: msg,
+	waits, err := s.cfg.Service.RunApproval(c.Request().Context(), run.ID)
+	if err != nil {
+		return err
+	}
+	v := templates.BulkRunView{Run: run, Rows: rows, Owner: owner, Sealed: sealed, Error: msg, Approval: waits, Now: s.cfg.Service.Now(),
 		HasKey:   owner && s.cfg.Sessions.Key(c.Request(), bulkPath(run.ID), run.OperatorID) != nil,
 		Progress: progressOf(run, counts, s.cfg.Service.Now())}
 	return s.render(c, status, templates.BulkRunPage(s.page(c, "Cohort "+run.FileName, "bulk"), v))
@@ -303,18 +306,25 @@ func (s *Server) bulkConfirm(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ok, err := b.Runs.ConfirmRun(ctx, run.ID, public, s.cfg.Service.Now())
+	if reasons := s.cfg.Service.RunReasons(counts[portal.RowEligible]); len(reasons) > 0 {
+		// The run waits for a second pair of eyes; the approval starts it
+		// with this key, whose private half this browser keeps meanwhile.
+		wait, err := s.cfg.Service.RequestRunApproval(ctx, op, run, counts[portal.RowEligible], counts[portal.RowIneligible], reasons, public)
+		if err != nil {
+			return err
+		}
+		if !wait.Again {
+			if err := s.cfg.Sessions.SaveKey(c.Response(), bulkPath(run.ID), run.OperatorID, private, s.keyLifetime()); err != nil {
+				return err
+			}
+		}
+		return c.Redirect(http.StatusSeeOther, approvalPath(wait.Request.ID))
+	}
+	ok, err := bulk.Start(ctx, b.Runs, s.cfg.Service, op, run, public, s.cfg.Service.Now())
 	if err != nil {
 		return err
 	}
 	if ok {
-		if err := s.cfg.Service.RecordBulkRun(ctx, op, run.ID, run.FileName, counts[portal.RowEligible], counts[portal.RowIneligible]); err != nil {
-			// No run without its record: stop it before a row is sent.
-			if _, cerr := bulk.Cancel(context.WithoutCancel(ctx), b.Runs, run.ID, "Stopped: the run could not be recorded in the history.", s.cfg.Service.Now()); cerr != nil {
-				err = errors.Join(err, cerr)
-			}
-			return err
-		}
 		// Only the key of the confirmation that started the run opens its
 		// passcodes.
 		if err := s.cfg.Sessions.SaveKey(c.Response(), bulkPath(run.ID), run.OperatorID, private, s.cfg.Sessions.MaxAge()); err != nil {

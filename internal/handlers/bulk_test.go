@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -78,7 +79,7 @@ func waitRun(t *testing.T, h *harness, id string) portal.BulkRun {
 // shown once, to the browser that confirmed the run alone, and nowhere
 // else: not in the database, the logs, or any later page.
 func TestBulkRun(t *testing.T) {
-	h := newHarness(t, nil)
+	h := newHarness(t, map[string]string{"PORTAL_APPROVAL_BULK_ROWS_OVER": "off"})
 	b := h.signedIn(t, "operator")
 	page := b.get("/bulk")
 	if page.status != http.StatusOK || !strings.Contains(page.body, "Download the template") || !strings.Contains(page.body, `href="/bulk/sample.csv"`) {
@@ -278,5 +279,52 @@ func TestBulkConfirmGuarded(t *testing.T) {
 	}
 	if r, _ := h.App.Store.Run(t.Context(), id); r.State != portal.RunPreview {
 		t.Fatalf("run is %s after a stale confirmation, want preview", r.State)
+	}
+}
+
+// TestBulkRunWaitsForApproval: a run with more eligible rows than the
+// rule allows waits for a supervisor when confirmed; approved, it starts
+// by itself as its operator's, and its passcodes open in the browser that
+// confirmed it.
+func TestBulkRunWaitsForApproval(t *testing.T) {
+	h := newHarness(t, nil)
+	b := h.signedIn(t, "operator")
+	page := b.get("/bulk")
+	run := b.upload(csrfOf(t, page), "january.csv", b.get("/bulk/sample.csv").body)
+	id := strings.TrimPrefix(run.url.Path, "/bulk/")
+	asked := b.postNoFollow("/bulk/"+id+"/confirm", url.Values{"csrf": {csrfOf(t, run)}})
+	loc := asked.header.Get("Location")
+	if asked.status != http.StatusSeeOther || !strings.HasPrefix(loc, "/approvals/") {
+		t.Fatalf("confirm = %d to %q, want a redirect to the request for approval", asked.status, loc)
+	}
+	if p := b.get("/bulk/" + id); !strings.Contains(p.body, "waits for a supervisor") || strings.Contains(p.body, `id="confirm-run"`) {
+		t.Errorf("the run's page does not say it waits, or still offers to confirm it")
+	}
+	if r, _ := h.App.Store.Run(t.Context(), id); r.State != portal.RunPreview {
+		t.Fatalf("the run is %s before its approval, want preview", r.State)
+	}
+
+	sup := h.signedIn(t, "supervisor")
+	req := sup.get(loc)
+	if !strings.Contains(req.body, "A cohort run") || !strings.Contains(req.body, "7 passes to issue") {
+		t.Fatalf("the request's page does not describe the run: %s", req.body)
+	}
+	if p := sup.post(loc+"/approve", url.Values{"csrf": {csrfOf(t, req)}}); p.status != http.StatusOK || !strings.Contains(p.body, "The run started") {
+		t.Fatalf("approve = %d: %s", p.status, p.body)
+	}
+	if final := waitRun(t, h, id); final.State != portal.RunDone {
+		t.Fatalf("the approved run ended %s (%s), want done", final.State, final.Detail)
+	}
+	result := b.get("/bulk/" + id)
+	shown := b.post("/bulk/"+id+"/passcodes", url.Values{"csrf": {csrfOf(t, result)}})
+	if codes := passcodeCel.FindAllStringSubmatch(shown.body, -1); shown.status != http.StatusOK || len(codes) != 7 {
+		t.Fatalf("passcodes = %d with %d passcodes, want the 7 in the confirming browser", shown.status, len(codes))
+	}
+	runs, err := h.App.Store.List(t.Context(), portal.EventFilter{Action: portal.ActionBulkRun})
+	if err != nil || len(runs) != 1 || runs[0].OperatorID != demotest.Personas[0] {
+		t.Errorf("the run's record = %+v, %v; want one, the operator's", runs, err)
+	}
+	if got := historyOf(t, h, ""); !slices.Contains(got, "approval_request:success") || !slices.Contains(got, "approval_approve:success") {
+		t.Errorf("history = %v, want the request and its approval", got)
 	}
 }

@@ -18,6 +18,9 @@ type Approvals struct {
 	Rules approval.Rules
 	TTL   time.Duration
 	Store portal.Approvals
+	// StartRun confirms the cohort run of an approved request as its
+	// requester's, with the request's public key; nil refuses them.
+	StartRun func(ctx context.Context, r portal.ApprovalRequest) error
 }
 
 // AwaitingApproval is the answer to an issue a rule sends to a second
@@ -227,6 +230,9 @@ func (s *Service) Approve(ctx context.Context, approver portal.Operator, id, not
 	if err != nil {
 		return ApprovalResult{Request: r}, err
 	}
+	if r.RunID != "" {
+		return s.startApprovedRun(ctx, r)
+	}
 	res, err := s.issueApproved(ctx, r)
 	if err != nil {
 		detail := "The approved pass was not issued: " + portal.ErrorMessage(err)
@@ -263,6 +269,29 @@ func (s *Service) Approve(ctx context.Context, approver portal.Operator, id, not
 	r.State, r.TAPID, r.PasscodeWaiting = portal.ApprovalIssued, res.Issued.ID, sealed != nil
 	tap := res.Issued.TAP
 	return ApprovalResult{Request: r, Issued: &tap}, nil
+}
+
+// startApprovedRun confirms the cohort run of approved request r: its
+// rows then issue through the guarded path, their passcodes sealed to the
+// requester's key.
+func (s *Service) startApprovedRun(ctx context.Context, r portal.ApprovalRequest) (ApprovalResult, error) {
+	err := errors.New("cohort runs cannot be started from an approval here")
+	if s.approvals.StartRun != nil {
+		err = s.approvals.StartRun(ctx, r)
+	}
+	if err != nil {
+		detail := "The approved run was not started: " + portal.ErrorMessage(err)
+		if merr := s.approvals.Store.MarkApprovalFailed(ctx, r.ID, 0, detail, s.now()); merr != nil {
+			s.log.ErrorContext(ctx, "marking an approval failed", "approval", r.ID, "err", merr)
+		}
+		r.State, r.Detail = portal.ApprovalFailed, detail
+		return ApprovalResult{Request: r}, err
+	}
+	if err := s.approvals.Store.MarkApprovalIssued(ctx, r.ID, 0, "", nil, s.now()); err != nil {
+		s.log.ErrorContext(ctx, "marking an approval issued", "approval", r.ID, "err", err)
+	}
+	r.State = portal.ApprovalIssued
+	return ApprovalResult{Request: r}, nil
 }
 
 // lastIssue is the history record of the issue an approval made, or 0.
@@ -438,4 +467,61 @@ func (s *Service) TakeApproved(ctx context.Context, op portal.Operator, id strin
 			Message: "The passcode could not be opened with this browser's key; it is gone now. Revoke the pass and issue another."}
 	}
 	return taken, portal.NewSecret(secret), nil
+}
+
+// RunReasons are the rules that send a cohort run with rows eligible rows
+// to a second pair of eyes; none when approvals are off.
+func (s *Service) RunReasons(rows int) []portal.ApprovalReason {
+	if s.approvals == nil {
+		return nil
+	}
+	return s.approvals.Rules.Check(approval.Request{Time: s.now(), Bulk: true, BulkRows: rows})
+}
+
+// RunApproval is the newest request cohort run runID waited or waits on,
+// or nil.
+func (s *Service) RunApproval(ctx context.Context, runID string) (*portal.ApprovalRequest, error) {
+	if s.approvals == nil {
+		return nil, nil
+	}
+	rs, err := s.approvals.Store.ListApprovals(ctx, portal.ApprovalFilter{RunID: runID, Limit: 1})
+	if err != nil || len(rs) == 0 {
+		return nil, err
+	}
+	return &rs[0], nil
+}
+
+// RequestRunApproval sends op's cohort run, with rows eligible rows and
+// left rows left out, to the supervisors' queue for reasons, instead of
+// confirming it; public is the key its passcodes will be sealed to. A
+// request of the run that is still waiting is answered instead of a
+// second one. An approval confirms the run as op's (Approvals.StartRun).
+func (s *Service) RequestRunApproval(ctx context.Context, op portal.Operator, run portal.BulkRun, rows, left int, reasons []portal.ApprovalReason, public []byte) (*AwaitingApproval, error) {
+	now := s.now()
+	if w, err := s.RunApproval(ctx, run.ID); err != nil {
+		return nil, err
+	} else if w != nil && w.StateAt(now) == portal.ApprovalPending {
+		return &AwaitingApproval{Request: *w, Again: true}, nil
+	}
+	summary := fmt.Sprintf("Cohort %s: %d passes to issue, %d rows left out at the preview.", run.FileName, rows, left)
+	r := portal.ApprovalRequest{
+		ID: approval.NewID(), State: portal.ApprovalPending, RequesterID: op.ID, RequesterName: op.Name, RunID: run.ID,
+		Reason: recordable(summary, CheckReason, "reason"), Channel: string(portal.ChannelRead), Reasons: reasons,
+		Created: now, Expires: now.Add(s.approvals.TTL), PublicKey: public,
+	}
+	if err := s.approvals.Store.CreateApproval(ctx, r); err != nil {
+		return nil, err
+	}
+	rec, err := s.history.Record(ctx, portal.Event{Action: portal.ActionApprovalRequest, Outcome: portal.OutcomeSuccess,
+		OperatorID: op.ID, OperatorName: op.Name, RequestID: portal.ApprovalRequestPrefix + r.ID, Reason: r.Reason,
+		Detail: "Cohort run " + run.ID + " waits for a second pair of eyes until " + r.Expires.UTC().Format(time.RFC3339) + ": " + reasonText(reasons)})
+	if err != nil {
+		s.log.ErrorContext(ctx, "recording a request for approval", "approval", r.ID, "err", err)
+	} else if err := s.approvals.Store.SetRequestEvent(ctx, r.ID, rec.ID); err != nil {
+		s.log.WarnContext(ctx, "linking a request for approval to its record", "approval", r.ID, "err", err)
+	}
+	s.notify(ctx, portal.Notice{ID: "approval.requested:" + r.ID, Kind: portal.NoticeApprovalRequested, RecordID: rec.ID, RunID: run.ID,
+		Summary:    fmt.Sprintf("%s asks to run the cohort %s, which needs a second pair of eyes: %s", op.Name, run.FileName, reasonText(reasons)),
+		OperatorID: op.ID, OperatorName: op.Name, Counts: map[string]int{"to_issue": rows, "left_out": left}})
+	return &AwaitingApproval{Request: r}, nil
 }

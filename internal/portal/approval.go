@@ -232,6 +232,7 @@ type ApprovalFilter struct {
 	State       ApprovalState
 	RequesterID string
 	TargetID    string
+	RunID       string
 	// Limit bounds the list; 0 means DefaultApprovalLimit, and no list
 	// is longer than MaxApprovalLimit.
 	Limit int

@@ -84,7 +84,7 @@ func (s *Store) ListApprovals(ctx context.Context, f portal.ApprovalFilter) ([]p
 	var where []string
 	var args []any
 	for _, c := range []struct{ column, value string }{
-		{"state", string(f.State)}, {"requester_id", f.RequesterID}, {"target_id", f.TargetID},
+		{"state", string(f.State)}, {"requester_id", f.RequesterID}, {"target_id", f.TargetID}, {"run_id", f.RunID},
 	} {
 		if c.value != "" {
 			where = append(where, c.column+" = ?")

@@ -497,6 +497,11 @@ func TestListApprovals(t *testing.T) {
 			createApproval(t, s, r)
 			made = append(made, r)
 		}
+		// A cohort run's request, the newest.
+		run, _ := newApproval(t, "")
+		run.TargetID, run.TargetUPN, run.TargetName, run.RunID, run.LifetimeMinutes = "", "", "", "run-1", 0
+		run.Created = approvalAt.Add(6 * time.Minute)
+		createApproval(t, s, run)
 		// The two oldest are decided; the rest wait.
 		for _, r := range made[:2] {
 			if _, err := s.DecideApproval(ctx, r.ID, approver, true, "", approvalAt.Add(time.Hour)); err != nil {
@@ -522,13 +527,14 @@ func TestListApprovals(t *testing.T) {
 			f    portal.ApprovalFilter
 			want []string
 		}{
-			{"all", portal.ApprovalFilter{}, ids(5, 4, 3, 2, 1, 0)},
-			{"pending", portal.ApprovalFilter{State: portal.ApprovalPending}, ids(5, 4, 3, 2)},
+			{"all", portal.ApprovalFilter{}, append([]string{run.ID}, ids(5, 4, 3, 2, 1, 0)...)},
+			{"pending", portal.ApprovalFilter{State: portal.ApprovalPending}, append([]string{run.ID}, ids(5, 4, 3, 2)...)},
 			{"approved", portal.ApprovalFilter{State: portal.ApprovalApproved}, ids(1, 0)},
-			{"by a requester", portal.ApprovalFilter{RequesterID: requesterID}, ids(4, 2, 0)},
+			{"by a requester", portal.ApprovalFilter{RequesterID: requesterID}, append([]string{run.ID}, ids(4, 2, 0)...)},
+			{"for a run", portal.ApprovalFilter{RunID: "run-1"}, []string{run.ID}},
 			{"for a user", portal.ApprovalFilter{TargetID: "user-1"}, ids(4, 1)},
 			{"all three", portal.ApprovalFilter{State: portal.ApprovalApproved, RequesterID: "other-requester", TargetID: "user-1"}, ids(1)},
-			{"bounded", portal.ApprovalFilter{Limit: 5}, ids(5, 4, 3, 2, 1)},
+			{"bounded", portal.ApprovalFilter{Limit: 5}, append([]string{run.ID}, ids(5, 4, 3, 2)...)},
 			{"none", portal.ApprovalFilter{State: portal.ApprovalIssued}, nil},
 		} {
 			got, err := s.ListApprovals(ctx, tc.f)

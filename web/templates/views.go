@@ -369,6 +369,10 @@ type BulkRunView struct {
 	Sealed   int
 	Error    string
 	Progress BulkProgress
+	// Approval is the request for approval the run waits or waited on,
+	// or nil.
+	Approval *portal.ApprovalRequest
+	Now      time.Time
 }
 
 // BulkProgress is how far a run has got.
