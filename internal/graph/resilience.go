@@ -248,7 +248,35 @@ func (freshAttempt) Intercept(p khttp.Pipeline, i int, req *http.Request) (*http
 	if !rewind(req) && req.Header.Get("Retry-Attempt") != "" {
 		return nil, errors.New("the request's body cannot be read again for another attempt")
 	}
-	return p.Next(req.Clone(req.Context()), i)
+	attempt := req.Clone(req.Context())
+	if attempt.ContentLength == 0 {
+		attempt.ContentLength = bodyLength(attempt.Body)
+	}
+	return p.Next(attempt, i)
+}
+
+// bodyLength is the length of a body the SDK made from bytes, which it
+// sends without saying how long it is; 0 for none, -1 when not known.
+// Told the length, the HTTP/2 transport sends a small body in one frame
+// with the end of the stream, rather than in pieces of a kilobyte each
+// written on its own, then an empty frame to end it.
+func bodyLength(body io.ReadCloser) int64 {
+	if body == nil || body == http.NoBody {
+		return 0
+	}
+	s, ok := body.(io.Seeker)
+	if !ok {
+		return -1
+	}
+	at, err := s.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return -1
+	}
+	end, err := s.Seek(0, io.SeekEnd)
+	if _, rerr := s.Seek(at, io.SeekStart); err != nil || rerr != nil {
+		return -1
+	}
+	return end - at
 }
 
 // afterRetries puts m just after the SDK's retry handler in its default

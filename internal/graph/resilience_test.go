@@ -168,3 +168,29 @@ func TestHealingCredentialCachesUntilRenewal(t *testing.T) {
 		})
 	}
 }
+
+// TestBodyLength tells the transport how long a body the SDK made is, from
+// where it stands, and leaves it where it stood.
+func TestBodyLength(t *testing.T) {
+	read := io.NopCloser(bytes.NewReader([]byte("abcdef")))
+	seeker := khttp.NopCloser(bytes.NewReader([]byte("abcdef")))
+	seeker.Read(make([]byte, 2))
+	for _, tt := range []struct {
+		name string
+		body io.ReadCloser
+		want int64
+	}{
+		{"none", nil, 0},
+		{"no body", http.NoBody, 0},
+		{"bytes, two read", seeker, 4},
+		{"a reader that cannot seek", read, -1},
+	} {
+		if got := bodyLength(tt.body); got != tt.want {
+			t.Errorf("bodyLength(%s) = %d, want %d", tt.name, got, tt.want)
+		}
+	}
+	rest, _ := io.ReadAll(seeker)
+	if string(rest) != "cdef" {
+		t.Errorf("after bodyLength the body reads %q, want cdef", rest)
+	}
+}
