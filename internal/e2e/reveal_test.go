@@ -1,6 +1,10 @@
 package e2e
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/base64"
 	"log/slog"
 	"net"
 	"net/http"
@@ -178,7 +182,10 @@ func TestJourneyRevealLink(t *testing.T) {
 
 // Journey, on a phone: links damaged on the way (cut short, a character
 // added by a mail client, the fragment lost) say they are incomplete and
-// ask nothing of the server, so the link still works when opened whole.
+// ask nothing of the server, so the link still works when opened whole. A
+// key with one character changed looks whole to the page; the server
+// refuses its key check and takes nothing, the page says the link is
+// damaged, and the whole link still works.
 func TestJourneyRevealDamagedLink(t *testing.T) {
 	t.Parallel()
 	j, rp := newRevealJourney(t, "reveal-damaged")
@@ -216,6 +223,29 @@ func TestJourneyRevealDamagedLink(t *testing.T) {
 		}
 	}
 
+	// The right length and alphabet, one character changed: only the
+	// key check can tell.
+	changed := "B" + key[1:]
+	if key[0] == 'B' {
+		changed = "C" + key[1:]
+	}
+	b.do("leave the page", chromedp.Navigate("about:blank"))
+	if resp := b.navigation("open the link with a character changed", chromedp.Navigate(base+"#"+changed)); resp.Status != http.StatusOK {
+		t.Fatalf("the link with a character changed answered %d", resp.Status)
+	}
+	b.clickInPlace("#reveal-button")
+	b.waitVisible("#reveal-message")
+	if got, want := b.text("#reveal-message"), "This link is damaged: a character was changed on the way. Ask for the link again, copied whole; the passcode is still safe."; got != want {
+		t.Errorf("the link with a character changed says %q, want %q", got, want)
+	}
+	if b.exists("#passcode .pc") || evaluate[bool](b, `document.querySelector("#reveal-button").offsetParent !== null`) {
+		t.Errorf("the link with a character changed shows a passcode or still offers the button")
+	}
+	if st := rp.state(t, id); st != domain.RevealReady {
+		t.Fatalf("after revealing the link with a character changed it is %s, want ready", st)
+	}
+	b.phonePage("damaged")
+
 	b.do("leave the page", chromedp.Navigate("about:blank"))
 	if resp := b.navigation("open the whole link", chromedp.Navigate(addr)); resp.Status != http.StatusOK {
 		t.Fatalf("the whole link answered %d", resp.Status)
@@ -226,4 +256,50 @@ func TestJourneyRevealDamagedLink(t *testing.T) {
 		t.Errorf("the whole link shows %q, want %q", got, passcode)
 	}
 	b.phonePage("revealed")
+}
+
+// Journey: a link made by hand with the key check's test vector (see
+// internal/reveal's tests), its check written out rather than computed,
+// reveals in the browser only if the page's script computes the check
+// exactly as the format says.
+func TestJourneyRevealCheckVector(t *testing.T) {
+	t.Parallel()
+	j, rp := newRevealJourney(t, "reveal-vector")
+	const (
+		passcode = "Vc8*Vc8*Vc8*"
+		key      = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"
+		id       = "AAECAwQFBgcICQoLDA0ODw"
+		check    = "hi5-GFYs9aRf-F9NMyeRkg"
+	)
+	raw, _ := base64.RawURLEncoding.DecodeString(key)
+	block, err := aes.NewCipher(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gcm, err := cipher.NewGCM(block)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nonce := make([]byte, gcm.NonceSize())
+	rand.Read(nonce)
+	now := time.Now()
+	if err := rp.store.CreateRevealLink(t.Context(),
+		domain.RevealLink{ID: id, TargetID: "user-1", OperatorID: "op-1", Created: now, Expires: now.Add(time.Hour)},
+		domain.SealedPasscode{Ciphertext: gcm.Seal(nil, nonce, []byte(passcode), []byte(id)), Nonce: nonce, Check: check}); err != nil {
+		t.Fatalf("CreateRevealLink = %v", err)
+	}
+
+	b := j.newBrowser()
+	if resp := b.navigation("open the link", chromedp.Navigate(rp.url+"/reveal/"+id+"#"+key)); resp.Status != http.StatusOK {
+		t.Fatalf("the link answered %d", resp.Status)
+	}
+	b.clickInPlace("#reveal-button")
+	b.waitUntil("the passcode or a message", `document.querySelector("#passcode .pc") !== null || !document.querySelector("#reveal-message").hidden`)
+	if got := b.text("#passcode"); got != passcode {
+		t.Fatalf("the link shows %q and says %q, want the passcode %q: the browser's key check is not the test vector's", got, b.text("#reveal-message"), passcode)
+	}
+	if st := rp.state(t, id); st != domain.RevealRevealed {
+		t.Errorf("after the reveal the link is %s, want revealed", st)
+	}
+	b.checkClean("the reveal")
 }

@@ -2,6 +2,7 @@ package fake
 
 import (
 	"context"
+	"crypto/subtle"
 	"sync"
 	"time"
 
@@ -30,6 +31,9 @@ func (l *Links) CreateRevealLink(_ context.Context, link portal.RevealLink, seal
 	if l.links == nil {
 		l.links, l.sealed = map[string]portal.RevealLink{}, map[string]portal.SealedPasscode{}
 	}
+	if sealed.Check == "" {
+		return portal.Errorf(portal.EInvalid, "Link %s has no key check.", link.ID)
+	}
 	if _, ok := l.links[link.ID]; ok {
 		return portal.Errorf(portal.EConflict, "Link %s exists.", link.ID)
 	}
@@ -50,8 +54,9 @@ func (l *Links) SetRevealLinkEvent(_ context.Context, id string, eventID int64) 
 	return nil
 }
 
-// TakeRevealLink implements portal.RevealLinks.
-func (l *Links) TakeRevealLink(_ context.Context, id string, now time.Time) (portal.RevealLink, portal.SealedPasscode, error) {
+// TakeRevealLink implements portal.RevealLinks, in the store's order: a
+// link that is gone is gone whatever the check.
+func (l *Links) TakeRevealLink(_ context.Context, id, check string, now time.Time) (portal.RevealLink, portal.SealedPasscode, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	link, ok := l.links[id]
@@ -61,10 +66,19 @@ func (l *Links) TakeRevealLink(_ context.Context, id string, now time.Time) (por
 	if st := link.State(now); st != portal.RevealReady {
 		return portal.RevealLink{}, portal.SealedPasscode{}, &portal.RevealGone{State: st, Link: link}
 	}
+	sealed, kept := l.sealed[id]
+	if !kept {
+		// Purged by a clock a moment ahead: at its expiry, as the store
+		// says.
+		return portal.RevealLink{}, portal.SealedPasscode{}, &portal.RevealGone{State: portal.RevealExpired, Link: link}
+	}
+	if check == "" || subtle.ConstantTimeCompare([]byte(check), []byte(sealed.Check)) != 1 {
+		return portal.RevealLink{}, portal.SealedPasscode{}, portal.ErrRevealDamaged
+	}
 	link.Revealed = now
 	l.links[id] = link
-	sealed := l.sealed[id]
 	delete(l.sealed, id)
+	sealed.Check = ""
 	return link, sealed, nil
 }
 

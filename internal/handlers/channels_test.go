@@ -195,9 +195,15 @@ func TestIssueByLink(t *testing.T) {
 	if page := anon.get(link.Path); page.status != http.StatusOK || !strings.Contains(page.body, "Show the passcode") {
 		t.Fatalf("GET %s = %d, want the page with its button", link.Path, page.status)
 	}
+	// What the page's script posts: the key check, derived from the key.
+	check, err := reveal.Check(link.Fragment, id)
+	if err != nil {
+		t.Fatalf("Check(the link's key) = %v", err)
+	}
 	take := func() (int, map[string]string) {
-		req, _ := http.NewRequest(http.MethodPost, h.URL+link.Path, nil)
+		req, _ := http.NewRequest(http.MethodPost, h.URL+link.Path, strings.NewReader(`{"check":"`+check+`"}`))
 		req.Header.Set("Sec-Fetch-Site", "same-origin")
+		req.Header.Set("Content-Type", "application/json")
 		resp, err := anon.client.Do(req)
 		if err != nil {
 			t.Fatal(err)

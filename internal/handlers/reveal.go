@@ -1,10 +1,14 @@
 package handlers
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"net/url"
 	"strings"
@@ -80,18 +84,32 @@ func (s *Server) revealPage(c echo.Context) error {
 type revealAnswer struct {
 	Ciphertext string `json:"ciphertext,omitempty"`
 	Nonce      string `json:"nonce,omitempty"`
-	// State is, on a refusal, "refused", "not_found", "expired",
-	// "revealed" or "unavailable", and Message says it in words.
+	// State is, on a refusal, "refused", "malformed", "not_found",
+	// "damaged", "expired", "revealed" or "unavailable", and Message
+	// says it in words.
 	State   string `json:"state,omitempty"`
 	Message string `json:"message,omitempty"`
 	// At is when the link expired or was revealed.
 	At string `json:"at,omitempty"`
 }
 
+// revealRequest is the JSON the page's script posts: the link's key check,
+// which proves it holds the whole key (see internal/reveal).
+type revealRequest struct {
+	Check string `json:"check"`
+}
+
+// maxRevealRequest bounds a reveal's body: {"check":"…"} with a check of
+// 22 characters is 33 bytes, and a browser adds nothing to it.
+const maxRevealRequest = 256
+
 // revealPasscode reveals a link: it takes the sealed passcode from the
 // store, which forgets it in the same step, and answers it once. There is
 // no session to carry a CSRF token, so it answers only the portal's own
-// pages: anything else could burn a link from another site.
+// pages: anything else could burn a link from another site. And it
+// answers only a request that carries the link's key check: the path
+// alone, seen in a log, or a link with its key damaged on the way, takes
+// nothing, and the link still opens when it is opened whole.
 func (s *Server) revealPasscode(c echo.Context) error {
 	rv := s.cfg.Reveal
 	if !s.sameOrigin(c.Request()) {
@@ -102,7 +120,18 @@ func (s *Server) revealPasscode(c echo.Context) error {
 	if !reveal.ValidLinkID(id) {
 		return revealJSON(c, http.StatusNotFound, revealNotFound())
 	}
-	link, sealed, err := rv.Links.TakeRevealLink(c.Request().Context(), id, rv.now())
+	check, ok := readRevealCheck(c.Request())
+	if !ok {
+		return revealJSON(c, http.StatusBadRequest, revealAnswer{State: "malformed",
+			Message: "The portal could not read this request, and nothing was revealed. Reload the page and try again."})
+	}
+	link, sealed, err := rv.Links.TakeRevealLink(c.Request().Context(), id, check, rv.now())
+	if errors.Is(err, portal.ErrRevealDamaged) {
+		// 409: the link is there and can be revealed, but not with this
+		// key. The message says what the person can do about it.
+		return revealJSON(c, http.StatusConflict, revealAnswer{State: "damaged",
+			Message: "This link is damaged: a character was changed on the way. Ask for the link again, copied whole; the passcode is still safe."})
+	}
 	if gone, ok := errors.AsType[*portal.RevealGone](err); ok {
 		if gone.State == portal.RevealRevealed {
 			return revealJSON(c, http.StatusGone, revealAnswer{State: string(portal.RevealRevealed), At: gone.Link.Revealed.UTC().Format(time.RFC3339),
@@ -130,6 +159,35 @@ func (s *Server) revealPasscode(c echo.Context) error {
 		Ciphertext: base64.RawURLEncoding.EncodeToString(sealed.Ciphertext),
 		Nonce:      base64.RawURLEncoding.EncodeToString(sealed.Nonce),
 	})
+}
+
+// readRevealCheck reads the key check from r's body, which must be JSON
+// and nothing but {"check": "…"} with a check of the form reveal.Check
+// gives: the page's script sends exactly that, so a request with anything
+// else comes from no page of the portal. Asking for JSON also keeps
+// another site's plain form from posting here.
+func readRevealCheck(r *http.Request) (string, bool) {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		return "", false
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxRevealRequest+1))
+	if err != nil || len(body) > maxRevealRequest {
+		return "", false
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	var req revealRequest
+	if err := dec.Decode(&req); err != nil {
+		return "", false
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		// Something after the object.
+		return "", false
+	}
+	if !reveal.ValidCheck(req.Check) {
+		return "", false
+	}
+	return req.Check, true
 }
 
 func revealNotFound() revealAnswer {

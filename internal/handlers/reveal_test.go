@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -101,9 +102,10 @@ func (s *revealSite) reveals() []portal.RevealLink {
 	return append([]portal.RevealLink(nil), s.recorded...)
 }
 
-// link is a reveal link as the operator would send it.
+// link is a reveal link as the operator would send it, and the key check
+// the page's script derives from its key.
 type link struct {
-	ID, Path, Key, Passcode string
+	ID, Path, Key, Passcode, Check string
 }
 
 // newLink makes a link for passcode through the portal's own helper.
@@ -122,7 +124,11 @@ func (s *revealSite) newLink(t *testing.T, passcode string) link {
 	if got := made.Expires.Sub(made.Created); got != revealLifetime {
 		t.Errorf("the new link lasts %s, want %s", got, revealLifetime)
 	}
-	return link{ID: made.ID, Path: u.Path, Key: u.Fragment, Passcode: passcode}
+	check, err := reveal.Check(u.Fragment, made.ID)
+	if err != nil {
+		t.Fatalf("Check(the link's key) = %v", err)
+	}
+	return link{ID: made.ID, Path: u.Path, Key: u.Fragment, Passcode: passcode, Check: check}
 }
 
 type revealReply struct {
@@ -137,10 +143,23 @@ func (s *revealSite) get(t *testing.T, path string) revealReply {
 	return s.do(t, req)
 }
 
-// post posts to path as a page would, with these request headers.
-func (s *revealSite) post(t *testing.T, path string, headers map[string]string) revealReply {
+// take posts to path what the page's script posts, the key check as
+// JSON, with these request headers besides.
+func (s *revealSite) take(t *testing.T, path, check string, headers map[string]string) revealReply {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, s.URL+path, nil)
+	h := map[string]string{"Content-Type": "application/json"}
+	maps.Copy(h, headers)
+	return s.post(t, path, h, `{"check":"`+check+`"}`)
+}
+
+// post posts body to path with these request headers; "" is no body.
+func (s *revealSite) post(t *testing.T, path string, headers map[string]string, body string) revealReply {
+	t.Helper()
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	req, _ := http.NewRequest(http.MethodPost, s.URL+path, r)
 	for k, v := range headers {
 		req.Header.Set(k, v)
 	}
@@ -233,7 +252,7 @@ func TestRevealLink(t *testing.T) {
 		t.Fatalf("after GETs the recorder was called %d times, want 0", len(got))
 	}
 
-	r := s.post(t, l.Path, s.sameOrigin())
+	r := s.take(t, l.Path, l.Check, s.sameOrigin())
 	if r.status != http.StatusOK {
 		t.Fatalf("POST %s = %d, want 200: %s", l.Path, r.status, r.body)
 	}
@@ -256,7 +275,7 @@ func TestRevealLink(t *testing.T) {
 		t.Fatalf("the recorder got %+v, want the link once, revealed", recorded)
 	}
 
-	again := s.post(t, l.Path, s.sameOrigin())
+	again := s.take(t, l.Path, l.Check, s.sameOrigin())
 	again.wantNoStore(t, "the second POST")
 	if a := again.answer(t); again.status != http.StatusGone || a.State != "revealed" || !strings.Contains(a.Message, "already revealed") ||
 		a.Ciphertext != "" || a.At != recorded[0].Revealed.UTC().Format(time.RFC3339) {
@@ -279,7 +298,7 @@ func TestRevealTakenOnce(t *testing.T) {
 	statuses := make([]int, 6)
 	var wg sync.WaitGroup
 	for i := range statuses {
-		wg.Go(func() { statuses[i] = s.post(t, l.Path, s.sameOrigin()).status })
+		wg.Go(func() { statuses[i] = s.take(t, l.Path, l.Check, s.sameOrigin()).status })
 	}
 	wg.Wait()
 	ok, gone := 0, 0
@@ -326,7 +345,7 @@ func TestRevealRefusesOtherOrigins(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			l := s.newLink(t, "Pq8&Rs9*Tu0(")
-			r := s.post(t, l.Path, tt.headers)
+			r := s.take(t, l.Path, l.Check, tt.headers)
 			r.wantNoStore(t, tt.name)
 			if r.status != tt.want {
 				t.Fatalf("POST with %v = %d %s, want %d", tt.headers, r.status, r.body, tt.want)
@@ -347,6 +366,111 @@ func TestRevealRefusesOtherOrigins(t *testing.T) {
 	}
 }
 
+// TestRevealKeyCheck takes a link only with its key check. A wrong check,
+// such as a key damaged on the way gives, is answered 409 and says so; a
+// request without a check, or with anything but the script's JSON, is
+// answered 400. Neither takes anything: the link stays ready and its page
+// offers the button. The link's own check then takes it, once; after
+// that, any check is told it was revealed, as the page tells anyone.
+func TestRevealKeyCheck(t *testing.T) {
+	t.Parallel()
+	s := newRevealSite(t)
+	l := s.newLink(t, "Kc1!Kc1!Kc1!")
+	other := s.newLink(t, "Ot2@Ot2@Ot2@")
+	// One character of the key changed: the right length and alphabet,
+	// which the page cannot tell from the key sent.
+	changed := "B" + l.Key[1:]
+	if l.Key[0] == 'B' {
+		changed = "C" + l.Key[1:]
+	}
+	changedCheck, err := reveal.Check(changed, l.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	asJSON := map[string]string{"Content-Type": "application/json"}
+	tests := []struct {
+		name    string
+		headers map[string]string
+		body    string
+		want    int
+	}{
+		{"a key with a character changed", asJSON, `{"check":"` + changedCheck + `"}`, http.StatusConflict},
+		{"another link's check", asJSON, `{"check":"` + other.Check + `"}`, http.StatusConflict},
+		{"JSON with a charset", map[string]string{"Content-Type": "application/json; charset=utf-8"}, `{"check":"` + changedCheck + `"}`, http.StatusConflict},
+		{"no body", nil, "", http.StatusBadRequest},
+		{"no body, said to be JSON", asJSON, "", http.StatusBadRequest},
+		{"an empty object", asJSON, `{}`, http.StatusBadRequest},
+		{"null", asJSON, `null`, http.StatusBadRequest},
+		{"an empty check", asJSON, `{"check":""}`, http.StatusBadRequest},
+		{"the check cut short", asJSON, `{"check":"` + l.Check[:21] + `"}`, http.StatusBadRequest},
+		{"the check as a number", asJSON, `{"check":1}`, http.StatusBadRequest},
+		{"not JSON", asJSON, `{"check":"` + l.Check, http.StatusBadRequest},
+		{"another field", asJSON, `{"check":"` + l.Check + `","key":"` + l.Key + `"}`, http.StatusBadRequest},
+		{"something after the object", asJSON, `{"check":"` + l.Check + `"} {}`, http.StatusBadRequest},
+		{"too long", asJSON, `{"check":"` + l.Check + `"}` + strings.Repeat(" ", 300), http.StatusBadRequest},
+		{"the check as a form", map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, "check=" + l.Check, http.StatusBadRequest},
+		{"the check as text", map[string]string{"Content-Type": "text/plain"}, `{"check":"` + l.Check + `"}`, http.StatusBadRequest},
+		{"no content type", nil, `{"check":"` + l.Check + `"}`, http.StatusBadRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := s.sameOrigin()
+			maps.Copy(h, tt.headers)
+			r := s.post(t, l.Path, h, tt.body)
+			r.wantNoStore(t, tt.name)
+			a := r.answer(t)
+			if r.status != tt.want || a.Ciphertext != "" || a.Nonce != "" {
+				t.Fatalf("POST %s = %d %s, want %d without a ciphertext", tt.name, r.status, r.body, tt.want)
+			}
+			switch tt.want {
+			case http.StatusConflict:
+				if a.State != "damaged" || !strings.Contains(a.Message, "This link is damaged") || !strings.Contains(a.Message, "the passcode is still safe") {
+					t.Errorf("POST %s = %+v, want damaged, saying the passcode is still safe", tt.name, a)
+				}
+			case http.StatusBadRequest:
+				if a.State != "malformed" || !strings.Contains(a.Message, "nothing was revealed") {
+					t.Errorf("POST %s = %+v, want malformed, saying nothing was revealed", tt.name, a)
+				}
+			}
+			if st := s.state(t, l.ID); st != portal.RevealReady {
+				t.Fatalf("after POST %s the link is %s, want ready", tt.name, st)
+			}
+			if p := s.get(t, l.Path); p.status != http.StatusOK || !strings.Contains(p.body, "Show the passcode") {
+				t.Errorf("GET after POST %s = %d, want 200 with the button", tt.name, p.status)
+			}
+		})
+	}
+	if got := s.reveals(); len(got) != 0 {
+		t.Fatalf("after refused POSTs the recorder was called %d times, want 0", len(got))
+	}
+	if st := s.state(t, other.ID); st != portal.RevealReady {
+		t.Errorf("the other link, whose check was tried, is %s, want ready", st)
+	}
+
+	r := s.take(t, l.Path, l.Check, s.sameOrigin())
+	if r.status != http.StatusOK {
+		t.Fatalf("POST the link's check = %d %s, want 200", r.status, r.body)
+	}
+	a := r.answer(t)
+	ciphertext, _ := base64.RawURLEncoding.DecodeString(a.Ciphertext)
+	nonce, _ := base64.RawURLEncoding.DecodeString(a.Nonce)
+	if got, err := reveal.Open(ciphertext, nonce, l.Key, l.ID); err != nil || string(got) != l.Passcode {
+		t.Errorf("the answer opens to %q, %v, want %q", got, err, l.Passcode)
+	}
+	for _, check := range []string{l.Check, changedCheck} {
+		again := s.take(t, l.Path, check, s.sameOrigin())
+		if a := again.answer(t); again.status != http.StatusGone || a.State != "revealed" || a.Ciphertext != "" {
+			t.Errorf("POST %s after the reveal = %d %+v, want 410 revealed", check, again.status, a)
+		}
+	}
+	if got := s.reveals(); len(got) != 1 {
+		t.Errorf("the recorder was called %d times, want once", len(got))
+	}
+	if logs := s.Logs.String(); strings.Contains(logs, "revealing a link") || strings.Contains(logs, l.Check) || strings.Contains(logs, changedCheck) {
+		t.Errorf("a refused check was logged as a failure, or a check was logged:\n%s", logs)
+	}
+}
+
 // TestRevealExpired answers an expired link's page and POST with 410,
 // and reveals nothing.
 func TestRevealExpired(t *testing.T) {
@@ -360,7 +484,7 @@ func TestRevealExpired(t *testing.T) {
 	if page.status != http.StatusGone || !strings.Contains(page.body, "This link has expired") || strings.Contains(page.body, "Show the passcode") {
 		t.Errorf("GET of an expired link = %d, want 410 saying it expired, without the button:\n%s", page.status, page.body)
 	}
-	r := s.post(t, l.Path, s.sameOrigin())
+	r := s.take(t, l.Path, l.Check, s.sameOrigin())
 	r.wantNoStore(t, "the expired POST")
 	if a := r.answer(t); r.status != http.StatusGone || a.State != "expired" || !strings.Contains(a.Message, "expired") || a.Ciphertext != "" || a.At == "" {
 		t.Errorf("POST of an expired link = %d %+v, want 410 expired, when, and no ciphertext", r.status, a)
@@ -403,7 +527,7 @@ func TestRevealUnknown(t *testing.T) {
 		} else if page != notFound {
 			t.Errorf("GET /reveal/%s differs from an unknown id's page:\n%s\nwant:\n%s", id, page, notFound)
 		}
-		r := s.post(t, "/reveal/"+id, s.sameOrigin())
+		r := s.take(t, "/reveal/"+id, known.Check, s.sameOrigin())
 		r.wantNoStore(t, "the not found answer")
 		if a := r.answer(t); r.status != http.StatusNotFound || a.State != "not_found" || a.Message == "" {
 			t.Errorf("POST /reveal/%s = %d %+v, want 404 not_found", id, r.status, a)
@@ -428,7 +552,7 @@ func TestRevealLeavesNoSecret(t *testing.T) {
 		t.Fatalf("after the link is made the database holds the %s", what)
 	}
 	s.get(t, l.Path)
-	r := s.post(t, l.Path, s.sameOrigin())
+	r := s.take(t, l.Path, l.Check, s.sameOrigin())
 	if r.status != http.StatusOK {
 		t.Fatalf("POST = %d", r.status)
 	}
@@ -441,11 +565,11 @@ func TestRevealLeavesNoSecret(t *testing.T) {
 	if strings.Contains(dump, string(ciphertext)) || strings.Contains(dump, a.Ciphertext) {
 		t.Errorf("after the link is revealed the database still holds its ciphertext")
 	}
-	s.post(t, l.Path, s.sameOrigin())
+	s.take(t, l.Path, l.Check, s.sameOrigin())
 	s.get(t, l.Path)
 
 	logs := s.Logs.String()
-	for what, secret := range map[string]string{"key": l.Key, "ciphertext": a.Ciphertext, "nonce": a.Nonce, "link id": l.ID} {
+	for what, secret := range map[string]string{"key": l.Key, "key check": l.Check, "ciphertext": a.Ciphertext, "nonce": a.Nonce, "link id": l.ID} {
 		if strings.Contains(logs, secret) {
 			t.Errorf("the logs hold the %s:\n%s", what, logs)
 		}
@@ -482,7 +606,7 @@ func TestRevealRecorderFails(t *testing.T) {
 	s.recordErr = errors.New("the history is down")
 	s.mu.Unlock()
 	l := s.newLink(t, "Rc0!Rc0!Rc0!")
-	r := s.post(t, l.Path, s.sameOrigin())
+	r := s.take(t, l.Path, l.Check, s.sameOrigin())
 	if r.status != http.StatusOK || r.answer(t).Ciphertext == "" {
 		t.Fatalf("POST with a failing recorder = %d %s, want 200 with the passcode", r.status, r.body)
 	}

@@ -2,6 +2,7 @@ package portal
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -60,6 +61,11 @@ func (l RevealLink) State(now time.Time) RevealState {
 type SealedPasscode struct {
 	Ciphertext []byte
 	Nonce      []byte
+	// Check is the link's key check: proof of the key, derived from it,
+	// that a reveal must carry (see internal/reveal). It is kept with
+	// the link and never given out: TakeRevealLink returns the sealed
+	// passcode without it.
+	Check string
 }
 
 // IsZero reports whether s holds no ciphertext.
@@ -91,20 +97,32 @@ func (e *RevealGone) Error() string {
 	return "this link expired at " + e.Link.Expires.UTC().Format(time.RFC3339)
 }
 
+// ErrRevealDamaged is the error TakeRevealLink returns for a link that
+// could be revealed when the request's key check is not the link's: the
+// key in the link it was opened from was damaged on the way, or missing.
+// The link is left as it was, to be opened whole.
+var ErrRevealDamaged = errors.New("the key check does not match the link's: its key is damaged or missing")
+
 // RevealLinks keep one-time reveal links. Implementations return
 // EUnavailable when the store cannot be reached, ENotFound for an unknown
 // link and, from TakeRevealLink, *RevealGone for one that can no longer
-// be revealed.
+// be revealed and ErrRevealDamaged for a key check that does not match.
 type RevealLinks interface {
-	// CreateRevealLink keeps a new link and its sealed passcode; EInvalid
-	// without an id, a ciphertext or a nonce, EConflict for an id in use.
+	// CreateRevealLink keeps a new link, its sealed passcode and its key
+	// check; EInvalid without an id, a ciphertext, a nonce or a check,
+	// EConflict for an id in use.
 	CreateRevealLink(ctx context.Context, link RevealLink, sealed SealedPasscode) error
 	// SetRevealLinkEvent sets the history record a link belongs to.
 	SetRevealLinkEvent(ctx context.Context, id string, eventID int64) error
 	// TakeRevealLink returns the sealed passcode of a link that is
 	// neither revealed nor expired at now, marks it revealed at now and
 	// forgets the ciphertext, in one step: of two takers, one gets it.
-	TakeRevealLink(ctx context.Context, id string, now time.Time) (RevealLink, SealedPasscode, error)
+	// It does so only when check is the link's key check, compared in
+	// constant time; any other check, the empty one included, gets
+	// ErrRevealDamaged and changes nothing. A link that is revealed or
+	// expired is *RevealGone whatever the check: that is what its page
+	// tells anyone who has its id.
+	TakeRevealLink(ctx context.Context, id, check string, now time.Time) (RevealLink, SealedPasscode, error)
 	// RevealLinkStatus returns a link's facts, never its ciphertext.
 	RevealLinkStatus(ctx context.Context, id string) (RevealLink, error)
 	// PurgeRevealLinks forgets the ciphertext of every link that

@@ -7,11 +7,12 @@ import (
 	"github.com/tapportal/portal/internal/portal"
 )
 
-// Make seals passcode for a new link and keeps the link in links. link
-// brings the target, the operator and the history record; Make sets its
-// id. It returns the link as kept and its address, base + "/reveal/" + id
-// + "#" + key: a Secret, since whoever holds it can reveal the passcode,
-// to be shown once and never logged, stored or redirected to.
+// Make seals passcode for a new link and keeps the link in links, with
+// the key check (see Check) that taking it will ask for. link brings the
+// target, the operator and the history record; Make sets its id. It
+// returns the link as kept and its address, base + "/reveal/" + id + "#"
+// + key: a Secret, since whoever holds it can reveal the passcode, to be
+// shown once and never logged, stored or redirected to.
 func Make(ctx context.Context, links portal.RevealLinks, base string, passcode portal.Secret, link portal.RevealLink) (portal.RevealLink, portal.Secret, error) {
 	if passcode.IsZero() {
 		return portal.RevealLink{}, portal.Secret{}, portal.Errorf(portal.EInvalid, "There is no passcode to send.")
@@ -24,7 +25,11 @@ func Make(ctx context.Context, links portal.RevealLinks, base string, passcode p
 	if err != nil {
 		return portal.RevealLink{}, portal.Secret{}, &portal.Error{Code: portal.EInternal, Message: "The passcode could not be sealed.", Err: err}
 	}
-	if err := links.CreateRevealLink(ctx, link, portal.SealedPasscode{Ciphertext: ciphertext, Nonce: nonce}); err != nil {
+	check, err := Check(key, link.ID)
+	if err != nil {
+		return portal.RevealLink{}, portal.Secret{}, &portal.Error{Code: portal.EInternal, Message: "The passcode could not be sealed.", Err: err}
+	}
+	if err := links.CreateRevealLink(ctx, link, portal.SealedPasscode{Ciphertext: ciphertext, Nonce: nonce, Check: check}); err != nil {
 		return portal.RevealLink{}, portal.Secret{}, err
 	}
 	return link, portal.NewSecret(strings.TrimSuffix(base, "/") + Path(link.ID) + "#" + key), nil

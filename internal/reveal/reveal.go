@@ -12,10 +12,24 @@
 //   - the nonce is 12 random bytes, kept beside the ciphertext;
 //   - the ciphertext is AES-256-GCM of the passcode's UTF-8 bytes with
 //     the link id's bytes as additional data, the 16-byte tag appended
-//     (as Go's cipher.AEAD and WebCrypto's AES-GCM both lay it out).
+//     (as Go's cipher.AEAD and WebCrypto's AES-GCM both lay it out);
+//   - the key check is the first 16 bytes of HMAC-SHA256, keyed with
+//     the key's 32 raw bytes, of the ASCII label
+//     "tapportal reveal key check v1:" followed at once by the link id as
+//     it is in the path (22 ASCII characters), base64url without
+//     padding: 22 characters.
 //
 // The link id as additional data binds a ciphertext to its link: a
 // ciphertext moved to another link's row does not decrypt there.
+//
+// The key check is how the page shows it holds the whole key without
+// sending it. Make keeps the check with the link, and the portal gives
+// the ciphertext only to a request that carries it: a key damaged on the
+// way (a character changed, which its form cannot show) or no key at all
+// (the path seen in a proxy's log) takes nothing, and the link still
+// opens when it is opened whole. HMAC is a pseudorandom function: the
+// check tells nothing of the key, and without the key no one can make
+// it. The label says what is signed and in which version of the format.
 //
 // Ids and keys are checked strictly (canonical base64url, exact length),
 // so a link cut short or with a character added by a mail client is
@@ -25,7 +39,9 @@ package reveal
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 )
@@ -36,7 +52,13 @@ const (
 	KeySize   = 32
 	NonceSize = 12
 	TagSize   = 16
+	CheckSize = 16
 )
+
+// checkLabel comes before the link id in the message a key check signs.
+// It names the check's purpose and version, so that a later format would
+// sign another message.
+const checkLabel = "tapportal reveal key check v1:"
 
 // encoding is base64url without padding, strict so that every id and key
 // has exactly one spelling.
@@ -67,6 +89,26 @@ func ValidLinkID(id string) bool {
 // ValidKey reports whether key has the form Seal gives.
 func ValidKey(key string) bool {
 	return decodedLen(key, KeySize)
+}
+
+// ValidCheck reports whether check has the form Check gives. A handler
+// refuses any other without asking the store.
+func ValidCheck(check string) bool {
+	return decodedLen(check, CheckSize)
+}
+
+// Check returns the key check of the link linkID sealed under key, as
+// the package comment describes it, or ErrKey for a malformed key.
+func Check(key, linkID string) (string, error) {
+	if !ValidKey(key) {
+		return "", ErrKey
+	}
+	raw, _ := encoding.DecodeString(key)
+	defer clear(raw)
+	mac := hmac.New(sha256.New, raw)
+	mac.Write([]byte(checkLabel))
+	mac.Write([]byte(linkID))
+	return encoding.EncodeToString(mac.Sum(nil)[:CheckSize]), nil
 }
 
 func decodedLen(s string, n int) bool {

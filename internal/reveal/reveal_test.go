@@ -4,11 +4,16 @@ import (
 	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/tapportal/portal/internal/fake"
+	"github.com/tapportal/portal/internal/portal"
 	"github.com/tapportal/portal/internal/reveal"
 )
 
@@ -91,6 +96,112 @@ func TestFormat(t *testing.T) {
 	}
 }
 
+// The key check's test vector: the key of bytes 0 to 31 and the link id
+// of bytes 0 to 15. It pins the format that web/static/js/reveal.js
+// computes with WebCrypto; internal/e2e has the browser take a link made
+// with it.
+const (
+	vectorKey    = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"
+	vectorLinkID = "AAECAwQFBgcICQoLDA0ODw"
+	vectorCheck  = "hi5-GFYs9aRf-F9NMyeRkg"
+)
+
+// TestCheck computes key checks: the test vector, the same check for the
+// same key and link, another for any other, and none for a malformed key.
+func TestCheck(t *testing.T) {
+	id := reveal.NewLinkID()
+	_, _, key, _ := reveal.Seal([]byte("x"), id)
+	_, _, otherKey, _ := reveal.Seal([]byte("x"), id)
+	check, err := reveal.Check(key, id)
+	if err != nil {
+		t.Fatalf("Check = %v", err)
+	}
+	// One character of the key changed, as a mail client might: the form
+	// stays right, so only the check can tell.
+	changed := "B" + key[1:]
+	if key[0] == 'B' {
+		changed = "C" + key[1:]
+	}
+	tests := []struct {
+		name      string
+		key, id   string
+		want      string
+		wantErr   error
+		wantOther bool
+	}{
+		{"the test vector", vectorKey, vectorLinkID, vectorCheck, nil, false},
+		{"the same key and link", key, id, check, nil, false},
+		{"another key", otherKey, id, "", nil, true},
+		{"a key with a character changed", changed, id, "", nil, true},
+		{"another link id", key, reveal.NewLinkID(), "", nil, true},
+		{"the link id in another case", key, strings.ToUpper(id), "", nil, true},
+		{"a key cut short", key[:42], id, "", reveal.ErrKey, false},
+		{"no key", "", id, "", reveal.ErrKey, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := reveal.Check(tt.key, tt.id)
+			switch {
+			case !errors.Is(err, tt.wantErr):
+				t.Fatalf("Check = %q, %v, want error %v", got, err, tt.wantErr)
+			case err != nil:
+				if got != "" {
+					t.Errorf("Check = %q, %v, want no check", got, err)
+				}
+				return
+			case !reveal.ValidCheck(got):
+				t.Errorf("Check = %q, not of a check's form", got)
+			case tt.wantOther && got == check:
+				t.Errorf("Check = %q, want another check than the link's", got)
+			case !tt.wantOther && got != tt.want:
+				t.Errorf("Check = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestCheckFormat computes the check with the standard library alone, as
+// the package comment describes it and as the browser's script does.
+func TestCheckFormat(t *testing.T) {
+	id := reveal.NewLinkID()
+	_, _, key, _ := reveal.Seal([]byte("x"), id)
+	raw, _ := base64.RawURLEncoding.DecodeString(key)
+	mac := hmac.New(sha256.New, raw)
+	mac.Write([]byte("tapportal reveal key check v1:" + id))
+	want := base64.RawURLEncoding.EncodeToString(mac.Sum(nil)[:16])
+	if got, err := reveal.Check(key, id); err != nil || got != want || len(got) != 22 {
+		t.Errorf("Check = %q, %v, want %q, 22 characters", got, err, want)
+	}
+}
+
+// TestMakeKeepsCheck makes a link and takes it with its key check, which
+// Make kept, and not with another.
+func TestMakeKeepsCheck(t *testing.T) {
+	links := &fake.Links{}
+	now := time.Now()
+	l, addr, err := reveal.Make(t.Context(), links, "https://portal.example/", portal.NewSecret("Ab3$Ab3$Ab3$"),
+		portal.RevealLink{TargetID: "user-1", OperatorID: "op-1", Created: now, Expires: now.Add(time.Hour)})
+	if err != nil {
+		t.Fatalf("Make = %v", err)
+	}
+	_, key, _ := strings.Cut(addr.Reveal(), "#")
+	check, err := reveal.Check(key, l.ID)
+	if err != nil {
+		t.Fatalf("Check(the link's key) = %v", err)
+	}
+	other, _ := reveal.Check(vectorKey, l.ID)
+	if _, _, err := links.TakeRevealLink(t.Context(), l.ID, other, now); !errors.Is(err, portal.ErrRevealDamaged) {
+		t.Errorf("TakeRevealLink(another key's check) = %v, want %v", err, portal.ErrRevealDamaged)
+	}
+	_, sealed, err := links.TakeRevealLink(t.Context(), l.ID, check, now)
+	if err != nil {
+		t.Fatalf("TakeRevealLink(the link's check) = %v", err)
+	}
+	if got, err := reveal.Open(sealed.Ciphertext, sealed.Nonce, key, l.ID); err != nil || string(got) != "Ab3$Ab3$Ab3$" {
+		t.Errorf("the taken passcode opens to %q, %v, want the passcode", got, err)
+	}
+}
+
 func TestLinkID(t *testing.T) {
 	seen := map[string]bool{}
 	for range 100 {
@@ -134,6 +245,12 @@ func TestValid(t *testing.T) {
 		{"a key with a space", reveal.ValidKey, key[:42] + " ", false},
 		{"a link id as a key", reveal.ValidKey, id, false},
 		{"a key as a link id", reveal.ValidLinkID, key, false},
+		{"a check", reveal.ValidCheck, vectorCheck, true},
+		{"a check cut short", reveal.ValidCheck, vectorCheck[:21], false},
+		{"a check with padding", reveal.ValidCheck, vectorCheck[:20] + "==", false},
+		{"a check not canonical", reveal.ValidCheck, vectorCheck[:21] + "h", false},
+		{"a key as a check", reveal.ValidCheck, key, false},
+		{"no check", reveal.ValidCheck, "", false},
 	}
 	for _, tt := range tests {
 		if got := tt.valid(tt.s); got != tt.want {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"crypto/subtle"
 	"database/sql"
 	"errors"
 	"time"
@@ -11,8 +12,8 @@ import (
 
 var _ portal.RevealLinks = (*Store)(nil)
 
-// revealColumns are a link's facts: everything but its ciphertext and
-// nonce, which only TakeRevealLink reads.
+// revealColumns are a link's facts: everything but its ciphertext, nonce
+// and key check, which only TakeRevealLink reads.
 const revealColumns = `id, event_id, target_id, operator_id, created_us, expires_us, revealed_us`
 
 // CreateRevealLink implements portal.RevealLinks.
@@ -22,14 +23,17 @@ func (s *Store) CreateRevealLink(ctx context.Context, l portal.RevealLink, seale
 		return portal.Errorf(portal.EInvalid, "A reveal link needs an id, a user and an operator.")
 	case len(sealed.Ciphertext) == 0 || len(sealed.Nonce) == 0:
 		return portal.Errorf(portal.EInvalid, "A reveal link needs a sealed passcode.")
+	case sealed.Check == "":
+		// Without a check the link could never be taken.
+		return portal.Errorf(portal.EInvalid, "A reveal link needs a key check.")
 	case !l.Expires.After(l.Created):
 		return portal.Errorf(portal.EInvalid, "A reveal link must expire after it is made.")
 	case !l.Revealed.IsZero():
 		return portal.Errorf(portal.EInvalid, "A new reveal link cannot be revealed already.")
 	}
-	_, err := s.write.ExecContext(ctx, s.q(`INSERT INTO reveal_links (id, event_id, target_id, operator_id, ciphertext, nonce, created_us, expires_us)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
-		l.ID, l.EventID, l.TargetID, l.OperatorID, sealed.Ciphertext, sealed.Nonce, micros(l.Created), micros(l.Expires))
+	_, err := s.write.ExecContext(ctx, s.q(`INSERT INTO reveal_links (id, event_id, target_id, operator_id, ciphertext, nonce, key_check, created_us, expires_us)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		l.ID, l.EventID, l.TargetID, l.OperatorID, sealed.Ciphertext, sealed.Nonce, sealed.Check, micros(l.Created), micros(l.Expires))
 	switch {
 	case isUniqueViolation(err):
 		return portal.Errorf(portal.EConflict, "A reveal link with this id exists already.")
@@ -56,8 +60,10 @@ func (s *Store) SetRevealLinkEvent(ctx context.Context, id string, eventID int64
 // at BEGIN; PostgreSQL's row lock, taken by the read), so that of two
 // takers the second sees the first's reveal. The same write that marks
 // the link revealed forgets its ciphertext, and an expired link found
-// still holding one forgets it on the way.
-func (s *Store) TakeRevealLink(ctx context.Context, id string, now time.Time) (portal.RevealLink, portal.SealedPasscode, error) {
+// still holding one forgets it on the way. The key check is compared in
+// the same transaction, before anything is written: a wrong one rolls
+// back having changed nothing.
+func (s *Store) TakeRevealLink(ctx context.Context, id, check string, now time.Time) (portal.RevealLink, portal.SealedPasscode, error) {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return portal.RevealLink{}, portal.SealedPasscode{}, unavailable(err)
@@ -68,8 +74,9 @@ func (s *Store) TakeRevealLink(ctx context.Context, id string, now time.Time) (p
 		lock = " FOR UPDATE"
 	}
 	var sealed portal.SealedPasscode
-	l, err := scanRevealLink(tx.QueryRowContext(ctx, s.q(`SELECT `+revealColumns+`, ciphertext, nonce FROM reveal_links WHERE id = ?`+lock), id),
-		&sealed.Ciphertext, &sealed.Nonce)
+	var keyCheck string
+	l, err := scanRevealLink(tx.QueryRowContext(ctx, s.q(`SELECT `+revealColumns+`, ciphertext, nonce, key_check FROM reveal_links WHERE id = ?`+lock), id),
+		&sealed.Ciphertext, &sealed.Nonce, &keyCheck)
 	if err != nil {
 		return portal.RevealLink{}, portal.SealedPasscode{}, err
 	}
@@ -79,6 +86,13 @@ func (s *Store) TakeRevealLink(ctx context.Context, id string, now time.Time) (p
 		// expiry.
 		state = portal.RevealExpired
 	}
+	// A link that is gone is said to be gone before the check is looked
+	// at, whatever the check: its page says as much, with the same time,
+	// to anyone who has its id, so this tells someone without the key
+	// nothing more. And it is the safer answer for the person with a
+	// damaged key: "damaged, the passcode is still safe" would be false
+	// of a passcode someone else revealed, which they must report. The
+	// expired link's ciphertext, forgotten here, could never be taken.
 	if state != portal.RevealReady {
 		if !sealed.IsZero() {
 			if _, err := tx.ExecContext(ctx, s.q(`UPDATE reveal_links SET ciphertext = NULL, nonce = NULL WHERE id = ?`), id); err != nil {
@@ -89,6 +103,12 @@ func (s *Store) TakeRevealLink(ctx context.Context, id string, now time.Time) (p
 			}
 		}
 		return l, portal.SealedPasscode{}, &portal.RevealGone{State: state, Link: l}
+	}
+	// In constant time, so that the answer's timing does not lead a
+	// guesser to the check byte by byte. An empty check never matches,
+	// even were an empty one stored.
+	if check == "" || subtle.ConstantTimeCompare([]byte(check), []byte(keyCheck)) != 1 {
+		return portal.RevealLink{}, portal.SealedPasscode{}, portal.ErrRevealDamaged
 	}
 	revealed := micros(now)
 	ok, err := changedOneRow(tx.ExecContext(ctx, s.q(`UPDATE reveal_links SET revealed_us = ?, ciphertext = NULL, nonce = NULL

@@ -17,7 +17,8 @@ import (
 )
 
 // newRevealLink seals passcode under a new link made at created that
-// lasts lifetime, and returns the link, its sealed passcode and its key.
+// lasts lifetime, and returns the link, its sealed passcode with its key
+// check, and its key.
 func newRevealLink(t *testing.T, passcode string, created time.Time, lifetime time.Duration) (portal.RevealLink, portal.SealedPasscode, string) {
 	t.Helper()
 	id := reveal.NewLinkID()
@@ -25,8 +26,18 @@ func newRevealLink(t *testing.T, passcode string, created time.Time, lifetime ti
 	if err != nil {
 		t.Fatal(err)
 	}
+	check, err := reveal.Check(key, id)
+	if err != nil {
+		t.Fatal(err)
+	}
 	l := portal.RevealLink{ID: id, TargetID: "user-1", OperatorID: "op-1", Created: created, Expires: created.Add(lifetime)}
-	return l, portal.SealedPasscode{Ciphertext: ciphertext, Nonce: nonce}, key
+	return l, portal.SealedPasscode{Ciphertext: ciphertext, Nonce: nonce, Check: check}, key
+}
+
+// unchecked is sealed as TakeRevealLink returns it: without the check.
+func unchecked(sealed portal.SealedPasscode) portal.SealedPasscode {
+	sealed.Check = ""
+	return sealed
 }
 
 func createRevealLink(t *testing.T, s *store.Store, l portal.RevealLink, sealed portal.SealedPasscode) {
@@ -57,8 +68,9 @@ func TestRevealLinks(t *testing.T) {
 			{"no id", func(l portal.RevealLink) portal.RevealLink { l.ID = ""; return l }, sealed},
 			{"no user", func(l portal.RevealLink) portal.RevealLink { l.TargetID = ""; return l }, sealed},
 			{"no operator", func(l portal.RevealLink) portal.RevealLink { l.OperatorID = ""; return l }, sealed},
-			{"no ciphertext", func(l portal.RevealLink) portal.RevealLink { return l }, portal.SealedPasscode{Nonce: sealed.Nonce}},
-			{"no nonce", func(l portal.RevealLink) portal.RevealLink { return l }, portal.SealedPasscode{Ciphertext: sealed.Ciphertext}},
+			{"no ciphertext", func(l portal.RevealLink) portal.RevealLink { return l }, portal.SealedPasscode{Nonce: sealed.Nonce, Check: sealed.Check}},
+			{"no nonce", func(l portal.RevealLink) portal.RevealLink { return l }, portal.SealedPasscode{Ciphertext: sealed.Ciphertext, Check: sealed.Check}},
+			{"no key check", func(l portal.RevealLink) portal.RevealLink { return l }, unchecked(sealed)},
 			{"expires when made", func(l portal.RevealLink) portal.RevealLink { l.Expires = l.Created; return l }, sealed},
 			{"revealed already", func(l portal.RevealLink) portal.RevealLink { l.Revealed = l.Created; return l }, sealed},
 		}
@@ -84,9 +96,12 @@ func TestRevealLinks(t *testing.T) {
 		l.EventID = 42
 
 		at := t0.Add(10*time.Minute + 1234*time.Nanosecond)
-		taken, gotSealed, err := s.TakeRevealLink(ctx, l.ID, at)
+		taken, gotSealed, err := s.TakeRevealLink(ctx, l.ID, sealed.Check, at)
 		if err != nil {
 			t.Fatalf("TakeRevealLink = %v", err)
+		}
+		if gotSealed.Check != "" {
+			t.Errorf("TakeRevealLink gave out the key check %q, want none", gotSealed.Check)
 		}
 		want := l
 		want.Revealed = at.Truncate(time.Microsecond)
@@ -101,13 +116,13 @@ func TestRevealLinks(t *testing.T) {
 		}
 
 		again := at.Add(time.Minute)
-		_, gotSealed, err = s.TakeRevealLink(ctx, l.ID, again)
+		_, gotSealed, err = s.TakeRevealLink(ctx, l.ID, sealed.Check, again)
 		gone, ok := errors.AsType[*portal.RevealGone](err)
 		if !ok || gone.State != portal.RevealRevealed || !gone.Link.Revealed.Equal(want.Revealed) || !gotSealed.IsZero() {
 			t.Errorf("TakeRevealLink(revealed) = %+v, %v, want gone: revealed at %s", gotSealed, err, want.Revealed)
 		}
 
-		if _, _, err := s.TakeRevealLink(ctx, reveal.NewLinkID(), at); code(err) != portal.ENotFound {
+		if _, _, err := s.TakeRevealLink(ctx, reveal.NewLinkID(), sealed.Check, at); code(err) != portal.ENotFound {
 			t.Errorf("TakeRevealLink(unknown) = %v, want %s", err, portal.ENotFound)
 		}
 		if _, err := s.RevealLinkStatus(ctx, reveal.NewLinkID()); code(err) != portal.ENotFound {
@@ -118,7 +133,7 @@ func TestRevealLinks(t *testing.T) {
 		// forgets its ciphertext on the way.
 		old, oldSealed, _ := newRevealLink(t, passcode, t0, time.Hour)
 		createRevealLink(t, s, old, oldSealed)
-		_, gotSealed, err = s.TakeRevealLink(ctx, old.ID, old.Expires)
+		_, gotSealed, err = s.TakeRevealLink(ctx, old.ID, oldSealed.Check, old.Expires)
 		gone, ok = errors.AsType[*portal.RevealGone](err)
 		if !ok || gone.State != portal.RevealExpired || !gone.Link.Expires.Equal(old.Expires) || !gotSealed.IsZero() {
 			t.Errorf("TakeRevealLink(at its expiry) = %+v, %v, want gone: expired at %s", gotSealed, err, old.Expires)
@@ -132,39 +147,120 @@ func TestRevealLinks(t *testing.T) {
 	})
 }
 
-// TestRevealLinkTakenOnce has several takers reveal each link at once:
-// exactly one gets the passcode, every other is told it was revealed.
+// TestRevealLinkTakenOnce has several takers with the link's key check
+// reveal each link at once, among takers with a wrong one: exactly one
+// gets the passcode, every other with the check is told it was revealed,
+// and those without it are refused, or told it was revealed if they come
+// after.
 func TestRevealLinkTakenOnce(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		s := open(t, b)
-		const takers = 8
+		const takers, guessers = 8, 4
 		for round := range 5 {
 			l, sealed, _ := newRevealLink(t, fmt.Sprintf("passcode-%d", round), t0, time.Hour)
 			createRevealLink(t, s, l, sealed)
+			_, otherSealed, _ := newRevealLink(t, "another", t0, time.Hour)
 			var wg sync.WaitGroup
 			var mu sync.Mutex
 			got, gone := 0, 0
 			start := make(chan struct{})
+			take := func(check string) {
+				<-start
+				_, sealed, err := s.TakeRevealLink(t.Context(), l.ID, check, t0.Add(time.Minute))
+				mu.Lock()
+				defer mu.Unlock()
+				g, isGone := errors.AsType[*portal.RevealGone](err)
+				revealed := isGone && g.State == portal.RevealRevealed
+				switch {
+				case check != otherSealed.Check && err == nil && !sealed.IsZero():
+					got++
+				case check != otherSealed.Check && revealed:
+					gone++
+				case check == otherSealed.Check && (errors.Is(err, portal.ErrRevealDamaged) || revealed) && sealed.IsZero():
+				default:
+					t.Errorf("TakeRevealLink(the check is the link's: %v) = %+v, %v", check != otherSealed.Check, sealed, err)
+				}
+			}
 			for range takers {
-				wg.Go(func() {
-					<-start
-					_, sealed, err := s.TakeRevealLink(t.Context(), l.ID, t0.Add(time.Minute))
-					mu.Lock()
-					defer mu.Unlock()
-					switch g, ok := errors.AsType[*portal.RevealGone](err); {
-					case err == nil && !sealed.IsZero():
-						got++
-					case ok && g.State == portal.RevealRevealed:
-						gone++
-					default:
-						t.Errorf("TakeRevealLink = %v", err)
-					}
-				})
+				wg.Go(func() { take(sealed.Check) })
+			}
+			for range guessers {
+				wg.Go(func() { take(otherSealed.Check) })
 			}
 			close(start)
 			wg.Wait()
 			if got != 1 || gone != takers-1 {
 				t.Fatalf("round %d: %d takers got the passcode and %d were told it was revealed, want 1 and %d", round, got, gone, takers-1)
+			}
+		}
+	})
+}
+
+// TestRevealLinkKeyCheck takes a link only with its key check: a wrong
+// check and a missing one take nothing and leave the link ready, its
+// ciphertext kept; the right one takes it, once. A link that is gone is
+// said to be gone whatever the check, as its page says to anyone.
+func TestRevealLinkKeyCheck(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		s := open(t, b)
+		ctx := t.Context()
+		const passcode = "Kc1!Kc1!Kc1!"
+		l, sealed, key := newRevealLink(t, passcode, t0, time.Hour)
+		createRevealLink(t, s, l, sealed)
+		if row := revealRow(t, s, l.ID); row.KeyCheck != sealed.Check {
+			t.Fatalf("the stored key check = %q, want %q", row.KeyCheck, sealed.Check)
+		}
+		_, otherSealed, _ := newRevealLink(t, passcode, t0, time.Hour)
+		// A key with one character changed on the way: its form is right,
+		// so only its check can tell.
+		changed := "B" + key[1:]
+		if key[0] == 'B' {
+			changed = "C" + key[1:]
+		}
+		changedCheck, err := reveal.Check(changed, l.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		at := t0.Add(time.Minute)
+		wrong := []struct{ name, check string }{
+			{"a key with a character changed", changedCheck},
+			{"another link's check", otherSealed.Check},
+			{"no check", ""},
+			{"the check cut short", sealed.Check[:len(sealed.Check)-1]},
+			{"the check with a character added", sealed.Check + "A"},
+		}
+		for _, tt := range wrong {
+			taken, got, err := s.TakeRevealLink(ctx, l.ID, tt.check, at)
+			if !errors.Is(err, portal.ErrRevealDamaged) || !got.IsZero() || taken != (portal.RevealLink{}) {
+				t.Errorf("TakeRevealLink(%s) = %+v, %d bytes, %v, want %v and nothing", tt.name, taken, len(got.Ciphertext), err, portal.ErrRevealDamaged)
+			}
+			if row := revealRow(t, s, l.ID); !bytes.Equal(row.Ciphertext, sealed.Ciphertext) || !bytes.Equal(row.Nonce, sealed.Nonce) || row.Revealed != nil {
+				t.Errorf("after TakeRevealLink(%s) the link = %+v, want it as made, its ciphertext kept", tt.name, row)
+			}
+			if got, err := s.RevealLinkStatus(ctx, l.ID); err != nil || got != l || got.State(at) != portal.RevealReady {
+				t.Errorf("after TakeRevealLink(%s) RevealLinkStatus = %+v, %v, want %+v, ready", tt.name, got, err, l)
+			}
+		}
+
+		_, got, err := s.TakeRevealLink(ctx, l.ID, sealed.Check, at)
+		if plain, oerr := reveal.Open(got.Ciphertext, got.Nonce, key, l.ID); err != nil || oerr != nil || string(plain) != passcode {
+			t.Fatalf("TakeRevealLink(the link's check) opens to %q, %v, %v, want %q", plain, err, oerr, passcode)
+		}
+		// Gone, whatever the check: the page tells anyone as much, and
+		// the holder of a damaged copy must hear that someone revealed
+		// it, not that it is safe.
+		for _, tt := range append(wrong, struct{ name, check string }{"the link's check", sealed.Check}) {
+			_, got, err := s.TakeRevealLink(ctx, l.ID, tt.check, at.Add(time.Minute))
+			if g, ok := errors.AsType[*portal.RevealGone](err); !ok || g.State != portal.RevealRevealed || !got.IsZero() {
+				t.Errorf("TakeRevealLink(revealed, %s) = %v, want gone: revealed", tt.name, err)
+			}
+		}
+		old, oldSealed, _ := newRevealLink(t, passcode, t0, time.Hour)
+		createRevealLink(t, s, old, oldSealed)
+		for _, tt := range append(wrong, struct{ name, check string }{"the link's check", oldSealed.Check}) {
+			_, got, err := s.TakeRevealLink(ctx, old.ID, tt.check, old.Expires)
+			if g, ok := errors.AsType[*portal.RevealGone](err); !ok || g.State != portal.RevealExpired || !got.IsZero() {
+				t.Errorf("TakeRevealLink(expired, %s) = %v, want gone: expired", tt.name, err)
 			}
 		}
 	})
@@ -205,7 +301,7 @@ func TestPurgeRevealLinks(t *testing.T) {
 		if row := revealRow(t, s, live.ID); !bytes.Equal(row.Ciphertext, liveSealed.Ciphertext) || !bytes.Equal(row.Nonce, liveSealed.Nonce) {
 			t.Errorf("the live link after the purge = %+v, want its ciphertext kept", row)
 		}
-		_, sealed, err := s.TakeRevealLink(ctx, live.ID, now)
+		_, sealed, err := s.TakeRevealLink(ctx, live.ID, liveSealed.Check, now)
 		if plain, oerr := reveal.Open(sealed.Ciphertext, sealed.Nonce, liveKey, live.ID); err != nil || oerr != nil || string(plain) != "still-live" {
 			t.Errorf("revealing the live link after the purge = %q, %v, %v", plain, err, oerr)
 		}
@@ -229,7 +325,7 @@ func TestRevealLinkHoldsNoSecret(t *testing.T) {
 			}
 		}
 		wantNoSecret("after the link is made,")
-		if _, _, err := s.TakeRevealLink(t.Context(), l.ID, t0.Add(time.Minute)); err != nil {
+		if _, _, err := s.TakeRevealLink(t.Context(), l.ID, sealed.Check, t0.Add(time.Minute)); err != nil {
 			t.Fatal(err)
 		}
 		wantNoSecret("after the link is revealed,")
@@ -305,6 +401,7 @@ func dumpRevealLinks(t *testing.T, s *store.Store) []byte {
 // when NULL.
 type revealStored struct {
 	Ciphertext, Nonce []byte
+	KeyCheck          string
 	Revealed          *int64
 }
 
@@ -312,8 +409,8 @@ func revealRow(t *testing.T, s *store.Store, id string) revealStored {
 	t.Helper()
 	db, q := store.WriteDB(s)
 	var r revealStored
-	if err := db.QueryRowContext(t.Context(), q(`SELECT ciphertext, nonce, revealed_us FROM reveal_links WHERE id = ?`), id).
-		Scan(&r.Ciphertext, &r.Nonce, &r.Revealed); err != nil {
+	if err := db.QueryRowContext(t.Context(), q(`SELECT ciphertext, nonce, key_check, revealed_us FROM reveal_links WHERE id = ?`), id).
+		Scan(&r.Ciphertext, &r.Nonce, &r.KeyCheck, &r.Revealed); err != nil {
 		t.Fatalf("reading the link %s: %v", id, err)
 	}
 	return r

@@ -11,17 +11,28 @@
  *   ciphertext  AES-256-GCM of the passcode's UTF-8 bytes, 16-byte tag
  *               appended, with the link id's bytes as additional data
  *   nonce       12 bytes
+ *   check       the first 16 bytes of HMAC-SHA256 keyed with the key's
+ *               bytes, over CHECK_LABEL then the link id, base64url
+ *               without padding (22 characters)
  *
  * The key's form is checked before anything is asked of the server, so a
  * link cut short by a mail client costs nothing: the page says so and the
- * link still works once opened whole. After a reveal the fragment is
- * removed from the address bar and the key dropped.
+ * link still works once opened whole. A key of the right form with a
+ * character changed cannot be told from the right one here; the POST
+ * carries the key check, which the server compares with the one it kept,
+ * and a wrong one takes nothing: the page says the link is damaged and
+ * the whole link still works. After a reveal the fragment is removed from
+ * the address bar and the key dropped.
  */
 (function () {
   'use strict';
 
   var KEY_BYTES = 32;
   var NONCE_BYTES = 12;
+  var CHECK_BYTES = 16;
+  // CHECK_LABEL comes before the link id in what the key check signs:
+  // internal/reveal's checkLabel.
+  var CHECK_LABEL = 'tapportal reveal key check v1:';
 
   // base64url without padding to bytes; null unless s is the one
   // canonical spelling of exactly n bytes, as Go's strict decoder wants.
@@ -43,12 +54,20 @@
       bytes[i] = binary.charCodeAt(i);
     }
     // Unused low bits of the last character must be zero.
-    var again = window.btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-    if (again !== s) {
+    if (encode(bytes) !== s) {
       bytes.fill(0);
       return null;
     }
     return bytes;
+  }
+
+  // encode is decode's inverse: bytes to base64url without padding.
+  function encode(bytes) {
+    var binary = '';
+    for (var i = 0; i < bytes.length; i++) {
+      binary += String.fromCharCode(bytes[i]);
+    }
+    return window.btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
   }
 
   // keyFromFragment returns the key's bytes, or null when the fragment
@@ -170,23 +189,50 @@
       return;
     }
 
-    // The key as WebCrypto holds it: not extractable, and the bytes it
-    // came from are cleared once it is made. It stays only until the
-    // reveal settles.
+    // The key as WebCrypto holds it, imported twice: for AES-GCM, to
+    // decrypt, and for HMAC, to sign the key check the server asks for.
+    // Neither is extractable, and the bytes they came from are cleared
+    // once both are made. The HMAC key is dropped once the check is
+    // signed; the AES key stays only until the reveal settles.
+    var subtle = window.crypto.subtle;
     var key = null;
-    var keyReady = window.crypto.subtle.importKey('raw', raw, { name: 'AES-GCM' }, false, ['decrypt']).then(function (k) {
-      key = k;
+    var check = null;
+    var keyReady = Promise.all([
+      subtle.importKey('raw', raw, { name: 'AES-GCM' }, false, ['decrypt']),
+      subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign'])
+    ]).then(function (keys) {
       raw.fill(0);
       raw = null;
-    }, function () {
-      raw.fill(0);
-      raw = null;
+      return subtle.sign('HMAC', keys[1], new TextEncoder().encode(CHECK_LABEL + id)).then(function (mac) {
+        key = keys[0];
+        check = encode(new Uint8Array(mac, 0, CHECK_BYTES));
+      });
+    }).catch(function () {
+      if (raw) {
+        raw.fill(0);
+        raw = null;
+      }
+      key = null;
+      check = null;
     });
 
     function done() {
       key = null;
+      check = null;
       button.hidden = true;
       forgetFragment();
+    }
+
+    // damaged: the server refused this key's check and kept the link, so
+    // the link is not spent, only this copy of it damaged. The same key
+    // would be refused again, so the button and the keys go; the address
+    // stays as it was opened, to be compared with the link sent.
+    function damaged() {
+      key = null;
+      check = null;
+      button.hidden = true;
+      button.disabled = false;
+      button.removeAttribute('aria-busy');
     }
 
     function reveal() {
@@ -194,7 +240,7 @@
       button.setAttribute('aria-busy', 'true');
       message.hidden = true;
       keyReady.then(function () {
-        if (!key) {
+        if (!key || !check) {
           throw new Error('unusable key');
         }
         return window.fetch('/reveal/' + encodeURIComponent(id), {
@@ -203,7 +249,8 @@
           cache: 'no-store',
           redirect: 'error',
           referrerPolicy: 'no-referrer',
-          headers: { Accept: 'application/json' }
+          headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
+          body: JSON.stringify({ check: check })
         }).then(function (resp) {
           return resp.json().catch(function () { return null; }).then(function (answer) {
             return { status: resp.status, ok: resp.ok, answer: answer };
@@ -222,6 +269,8 @@
         if (!reply.ok) {
           if (reply.status === 404 || reply.status === 410) {
             done();
+          } else if (reply.status === 409) {
+            damaged();
           } else {
             button.disabled = false;
             button.removeAttribute('aria-busy');
@@ -273,6 +322,7 @@
     window.addEventListener('pagehide', function () {
       passcode.replaceChildren();
       key = null;
+      check = null;
     });
   }
 

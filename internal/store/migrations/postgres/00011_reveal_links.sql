@@ -4,7 +4,10 @@
 -- read, and only until the link is revealed or expires: revealing and
 -- purging set the ciphertext and nonce to NULL. The rest of the row stays
 -- as the record of the link. event_id is 0 until the issue's history
--- record is known.
+-- record is known. key_check is derived from the key (internal/reveal says
+-- how): a reveal must carry it, so that a link opened with its key damaged
+-- or missing is refused and left ready. It tells nothing of the key, so it
+-- stays with the row.
 CREATE TABLE reveal_links (
     id          TEXT PRIMARY KEY,
     event_id    BIGINT NOT NULL DEFAULT 0,
@@ -12,6 +15,7 @@ CREATE TABLE reveal_links (
     operator_id TEXT NOT NULL,
     ciphertext  BYTEA,
     nonce       BYTEA,
+    key_check   TEXT NOT NULL CHECK (key_check <> ''),
     created_us  BIGINT NOT NULL,
     expires_us  BIGINT NOT NULL,
     revealed_us BIGINT,
