@@ -195,6 +195,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if a.Reconciler != nil {
 		auditLog, watches = st, st
 	}
+	var evs handlers.Events
+	if sender != nil {
+		evs = events{st: st, sender: sender}
+	}
 	var reveal *handlers.Reveal
 	if slices.Contains(cfg.Channels, string(portal.ChannelLink)) {
 		reveal = &handlers.Reveal{Links: st, Recorded: a.recordReveal(history), Now: opts.Now}
@@ -210,7 +214,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		},
 		Capabilities: a.Capabilities,
 		AuditLog:     auditLog, AuditDelay: cfg.DirectoryAuditDelay, Watches: watches, Review: st,
-		Bulk: bulkPages, Reveal: reveal, Demo: opts.Demo,
+		Bulk: bulkPages, Reveal: reveal, Demo: opts.Demo, Events: evs,
 	})
 	a.Handler = h
 	return a, nil

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"github.com/tapportal/portal/internal/notify"
 	"github.com/tapportal/portal/internal/portal"
 	"github.com/tapportal/portal/internal/store"
+	"github.com/tapportal/portal/web/templates"
 )
 
 // delivery is how passcodes reach users and who is told, from cfg.
@@ -121,4 +123,45 @@ func (a *App) recordReveal(history portal.History) func(ctx context.Context, lin
 		_, err := history.Record(ctx, e)
 		return err
 	}
+}
+
+// events shows supervisors the security events' deliveries: the store
+// keeps them, the sender sends a dead one again.
+type events struct {
+	st     *store.Store
+	sender *notify.Sender
+}
+
+// maxDeadShown bounds the dead events a page lists.
+const maxDeadShown = 100
+
+// Counts implements handlers.Events.
+func (e events) Counts(ctx context.Context) (templates.EventCounts, error) {
+	c, err := e.st.DeliveryCounts(ctx)
+	return templates.EventCounts{Pending: c.Pending, Delivered: c.Delivered, Dead: c.Dead, OldestPending: c.OldestPending}, err
+}
+
+// Dead implements handlers.Events, with each event's summary read from
+// the body that was posted.
+func (e events) Dead(ctx context.Context) ([]templates.DeadEvent, error) {
+	ds, err := e.st.ListDead(ctx, maxDeadShown)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]templates.DeadEvent, 0, len(ds))
+	for _, d := range ds {
+		var ev notify.Event
+		summary := d.EventID
+		if json.Unmarshal(d.Payload, &ev) == nil && ev.Summary != "" {
+			summary = ev.Summary
+		}
+		out = append(out, templates.DeadEvent{ID: d.ID, Kind: d.Kind, Summary: summary, Created: d.Created, Attempts: d.Attempts,
+			LastStatus: d.LastStatus, LastError: d.LastError, LastTried: d.LastAttempt})
+	}
+	return out, nil
+}
+
+// Requeue implements handlers.Events.
+func (e events) Requeue(ctx context.Context, id int64) (bool, error) {
+	return e.sender.Requeue(ctx, id)
 }

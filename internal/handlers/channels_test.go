@@ -4,15 +4,18 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/tapportal/portal/internal/demotest"
 	"github.com/tapportal/portal/internal/graph/graphemu"
+	"github.com/tapportal/portal/internal/notify"
 	"github.com/tapportal/portal/internal/portal"
 	"github.com/tapportal/portal/internal/reveal"
 )
@@ -277,5 +280,57 @@ func TestSecurityEventsPosted(t *testing.T) {
 	counts, err := h.App.Store.DeliveryCounts(t.Context())
 	if err != nil || counts.Delivered < 2 || counts.Dead != 0 {
 		t.Errorf("deliveries = %+v, %v; want at least two delivered, none dead", counts, err)
+	}
+}
+
+// TestDeadEventsSentAgain: an event the webhook never accepts dies after
+// its last attempt, shows to supervisors with the receiver's answer, and
+// is sent again on their word once the receiver works.
+func TestDeadEventsSentAgain(t *testing.T) {
+	var healthy atomic.Bool
+	var got atomic.Int32
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !healthy.Load() {
+			http.Error(w, "receiver down for maintenance", http.StatusServiceUnavailable)
+			return
+		}
+		got.Add(1)
+	}))
+	t.Cleanup(receiver.Close)
+	secret := make([]byte, 32)
+	h := newHarness(t, map[string]string{"PORTAL_WEBHOOK_URL": receiver.URL, "PORTAL_WEBHOOK_SECRET": notify.FormatSecret(secret),
+		"PORTAL_WEBHOOK_MAX_ATTEMPTS": "1"})
+	b := h.signedIn(t, "operator")
+	if p := issueBy(t, b, h.eligible(t, false), "read"); p.status != http.StatusOK {
+		t.Fatalf("issue = %d", p.status)
+	}
+	sup := h.signedIn(t, "supervisor")
+	var page page
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if page = sup.get("/history/events"); strings.Contains(page.body, "Send again") {
+			break
+		}
+	}
+	if !strings.Contains(page.body, "receiver down for maintenance") || !strings.Contains(page.body, "pass.issued") {
+		t.Fatalf("the events page does not show the dead event with the receiver's answer: %s", page.body)
+	}
+	if d := sup.get("/history/dashboard"); !strings.Contains(d.body, `id="events-summary"`) || !strings.Contains(d.body, "1 dead") {
+		t.Errorf("the dashboard does not count the dead event")
+	}
+	healthy.Store(true)
+	action := regexp.MustCompile(`action="(/history/events/\d+/requeue)"`).FindStringSubmatch(page.body)
+	if action == nil {
+		t.Fatal("no way to send the event again")
+	}
+	if p := sup.post(action[1], url.Values{"csrf": {csrfOf(t, page)}}); p.status != http.StatusOK || !strings.Contains(p.body, "being sent again") {
+		t.Fatalf("send again = %d: %s", p.status, p.body)
+	}
+	for deadline := time.Now().Add(10 * time.Second); got.Load() == 0 && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+	}
+	if got.Load() != 1 {
+		t.Fatalf("the receiver got %d events after the event was sent again, want 1", got.Load())
+	}
+	if p := sup.post(action[1], url.Values{"csrf": {csrfOf(t, page)}}); p.status != http.StatusConflict {
+		t.Errorf("sending a delivered event again = %d, want 409", p.status)
 	}
 }

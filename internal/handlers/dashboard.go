@@ -29,6 +29,13 @@ func (s *Server) dashboard(c echo.Context) error {
 		return s.render(c, http.StatusBadRequest, templates.DashboardPage(s.page(c, "Dashboard", "dashboard"), v))
 	}
 	ctx := c.Request().Context()
+	if s.cfg.Events != nil {
+		counts, err := s.cfg.Events.Counts(ctx)
+		if err != nil {
+			return err
+		}
+		v.Events = &counts
+	}
 	st, err := s.cfg.History.Stats(ctx, f)
 	if err != nil {
 		return err

@@ -109,4 +109,8 @@ func (s *Server) routes() {
 	sup.GET("/dashboard", s.dashboard)
 	sup.GET("/passes", s.tenantPasses)
 	sup.POST("/operators/:id/end-sessions", s.endSessions)
+	if s.cfg.Events != nil {
+		sup.GET("/events", s.eventsPage)
+		sup.POST("/events/:id/requeue", s.eventRequeue)
+	}
 }

@@ -89,6 +89,9 @@ type Config struct {
 	Bulk *Bulk
 	// Demo, in the demo tenant only, shows what the portal sent out.
 	Demo DemoMailbox
+	// Events, when set, are the security events' deliveries to the
+	// webhook, for supervisors.
+	Events Events
 	// Reveal, when set, serves one-time reveal links; nil leaves their
 	// routes out.
 	Reveal *Reveal

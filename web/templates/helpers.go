@@ -3,6 +3,7 @@ package templates
 import (
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -88,6 +89,8 @@ func describedBy(errs map[string]string, name, hint string) string {
 }
 
 func itoa(n int) string { return fmt.Sprint(n) }
+
+func itoa64(n int64) string { return strconv.FormatInt(n, 10) }
 
 // countdown says how long until end, as "in 58 min", "in 7 h 5 min" or
 // "now"; the page's script keeps it current.

@@ -242,6 +242,8 @@ type RecordFollowUp struct {
 
 // DashboardView is the supervisors' dashboard.
 type DashboardView struct {
+	// Events counts the security events' deliveries, when they are posted.
+	Events   *EventCounts
 	Filter   HistoryFilter
 	Errors   map[string]string
 	Stats    portal.Stats
@@ -455,4 +457,32 @@ type ApprovalView struct {
 	Message string
 	Errors  map[string]string
 	Note    string
+}
+
+// EventCounts count the security events by where their delivery stands.
+type EventCounts struct {
+	Pending, Delivered, Dead int
+	// OldestPending is when the oldest waiting event was raised.
+	OldestPending time.Time
+}
+
+// DeadEvent is a security event the webhook never accepted.
+type DeadEvent struct {
+	ID       int64
+	Kind     string
+	Summary  string
+	Created  time.Time
+	Attempts int
+	// LastStatus is the receiver's last answer, 0 when none came;
+	// LastError says what went wrong.
+	LastStatus int
+	LastError  string
+	LastTried  time.Time
+}
+
+// EventsView is the page of the security events' deliveries.
+type EventsView struct {
+	Counts  EventCounts
+	Dead    []DeadEvent
+	Message string
 }
