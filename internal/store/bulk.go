@@ -156,16 +156,8 @@ func (s *Store) SaveRows(ctx context.Context, rows []portal.BulkRow) error {
 
 // MoveRows implements portal.BulkRuns.
 func (s *Store) MoveRows(ctx context.Context, runID string, from, to portal.RowState, now time.Time) (int, error) {
-	res, err := s.write.ExecContext(ctx, s.q(`UPDATE bulk_rows SET state = ?, updated_us = ? WHERE run_id = ? AND state = ?`),
-		string(to), micros(now), runID, string(from))
-	if err != nil {
-		return 0, unavailable(err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, unavailable(err)
-	}
-	return int(n), nil
+	return changedRows(s.write.ExecContext(ctx, s.q(`UPDATE bulk_rows SET state = ?, updated_us = ? WHERE run_id = ? AND state = ?`),
+		string(to), micros(now), runID, string(from)))
 }
 
 // TakeSealed implements portal.BulkRuns. The rows are locked while they

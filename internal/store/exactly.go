@@ -96,12 +96,19 @@ func (s *Store) TryLease(ctx context.Context, name, holder string, ttl time.Dura
 
 // changedOneRow reports whether a conditional write took effect.
 func changedOneRow(res sql.Result, err error) (bool, error) {
+	n, err := changedRows(res, err)
+	return n == 1, err
+}
+
+// changedRows counts the rows an exec changed, with the store's error
+// when it failed.
+func changedRows(res sql.Result, err error) (int, error) {
 	if err != nil {
-		return false, unavailable(err)
+		return 0, unavailable(err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return false, unavailable(err)
+		return 0, unavailable(err)
 	}
-	return n == 1, nil
+	return int(n), nil
 }

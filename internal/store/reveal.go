@@ -136,16 +136,8 @@ func (s *Store) RevealLinkStatus(ctx context.Context, id string) (portal.RevealL
 // PurgeRevealLinks implements portal.RevealLinks. The links stay, as the
 // record of what was sent and whether it was revealed.
 func (s *Store) PurgeRevealLinks(ctx context.Context, before time.Time) (int, error) {
-	res, err := s.write.ExecContext(ctx, s.q(`UPDATE reveal_links SET ciphertext = NULL, nonce = NULL WHERE ciphertext IS NOT NULL AND expires_us <= ?`),
-		micros(before))
-	if err != nil {
-		return 0, unavailable(err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, unavailable(err)
-	}
-	return int(n), nil
+	return changedRows(s.write.ExecContext(ctx, s.q(`UPDATE reveal_links SET ciphertext = NULL, nonce = NULL WHERE ciphertext IS NOT NULL AND expires_us <= ?`),
+		micros(before)))
 }
 
 // scanRevealLink reads revealColumns, then into extra whatever else the

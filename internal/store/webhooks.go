@@ -225,15 +225,7 @@ func (s *Store) DeliveryCounts(ctx context.Context) (DeliveryCounts, error) {
 // PruneDeliveries deletes the deliveries delivered before t and returns
 // how many. Pending and dead ones stay: they are still owed.
 func (s *Store) PruneDeliveries(ctx context.Context, t time.Time) (int, error) {
-	res, err := s.write.ExecContext(ctx, s.q(`DELETE FROM webhook_deliveries WHERE state = 'delivered' AND delivered_us < ?`), micros(t))
-	if err != nil {
-		return 0, unavailable(err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, unavailable(err)
-	}
-	return int(n), nil
+	return changedRows(s.write.ExecContext(ctx, s.q(`DELETE FROM webhook_deliveries WHERE state = 'delivered' AND delivered_us < ?`), micros(t)))
 }
 
 // scanDeliveries reads and closes rows of deliveryColumns.
