@@ -102,24 +102,12 @@ func (s *Server) ClearOutbox() {
 // getManager serves a user's manager as Graph does: the manager is a
 // directoryObject, rendered as the user it is with its "@odata.type".
 func (s *Server) getManager(w http.ResponseWriter, r *http.Request) {
-	if !s.authorize(w, r, permDirectory, permsUsersRead...) {
-		return
-	}
-	opts, aerr := readOptions(r, "$select")
-	if aerr != nil {
-		writeAPIError(w, r, aerr)
-		return
-	}
-	sel, aerr := opts.selection(userKnownProps, "microsoft.graph.directoryObject")
-	if aerr != nil {
-		writeAPIError(w, r, aerr)
-		return
-	}
-	id := r.PathValue("id")
-	if !s.allowSignInActivity(w, r, sel, id) {
+	id, sel, ok := s.readUserSelection(w, r, "microsoft.graph.directoryObject")
+	if !ok {
 		return
 	}
 	var props map[string]any
+	var aerr *apiError
 	s.View(func(t *Tenant) {
 		u := t.LookupUser(id)
 		switch {

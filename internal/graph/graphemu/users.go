@@ -345,21 +345,8 @@ func (q *userQuery) parseOrderBy(raw string) *apiError {
 }
 
 func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
-	if !s.authorize(w, r, permDirectory, permsUsersRead...) {
-		return
-	}
-	opts, aerr := readOptions(r, "$select")
-	if aerr != nil {
-		writeAPIError(w, r, aerr)
-		return
-	}
-	sel, aerr := opts.selection(userKnownProps, "microsoft.graph.user")
-	if aerr != nil {
-		writeAPIError(w, r, aerr)
-		return
-	}
-	id := r.PathValue("id")
-	if !s.allowSignInActivity(w, r, sel, id) {
+	id, sel, ok := s.readUserSelection(w, r, "microsoft.graph.user")
+	if !ok {
 		return
 	}
 	var props map[string]any
@@ -381,4 +368,24 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
 	out := project(props, sel)
 	out["@odata.context"] = s.contextURL(r, context)
 	writeJSON(w, http.StatusOK, out)
+}
+
+// readUserSelection checks what every read of one user checks: the
+// caller's permission, the query (only $select, of properties the type
+// has), and whether it may read sign-in activity. It has answered the
+// request when ok is false.
+func (s *Server) readUserSelection(w http.ResponseWriter, r *http.Request, entity string) (id string, sel []string, ok bool) {
+	if !s.authorize(w, r, permDirectory, permsUsersRead...) {
+		return "", nil, false
+	}
+	opts, aerr := readOptions(r, "$select")
+	if aerr == nil {
+		sel, aerr = opts.selection(userKnownProps, entity)
+	}
+	if aerr != nil {
+		writeAPIError(w, r, aerr)
+		return "", nil, false
+	}
+	id = r.PathValue("id")
+	return id, sel, s.allowSignInActivity(w, r, sel, id)
 }
