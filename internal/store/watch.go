@@ -19,7 +19,7 @@ const watching = `state IN ('new', 'open', 'unknown')`
 // WatchNew implements portal.PassWatches. A pass is watched once, by its
 // record or its audit entry, whichever replica starts it.
 func (s *Store) WatchNew(ctx context.Context, since time.Time) (int, error) {
-	var total int64
+	var total int
 	for _, insert := range []struct {
 		query string
 		args  []any
@@ -35,17 +35,13 @@ func (s *Store) WatchNew(ctx context.Context, since time.Time) (int, error) {
 			ON CONFLICT (id) DO NOTHING`,
 			[]any{string(portal.PassCreated), micros(since)}},
 	} {
-		res, err := s.write.ExecContext(ctx, s.q(insert.query), insert.args...)
+		n, err := changedRows(s.write.ExecContext(ctx, s.q(insert.query), insert.args...))
 		if err != nil {
-			return 0, unavailable(err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return 0, unavailable(err)
+			return 0, err
 		}
 		total += n
 	}
-	return int(total), nil
+	return total, nil
 }
 
 // DueWatches implements portal.PassWatches.
