@@ -11,6 +11,15 @@ import (
 	"github.com/tapportal/portal/internal/portal"
 )
 
+// linkUntil ends the sentence about a one-time link with when it stops
+// working, or with nothing when that is not known.
+func linkUntil(p Page, expires time.Time) string {
+	if expires.IsZero() {
+		return ""
+	}
+	return ", and works until " + when(p, expires)
+}
+
 // when formats t in the page's time zone, with the zone's name so nobody
 // has to guess.
 func when(p Page, t time.Time) string {
