@@ -279,7 +279,9 @@ func after(d time.Duration) string {
 // record states the hash of the last deleted record: the anchor the
 // oldest remaining record links to, which Verify checks, so the shortened
 // chain stays verifiable and a deletion outside retention does not pass
-// for one. It returns the number of records deleted.
+// for one. The requests for approval and the one-time links whose every
+// step is older than t go with the records of those steps (see
+// deleteOldRows). It returns the number of records deleted.
 func (s *Store) DeleteBefore(ctx context.Context, t time.Time, by portal.Event) (int64, error) {
 	var n int64
 	err := s.chainTx(ctx, func(tx *sql.Tx, h *head) error {
@@ -304,12 +306,20 @@ func (s *Store) DeleteBefore(ctx context.Context, t time.Time, by portal.Event) 
 		if n, err = res.RowsAffected(); err != nil {
 			return err
 		}
+		approvals, links, err := s.deleteOldRows(ctx, tx, t)
+		if err != nil {
+			return err
+		}
 		e := by
 		e.Action, e.Outcome = portal.ActionRetention, portal.OutcomeSuccess
 		e.IntentID = 0
 		e.Time = time.Time{}
 		e.Detail = fmt.Sprintf("Retention deleted %d records older than %s. The remaining history links to anchor hash %s.",
 			n, t.UTC().Format(time.RFC3339Nano), anchor)
+		if approvals > 0 || links > 0 {
+			e.Detail += fmt.Sprintf(" With them went %s and %s whose every step was older.",
+				plural(approvals, "request for approval", "requests for approval"), plural(links, "one-time link", "one-time links"))
+		}
 		return s.insert(ctx, tx, h, &e, anchor)
 	})
 	if err != nil {
@@ -318,6 +328,38 @@ func (s *Store) DeleteBefore(ctx context.Context, t time.Time, by portal.Event) 
 	// The deletion is done; fresher statistics are only a bonus.
 	_ = s.optimize(ctx)
 	return n, nil
+}
+
+// deleteOldRows deletes, in tx, the requests for approval and the
+// one-time links whose every step is older than t, as retention deletes
+// the records of those steps: a request that came to its end, was
+// decided, settled and had its passcode taken before t, and a link
+// revealed, or expired unrevealed, before t. A request still holding a
+// sealed passcode stays until PurgeSealedApprovals forgets it, and a
+// link that can still be opened stays: retention takes nothing anyone
+// can still use. It returns how many of each it deleted.
+func (s *Store) deleteOldRows(ctx context.Context, tx *sql.Tx, t time.Time) (approvals, links int, err error) {
+	at := micros(t)
+	approvals, err = changedRows(tx.ExecContext(ctx, s.q(`DELETE FROM approvals
+		WHERE state IN ('rejected', 'expired', 'cancelled', 'issued', 'failed') AND sealed IS NULL
+		AND created_us < ? AND decided_us < ? AND settled_us < ? AND taken_us < ?`), at, at, at, at))
+	if err != nil {
+		return 0, 0, err
+	}
+	links, err = changedRows(tx.ExecContext(ctx, s.q(`DELETE FROM reveal_links
+		WHERE created_us < ? AND (revealed_us < ? OR (revealed_us IS NULL AND expires_us <= ?))`), at, at, at))
+	if err != nil {
+		return 0, 0, err
+	}
+	return approvals, links, nil
+}
+
+// plural counts n of something, as "1 link" or "2 links".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 // anchorAt returns the hash the record cut will link to once every

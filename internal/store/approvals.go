@@ -102,7 +102,13 @@ func (s *Store) ListApprovals(ctx context.Context, f portal.ApprovalFilter) ([]p
 	case limit > portal.MaxApprovalLimit:
 		limit = portal.MaxApprovalLimit
 	}
-	query += ` ORDER BY CASE WHEN state = 'pending' THEN 0 ELSE 1 END, created_us DESC, id LIMIT ?`
+	if f.State != "" {
+		// One state: newest first is the whole order, and the state's
+		// index gives it without a sort.
+		query += ` ORDER BY created_us DESC, id LIMIT ?`
+	} else {
+		query += ` ORDER BY CASE WHEN state = 'pending' THEN 0 ELSE 1 END, created_us DESC, id LIMIT ?`
+	}
 	rows, err := s.read.QueryContext(ctx, s.q(query), append(args, limit)...)
 	if err != nil {
 		return nil, unavailable(err)
@@ -222,6 +228,8 @@ func (s *Store) TakeSealedApproval(ctx context.Context, id, requesterID string, 
 	case len(sealed) == 0 && !r.Taken.IsZero():
 		return portal.ApprovalRequest{}, portal.Errorf(portal.EConflict,
 			"The passcode was taken already, at %s, and the portal does not keep it: revoke a pass whose passcode was lost and ask for another.", when(r.Taken))
+	case len(sealed) == 0 && r.Detail == sealedForgotten:
+		return portal.ApprovalRequest{}, portal.Errorf(portal.EConflict, "%s", sealedForgotten)
 	case len(sealed) == 0 && r.State == portal.ApprovalIssued:
 		return portal.ApprovalRequest{}, portal.Errorf(portal.EConflict, "No passcode waits for this request: it went by the %s channel.", r.Channel)
 	case len(sealed) == 0:
@@ -241,6 +249,23 @@ func (s *Store) TakeSealedApproval(ctx context.Context, id, requesterID string, 
 	}
 	r.Sealed, r.PasscodeWaiting, r.Taken = sealed, false, fromMicros(micros(now))
 	return r, nil
+}
+
+// sealedForgotten is the detail of an issued request whose passcode
+// PurgeSealedApprovals forgot unopened.
+const sealedForgotten = "The passcode was never opened, and the portal forgot it once no browser could hold the key to it any more: " +
+	"revoke the pass if it is not needed, and ask for another if one still is."
+
+// PurgeSealedApprovals forgets the passcodes still sealed for requests
+// made before before, and returns how many it forgot. The caller passes
+// the time before which no requester's browser can still hold the key a
+// passcode is sealed to: the key lives in a cookie made with the request,
+// which lasts the request's wait and a day. Such a passcode can never be
+// opened, so there is no reason to keep it. The request stays, as the
+// record of what happened, its detail saying the passcode was forgotten.
+func (s *Store) PurgeSealedApprovals(ctx context.Context, before time.Time) (int, error) {
+	return changedRows(s.write.ExecContext(ctx, s.q(`UPDATE approvals SET sealed = NULL, detail = ? WHERE sealed IS NOT NULL AND created_us < ?`),
+		sealedForgotten, micros(before)))
 }
 
 // ExpireApprovals implements portal.Approvals. One statement moves the

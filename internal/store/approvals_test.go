@@ -713,3 +713,67 @@ func dumpApproval(t *testing.T, s *store.Store, id string) []byte {
 	}
 	return out.Bytes()
 }
+
+// issueApproval approves r and marks it issued with its passcode sealed
+// to its key, at at.
+func issueApproval(t *testing.T, s *store.Store, r portal.ApprovalRequest, at time.Time) {
+	t.Helper()
+	if _, err := s.DecideApproval(t.Context(), r.ID, approver, true, "", at); err != nil {
+		t.Fatalf("DecideApproval(%s) = %v", r.ID, err)
+	}
+	sealed, err := approval.Seal(r.PublicKey, r.ID, passcode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkApprovalIssued(t.Context(), r.ID, 9, "tap-"+r.ID, sealed, at); err != nil {
+		t.Fatalf("MarkApprovalIssued(%s) = %v", r.ID, err)
+	}
+}
+
+// TestPurgeSealedApprovals forgets the passcodes sealed for requests made
+// before the cutoff, whose keys no browser can hold any more, and keeps
+// the others: the request stays, saying its passcode was forgotten, and
+// taking it is refused with that reason.
+func TestPurgeSealedApprovals(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		s, ctx := open(t, b), t.Context()
+		old, _ := newApproval(t, "alex")
+		createApproval(t, s, old)
+		issueApproval(t, s, old, approvalAt.Add(time.Minute))
+		recent, private := newApproval(t, "blair")
+		recent.Created = approvalAt.Add(2 * time.Hour)
+		recent.Expires = recent.Created.Add(4 * time.Hour)
+		createApproval(t, s, recent)
+		issueApproval(t, s, recent, recent.Created.Add(time.Minute))
+
+		cutoff := approvalAt.Add(time.Hour)
+		if n, err := s.PurgeSealedApprovals(ctx, cutoff); err != nil || n != 1 {
+			t.Fatalf("PurgeSealedApprovals(cutoff) = %d, %v, want 1", n, err)
+		}
+		if n, err := s.PurgeSealedApprovals(ctx, cutoff); err != nil || n != 0 {
+			t.Errorf("PurgeSealedApprovals(cutoff) again = %d, %v, want 0", n, err)
+		}
+		got, err := s.GetApproval(ctx, old.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.State != portal.ApprovalIssued || got.PasscodeWaiting || !got.Taken.IsZero() || !strings.Contains(got.Detail, "forgot") {
+			t.Errorf("GetApproval(purged) = %+v, want issued, nothing waiting, never taken, its detail saying the passcode was forgotten", got)
+		}
+		db, q := store.WriteDB(s)
+		var sealed []byte
+		if err := db.QueryRowContext(ctx, q(`SELECT sealed FROM approvals WHERE id = ?`), old.ID).Scan(&sealed); err != nil || sealed != nil {
+			t.Errorf("the purged request's sealed column = %d bytes, %v, want NULL", len(sealed), err)
+		}
+		_, err = s.TakeSealedApproval(ctx, old.ID, requesterID, cutoff)
+		wantError(t, "TakeSealedApproval(purged)", err, portal.EConflict, got.Detail)
+
+		taken, err := s.TakeSealedApproval(ctx, recent.ID, requesterID, cutoff.Add(2*time.Hour))
+		if err != nil {
+			t.Fatalf("TakeSealedApproval(the recent request) = %v, want its passcode kept", err)
+		}
+		if pc, err := approval.Open(private, recent.ID, taken.Sealed); err != nil || pc != passcode {
+			t.Errorf("Open(the recent request's passcode) = %q, %v, want %q", pc, err, passcode)
+		}
+	})
+}

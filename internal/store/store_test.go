@@ -1261,3 +1261,94 @@ func TestSQLiteFileIsPrivate(t *testing.T) {
 		}
 	}
 }
+
+// TestDeleteBeforeOldRows deletes with the old records the requests for
+// approval and the one-time links whose every step is older than the
+// cutoff, and keeps any that a step after the cutoff, a passcode still
+// sealed or a link still open keeps in use. The retention record counts
+// them.
+func TestDeleteBeforeOldRows(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		s, ctx := open(t, b), t.Context()
+		cutoff := approvalAt.Add(24 * time.Hour)
+		record(t, s, portal.Event{Time: approvalAt, Action: portal.ActionIssue, Outcome: portal.OutcomeSuccess, OperatorID: "op-1"})
+		record(t, s, portal.Event{Time: cutoff.Add(time.Hour), Action: portal.ActionIssue, Outcome: portal.OutcomeSuccess, OperatorID: "op-1"})
+
+		request := func(target string, created time.Time) portal.ApprovalRequest {
+			r, _ := newApproval(t, target)
+			r.Created, r.Expires = created, created.Add(4*time.Hour)
+			createApproval(t, s, r)
+			return r
+		}
+		rejected := request("rejected-before", approvalAt)
+		if _, err := s.DecideApproval(ctx, rejected.ID, approver, false, "No.", approvalAt.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		decidedLate := request("decided-after", cutoff.Add(-time.Hour))
+		if _, err := s.DecideApproval(ctx, decidedLate.ID, approver, false, "No.", cutoff.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		stillSealed := request("sealed", approvalAt)
+		issueApproval(t, s, stillSealed, approvalAt.Add(time.Minute))
+		pending := request("pending", cutoff.Add(-time.Hour))
+		recent := request("recent", cutoff.Add(time.Hour))
+
+		link := func(created time.Time, lifetime time.Duration, revealed time.Time) portal.RevealLink {
+			l, sealed, _ := newRevealLink(t, "passcode", created, lifetime)
+			createRevealLink(t, s, l, sealed)
+			if !revealed.IsZero() {
+				if _, _, err := s.TakeRevealLink(ctx, l.ID, sealed.Check, revealed); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return l
+		}
+		revealedBefore := link(approvalAt, time.Hour, approvalAt.Add(time.Minute))
+		expiredBefore := link(approvalAt, time.Hour, time.Time{})
+		revealedAfter := link(cutoff.Add(-time.Hour), 2*time.Hour, cutoff.Add(time.Minute))
+		openAtCutoff := link(cutoff.Add(-time.Hour), 2*time.Hour, time.Time{})
+
+		if _, err := s.DeleteBefore(ctx, cutoff, portal.Event{OperatorID: "sup-1"}); err != nil {
+			t.Fatalf("DeleteBefore(cutoff) = %v", err)
+		}
+		for _, tc := range []struct {
+			name string
+			id   string
+			want bool
+		}{
+			{"a request rejected before the cutoff", rejected.ID, false},
+			{"a request decided after the cutoff", decidedLate.ID, true},
+			{"a request whose passcode is still sealed", stillSealed.ID, true},
+			{"a pending request", pending.ID, true},
+			{"a request made after the cutoff", recent.ID, true},
+		} {
+			_, err := s.GetApproval(ctx, tc.id)
+			if kept := err == nil; kept != tc.want || err != nil && code(err) != portal.ENotFound {
+				t.Errorf("after DeleteBefore, GetApproval(%s) = %v, want kept %v", tc.name, err, tc.want)
+			}
+		}
+		for _, tc := range []struct {
+			name string
+			id   string
+			want bool
+		}{
+			{"a link revealed before the cutoff", revealedBefore.ID, false},
+			{"a link expired unrevealed before the cutoff", expiredBefore.ID, false},
+			{"a link revealed after the cutoff", revealedAfter.ID, true},
+			{"a link still open at the cutoff", openAtCutoff.ID, true},
+		} {
+			_, err := s.RevealLinkStatus(ctx, tc.id)
+			if kept := err == nil; kept != tc.want || err != nil && code(err) != portal.ENotFound {
+				t.Errorf("after DeleteBefore, RevealLinkStatus(%s) = %v, want kept %v", tc.name, err, tc.want)
+			}
+		}
+		got, err := s.List(ctx, portal.EventFilter{Action: portal.ActionRetention})
+		if err != nil || len(got) != 1 {
+			t.Fatalf("List(retention) = %d records, %v, want 1", len(got), err)
+		}
+		if want := "With them went 1 request for approval and 2 one-time links whose every step was older."; !strings.HasSuffix(got[0].Detail, want) {
+			t.Errorf("the retention record's detail = %q, want it to end %q", got[0].Detail, want)
+		}
+		verifyIntact(t, s, 2)
+	})
+}
