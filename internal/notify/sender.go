@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -198,7 +199,7 @@ func (s *Sender) post(ctx context.Context, d store.Delivery) (status int, failur
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.cfg.URL, bytes.NewReader(d.Payload))
 	if err != nil {
-		return 0, err.Error()
+		return 0, withoutURL(err)
 	}
 	// Signed at each attempt, so that the timestamp is the attempt's and
 	// receivers can refuse an old request replayed.
@@ -213,8 +214,7 @@ func (s *Sender) post(ctx context.Context, d store.Delivery) (status int, failur
 		if errors.Is(err, context.DeadlineExceeded) {
 			return 0, fmt.Sprintf("no answer within %v", s.cfg.Timeout)
 		}
-		// The client's errors leave out any password in the URL.
-		return 0, err.Error()
+		return 0, withoutURL(err)
 	}
 	defer resp.Body.Close()
 	// Reading the answer, a little of it, lets the connection be reused.
@@ -233,6 +233,24 @@ func (s *Sender) post(ctx context.Context, d store.Delivery) (status int, failur
 		msg += ": " + text
 	}
 	return resp.StatusCode, msg
+}
+
+// withoutURL says what went wrong in err without the URL that Go's HTTP
+// client names in its errors: a receiver's URL may carry a secret in its
+// path or query (Slack's and Teams' hooks do), and what a failed attempt
+// says is kept in the database, logged and shown to supervisors. Only the
+// password is left out of the client's errors; the rest of the URL is not.
+func withoutURL(err error) string {
+	for {
+		ue, ok := errors.AsType[*url.Error](err)
+		switch {
+		case !ok:
+			return err.Error()
+		case ue.Err == nil:
+			return "the request failed"
+		}
+		err = ue.Err
+	}
 }
 
 // backoff returns the wait after a delivery's nth failed attempt.

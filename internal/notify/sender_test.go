@@ -379,6 +379,46 @@ func TestFailedAttempts(t *testing.T) {
 	}
 }
 
+// TestFailedAttemptKeepsNoURL keeps, logs and shows why an attempt
+// failed without any part of the receiver's path or query, where hooks
+// such as Slack's and Teams' carry their secret.
+func TestFailedAttemptKeepsNoURL(t *testing.T) {
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	plain := httptest.NewServer(http.NotFoundHandler())
+	t.Cleanup(plain.Close)
+	const secretPath, secretQuery = "T0SECRETPATH/B0SECRETPATH", "SECRETQUERY"
+	for _, tc := range []struct{ name, base, wantError string }{
+		{"nobody listening", closed.URL, "connection refused"},
+		{"no TLS at the receiver", strings.Replace(plain.URL, "http:", "https:", 1), "HTTP response to HTTPS client"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			q := sqliteStore(t)
+			var logs strings.Builder
+			u := tc.base + "/services/" + secretPath + "?token=" + secretQuery
+			s := newSender(t, q, notify.Config{URL: u, Secrets: [][]byte{oldSecret}, Timeout: 5 * time.Second,
+				Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			notifyOK(t, s, event("evt-1"))
+			step(t, s, 1)
+			d := find(t, q, "evt-1")
+			if !strings.Contains(d.LastError, tc.wantError) {
+				t.Errorf("LastError = %q, want it to say %q", d.LastError, tc.wantError)
+			}
+			for _, part := range []string{"services", "SECRETPATH", "SECRETQUERY", "token"} {
+				if strings.Contains(d.LastError, part) {
+					t.Errorf("LastError = %q, holds %q of the receiver's URL", d.LastError, part)
+				}
+				if strings.Contains(logs.String(), part) {
+					t.Errorf("the log holds %q of the receiver's URL:\n%s", part, logs.String())
+				}
+			}
+			if !strings.Contains(logs.String(), tc.wantError) {
+				t.Errorf("the log = %q, want the failure logged", logs.String())
+			}
+		})
+	}
+}
+
 // TestRotation signs with the new secret and the old: a receiver on
 // either verifies, one on neither refuses.
 func TestRotation(t *testing.T) {
