@@ -41,6 +41,11 @@ type App struct {
 	DisplayName string
 	Certificate *x509.Certificate
 	Permissions []string
+	// MailboxScope, when set, is what an Exchange application access
+	// policy lets the app reach with its mail permissions: the object ids
+	// or addresses of the mailboxes it may send as. Sending as any other
+	// is refused although the app holds Mail.Send.
+	MailboxScope []string
 }
 
 // RegisterApp registers (or replaces) an application. Tokens already issued
@@ -48,6 +53,7 @@ type App struct {
 func (s *Server) RegisterApp(app App) {
 	a := app
 	a.Permissions = slices.Clone(app.Permissions)
+	a.MailboxScope = slices.Clone(app.MailboxScope)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.apps[app.ClientID] = &a
@@ -131,8 +137,8 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, kind permKind
 	case permAuthMethods:
 		writeError(w, r, http.StatusForbidden, "accessDenied", "Request Authorization failed")
 	case permMail:
-		// Exchange says the same when an application access policy keeps
-		// the app from the mailbox: the client cannot tell the two apart.
+		// An application access policy that keeps the app from the
+		// mailbox is refused with the same code and other words (mail.go).
 		writeError(w, r, http.StatusForbidden, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
 	default:
 		writeError(w, r, http.StatusForbidden, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")

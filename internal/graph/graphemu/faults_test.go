@@ -116,3 +116,25 @@ func (e *dirEnv) try(method, target string, body any) (reply, error) {
 	io.Copy(io.Discard, resp.Body)
 	return reply{status: resp.StatusCode}, nil
 }
+
+// TestFaultReplies: a fault's status carries the error Graph gives with
+// it, after acting as before; a fault's body replaces the reply with one
+// Graph should never send.
+func TestFaultReplies(t *testing.T) {
+	e := newDirEnv(t)
+	path := "/v1.0/users/" + NoRoleUserID + "/authentication/temporaryAccessPassMethods"
+	e.Inject(Fault{Method: "POST", Path: path, After: true, Status: 429, RetryAfter: time.Second, Times: 1})
+	r := e.do(t, http.MethodPost, path, map[string]any{"lifetimeInMinutes": 60})
+	wantError(t, r, 429, "TooManyRequests", "Too many requests.")
+	if r.header.Get("Retry-After") != "1" {
+		t.Errorf("Retry-After = %q, want 1", r.header.Get("Retry-After"))
+	}
+
+	groups := "/v1.0/users/" + NoRoleUserID + "/transitiveMemberOf/microsoft.graph.group"
+	e.Inject(Fault{Method: "GET", Path: groups, Body: `{"@odata.context":"x"}`, Times: 1})
+	r = e.get(t, groups)
+	wantStatus(t, r, 200)
+	if _, ok := r.body["value"]; ok || r.raw != `{"@odata.context":"x"}` {
+		t.Errorf("reply = %s, want the fault's body", r.raw)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"mime"
 	"net/http"
 	"net/mail"
 	"slices"
@@ -33,6 +34,9 @@ const (
 	msgNoRecipients        = "At least one recipient isn't valid., A message can't be sent because it contains no recipients."
 	msgMailboxNotEnabled   = "The mailbox is either inactive, soft-deleted, or is hosted on-premise."
 	msgUnresolvedRecipient = "At least one recipient isn't valid., Recipient \"%s\" isn't resolved. All recipients must be resolved before a message can be submitted."
+	// msgOutOfScope is Exchange's refusal of a mailbox an application
+	// access policy keeps from the app.
+	msgOutOfScope = "Access to OData is disabled."
 )
 
 // maxOutbox bounds the outbox so a long demo session does not grow it
@@ -71,11 +75,19 @@ type Mail struct {
 	SaveToSentItems bool
 	// Sent is when the emulator accepted it, by its clock.
 	Sent time.Time
+	// Undelivered are the recipients Exchange could not deliver to after
+	// it accepted the mail: addresses of the tenant's domain that no
+	// mailbox holds (a user whose licence, and mailbox, went). Graph's 202
+	// does not say so; Exchange sends the sender a non-delivery report.
+	// Addresses of other domains are taken as delivered: what becomes of
+	// them is not the tenant's to know.
+	Undelivered []Recipient
 }
 
 // clone returns a copy of m that shares no slice with it.
 func (m Mail) clone() Mail {
 	m.To, m.Cc, m.Bcc, m.ReplyTo = slices.Clone(m.To), slices.Clone(m.Cc), slices.Clone(m.Bcc), slices.Clone(m.ReplyTo)
+	m.Undelivered = slices.Clone(m.Undelivered)
 	return m
 }
 
@@ -100,7 +112,9 @@ func (s *Server) ClearOutbox() {
 }
 
 // getManager serves a user's manager as Graph does: the manager is a
-// directoryObject, rendered as the user it is with its "@odata.type".
+// directoryObject, rendered as what it is (a user, or an organisational
+// contact) with its "@odata.type". A property $select names that the
+// manager's type lacks is left out.
 func (s *Server) getManager(w http.ResponseWriter, r *http.Request) {
 	id, sel, ok := s.readUserSelection(w, r, "microsoft.graph.directoryObject")
 	if !ok {
@@ -110,15 +124,19 @@ func (s *Server) getManager(w http.ResponseWriter, r *http.Request) {
 	var aerr *apiError
 	s.View(func(t *Tenant) {
 		u := t.LookupUser(id)
-		switch {
-		case u == nil:
+		if u == nil {
 			aerr = notFound(id)
-		case t.ManagerOf(u) == nil:
+			return
+		}
+		if m := t.ManagerOf(u); m != nil {
+			props = userProps(m)
+			props["@odata.type"] = "#microsoft.graph.user"
+		} else if c := t.contactManagerOf(u); c != nil {
+			props = contactProps(c)
+		} else {
 			// Graph names the navigation property, not the user, when the
 			// user exists and has no manager.
 			aerr = notFound("manager")
-		default:
-			props = userProps(t.ManagerOf(u))
 		}
 	})
 	if aerr != nil {
@@ -129,9 +147,26 @@ func (s *Server) getManager(w http.ResponseWriter, r *http.Request) {
 		sel = userDefaultProps
 	}
 	out := project(props, sel)
-	out["@odata.type"] = "#microsoft.graph.user"
+	for _, p := range sel {
+		if _, ok := props[p]; !ok {
+			delete(out, p)
+		}
+	}
 	out["@odata.context"] = s.contextURL(r, "directoryObjects/$entity")
 	writeJSON(w, http.StatusOK, out)
+}
+
+// contactProps renders an organisational contact.
+func contactProps(c *Contact) map[string]any {
+	return map[string]any{
+		"@odata.type": "#microsoft.graph.orgContact",
+		"id":          c.ID,
+		"displayName": c.DisplayName,
+		"mail":        nullable(c.Mail),
+		"companyName": nullable(c.CompanyName),
+		"jobTitle":    nil,
+		"department":  nil,
+	}
 }
 
 // sendMail accepts a message into the outbox: 202 and no body, as Graph
@@ -143,6 +178,10 @@ func (s *Server) sendMail(w http.ResponseWriter, r *http.Request) {
 	// sendMail is an action: Graph takes no query options on it, and the
 	// emulator refuses any rather than ignore one a client relies on.
 	if _, aerr := readOptions(r); aerr != nil {
+		writeAPIError(w, r, aerr)
+		return
+	}
+	if aerr := sendMailMediaType(r.Header.Get("Content-Type")); aerr != nil {
 		writeAPIError(w, r, aerr)
 		return
 	}
@@ -158,6 +197,7 @@ func (s *Server) sendMail(w http.ResponseWriter, r *http.Request) {
 	}
 	id := r.PathValue("id")
 	now := ticks(s.clock.Now())
+	app := s.callerApp(r)
 	s.Update(func(t *Tenant) {
 		u := t.LookupUser(id)
 		switch {
@@ -166,6 +206,9 @@ func (s *Server) sendMail(w http.ResponseWriter, r *http.Request) {
 			return
 		case !u.Mailbox:
 			aerr = &apiError{status: http.StatusNotFound, code: codeMailboxNotEnabled, msg: msgMailboxNotEnabled}
+			return
+		case app != nil && app.MailboxScope != nil && !inScope(app.MailboxScope, u):
+			aerr = &apiError{status: http.StatusForbidden, code: "ErrorAccessDenied", msg: msgOutOfScope}
 			return
 		}
 		if aerr = req.check(); aerr != nil {
@@ -185,6 +228,11 @@ func (s *Server) sendMail(w http.ResponseWriter, r *http.Request) {
 			Subject: req.subject, ContentType: req.contentType, Content: req.content,
 			SaveToSentItems: req.save, Sent: now,
 		}
+		for _, rcpt := range slices.Concat(req.to, req.cc, req.bcc) {
+			if !t.delivers(rcpt.Address) {
+				m.Undelivered = append(m.Undelivered, rcpt)
+			}
+		}
 		// The server's lock is held here (Update), and it guards the
 		// outbox too.
 		if len(s.outbox) >= maxOutbox {
@@ -197,6 +245,43 @@ func (s *Server) sendMail(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusAccepted)
+}
+
+// inScope reports whether an application access policy's scope holds u's
+// mailbox, by object id or address.
+func inScope(scope []string, u *User) bool {
+	return slices.ContainsFunc(scope, func(s string) bool {
+		return strings.EqualFold(s, u.ID) || strings.EqualFold(s, u.Mail) || strings.EqualFold(s, u.UserPrincipalName)
+	})
+}
+
+// delivers reports whether Exchange can deliver to address once it has
+// accepted a mail: any address outside the tenant's domain, as far as
+// the tenant knows, and inside it one a mailbox holds.
+func (t *Tenant) delivers(address string) bool {
+	_, domain, _ := strings.Cut(address, "@")
+	if !strings.EqualFold(domain, t.Domain) {
+		return true
+	}
+	return slices.ContainsFunc(t.Users, func(u *User) bool {
+		return u.Mailbox && (strings.EqualFold(u.Mail, address) || strings.EqualFold(u.UserPrincipalName, address))
+	}) || slices.ContainsFunc(t.Groups, func(g *Group) bool { return g.Mail != "" && strings.EqualFold(g.Mail, address) })
+}
+
+// sendMailMediaType checks a sendMail's Content-Type. Graph reads a JSON
+// body as the message, and a text/plain one as a whole MIME message in
+// base64, which the emulator does not model; anything else it does not
+// take.
+func sendMailMediaType(contentType string) *apiError {
+	mt, _, err := mime.ParseMediaType(contentType)
+	switch {
+	case err == nil && mt == "application/json":
+		return nil
+	case err == nil && mt == "text/plain":
+		return badRequest(codeBadRequest, "The Graph emulator does not model sending a MIME message (a text/plain body): send the message as JSON.")
+	}
+	return &apiError{status: http.StatusUnsupportedMediaType, code: "UnsupportedMediaType",
+		msg: "The content type '" + contentType + "' is not supported: send the message as application/json."}
 }
 
 // sendMailRequest is a sendMail body that passed Graph's schema checks;

@@ -148,6 +148,9 @@ func TestSendMail(t *testing.T) {
 		ContentType:   "html",
 		Content:       "<p>Passcode: <b>x&amp;y</b></p>",
 		Sent:          time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC),
+		// Nobody in the tenant has the audit address: Exchange accepts
+		// the mail and cannot deliver it there.
+		Undelivered: []Recipient{{"audit@" + DemoDomain, ""}},
 	}
 	if got.RequestID == "" || !mailEqual(got, want) {
 		t.Fatalf("Outbox()[0] = %+v, want %+v", got, want)
@@ -177,7 +180,7 @@ func mailEqual(a, b Mail) bool {
 	return a.RequestID == b.RequestID && a.SenderID == b.SenderID && a.SenderAddress == b.SenderAddress &&
 		slices.Equal(a.To, b.To) && slices.Equal(a.Cc, b.Cc) && slices.Equal(a.Bcc, b.Bcc) && slices.Equal(a.ReplyTo, b.ReplyTo) &&
 		a.Subject == b.Subject && a.ContentType == b.ContentType && a.Content == b.Content &&
-		a.SaveToSentItems == b.SaveToSentItems && a.Sent.Equal(b.Sent)
+		a.SaveToSentItems == b.SaveToSentItems && a.Sent.Equal(b.Sent) && slices.Equal(a.Undelivered, b.Undelivered)
 }
 
 // TestSendMailCaseInsensitive sends what the SDK sends: "Message" and
@@ -398,5 +401,95 @@ func TestMailInBatch(t *testing.T) {
 	}
 	if out := e.Outbox(); len(out) != 1 || out[0].SenderID != PortalMailboxUserID {
 		t.Fatalf("Outbox() = %+v, want the one mail the batch sent", out)
+	}
+}
+
+// TestManagerContact: a manager can be an organisational contact. Graph
+// types it as one, and leaves out the user properties $select names that
+// a contact lacks.
+func TestManagerContact(t *testing.T) {
+	e := newDirEnv(t)
+	r := e.get(t, managerPath(SpoofedNameUserID)+q("$select", "id,mail,accountEnabled,userType,displayName"))
+	wantStatus(t, r, 200)
+	if r.body["@odata.type"] != "#microsoft.graph.orgContact" || r.body["id"] != AgencyContactID || r.body["mail"] == nil {
+		t.Fatalf("manager = %s, want the agency's contact typed #microsoft.graph.orgContact, with its address", r.raw)
+	}
+	want := []string{"@odata.context", "@odata.type", "displayName", "id", "mail"}
+	if got := keys(r.body); !slices.Equal(got, want) {
+		t.Errorf("properties = %v, want %v: a contact has no accountEnabled or userType", got, want)
+	}
+}
+
+// TestSendMailScope: an Exchange application access policy keeps an app
+// that holds Mail.Send from every mailbox outside its scope.
+func TestSendMailScope(t *testing.T) {
+	e := newDirEnv(t)
+	e.RegisterApp(App{ClientID: "test", DisplayName: "Test App", Permissions: everyPermission, MailboxScope: []string{PortalMailboxAddress}})
+	tok, err := e.IssueToken("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.token = tok
+	wantStatus(t, e.do(t, http.MethodPost, sendMailPath(PortalMailboxUserID), mailBody("jose.martinez@"+DemoDomain)), 202)
+	wantError(t, e.do(t, http.MethodPost, sendMailPath(OperatorUserID), mailBody("jose.martinez@"+DemoDomain)),
+		403, "ErrorAccessDenied", "Access to OData is disabled.")
+	if n := len(e.Outbox()); n != 1 {
+		t.Errorf("Outbox() holds %d mails, want only the one from the mailbox in scope", n)
+	}
+}
+
+// TestSendMailMediaType: the message is JSON; text/plain is a MIME
+// message, which the emulator does not model; other types are refused.
+func TestSendMailMediaType(t *testing.T) {
+	e := newDirEnv(t)
+	body := `{"message":{"subject":"x","toRecipients":[{"emailAddress":{"address":"a@b.example"}}]}}`
+	wantStatus(t, e.do(t, http.MethodPost, sendMailPath(PortalMailboxUserID), body, "Content-Type", "application/json; charset=utf-8"), 202)
+	wantError(t, e.do(t, http.MethodPost, sendMailPath(PortalMailboxUserID), body, "Content-Type", "text/plain"), 400, "BadRequest", "MIME")
+	wantError(t, e.do(t, http.MethodPost, sendMailPath(PortalMailboxUserID), body, "Content-Type", "application/xml"), 415, "UnsupportedMediaType", "application/xml")
+	if n := len(e.Outbox()); n != 1 {
+		t.Errorf("Outbox() holds %d mails, want 1", n)
+	}
+}
+
+// TestSendMailTooLarge: Graph refuses a request over 4 MB with 413.
+func TestSendMailTooLarge(t *testing.T) {
+	e := newDirEnv(t)
+	b := mailBody("jose.martinez@" + DemoDomain)
+	b["message"].(map[string]any)["body"] = map[string]any{"contentType": "text", "content": strings.Repeat("x", maxBody)}
+	wantError(t, e.do(t, http.MethodPost, sendMailPath(PortalMailboxUserID), b), 413, "RequestEntityTooLarge", "4 MB")
+	if n := len(e.Outbox()); n != 0 {
+		t.Errorf("Outbox() holds %d mails, want none", n)
+	}
+}
+
+// TestSendMailUndelivered: Graph's 202 says Exchange took the mail, not
+// that it reached anyone. An address of the tenant's domain that no
+// mailbox holds is not delivered; a mail-enabled group's is.
+func TestSendMailUndelivered(t *testing.T) {
+	e := newDirEnv(t)
+	victor := userAddress(e, DisabledUserID)
+	if victor == "" {
+		t.Fatal("the manager who left kept no address: the seed no longer has what this test needs")
+	}
+	to := []string{victor, SecurityTeamAddress, "jose.martinez@" + DemoDomain, "someone@fabrikam.example", "nobody@" + DemoDomain}
+	wantStatus(t, e.do(t, http.MethodPost, sendMailPath(PortalMailboxUserID), mailBody(to...)), 202)
+	got := e.Outbox()[0].Undelivered
+	want := []Recipient{{victor, ""}, {"nobody@" + DemoDomain, ""}}
+	if !slices.Equal(got, want) {
+		t.Errorf("undelivered = %v, want %v", got, want)
+	}
+}
+
+// TestSendMailSentTwice: a mail Exchange took whose reply was lost is
+// sent; a client that sends it again sends a second one. Nothing in Graph
+// makes sendMail idempotent.
+func TestSendMailSentTwice(t *testing.T) {
+	e := newDirEnv(t)
+	e.Inject(Fault{Method: "POST", Path: "/v1.0/users/*/sendMail", Status: 503, After: true, Times: 1})
+	for range 2 {
+		e.do(t, http.MethodPost, sendMailPath(PortalMailboxUserID), mailBody("jose.martinez@"+DemoDomain))
+	}
+	if n := len(e.Outbox()); n != 2 {
+		t.Errorf("Outbox() holds %d mails after a 503 that came after acting and a second send, want 2", n)
 	}
 }

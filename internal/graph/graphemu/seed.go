@@ -127,6 +127,15 @@ const (
 	IdentityAdminsGroupID = "c3000000-0000-4000-8000-000000000010"
 	// PortalSupervisorsGroupID holds the portal's supervisor app role.
 	PortalSupervisorsGroupID = "c3000000-0000-4000-8000-000000000011"
+	// SecurityTeamGroupID is the security team's mail-enabled group,
+	// SecurityTeamAddress, where the demo sends its security notices.
+	SecurityTeamGroupID = "c3000000-0000-4000-8000-000000000012"
+	SecurityTeamAddress = "security@" + DemoDomain
+
+	// AgencyContactID is an organisational contact at the staffing
+	// agency that employs the contractor SpoofedNameUserID, and her
+	// manager in the directory: a manager who is not a user.
+	AgencyContactID = "c4000000-0000-4000-8000-000000000001"
 
 	// ParisUnitID is the administrative unit "Paris office".
 	ParisUnitID = "f6000000-0000-4000-8000-000000000001"
@@ -515,6 +524,8 @@ func seedTenant(tenantID string, now time.Time) *Tenant {
 	bruno := b.member(64, "Bruno", "Keller", "bruno.keller", "Night Shift Lead", logistics, tacoma)
 	bruno.Mail, bruno.Mailbox = "", false
 	b.reportingLines()
+	b.t.Contacts = []*Contact{{ID: AgencyContactID, DisplayName: "Ruth Okonkwo (Harbor Staffing)", Mail: "ruth.okonkwo@harborstaffing.example", CompanyName: "Harbor Staffing"}}
+	b.t.LookupUser(SpoofedNameUserID).Manager = AgencyContactID
 
 	// Passes made outside the portal, whose follow-up the portal shows: a
 	// script's pass on an account that can become Global Administrator
@@ -560,6 +571,8 @@ func seedTenant(tenantID string, now time.Time) *Tenant {
 			IsAssignableToRole: true, Members: []string{EligibleViaGroupUserID}},
 		{ID: PortalSupervisorsGroupID, DisplayName: "TAP Portal Supervisors", Description: "Assigned the TAP Portal supervisor role.",
 			Members: []string{StaffGroupUserID}},
+		{ID: SecurityTeamGroupID, DisplayName: "Security Operations", Description: "The security team; mail to it reaches its members.",
+			Members: []string{userID(54)}, Mail: SecurityTeamAddress},
 	}
 	b.t.AdministrativeUnits = []*AdministrativeUnit{
 		{ID: ParisUnitID, DisplayName: "Paris office", Description: "Staff of the Paris office.", Members: []string{ScopedHelpdeskUserID}},

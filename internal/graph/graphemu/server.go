@@ -298,6 +298,11 @@ type Fault struct {
 	Status int
 	// RetryAfter is sent as Retry-After, in whole seconds, with Status.
 	RetryAfter time.Duration
+	// Body, when set without Status, replies 200 with this JSON body
+	// instead of what the route would answer: a reply Graph should never
+	// send (null, an object without the list asked for), which a client
+	// must refuse rather than read as "nothing there".
+	Body string
 	// Drop closes the connection without a reply.
 	Drop bool
 	// After makes the fault act after the request was served: the write
@@ -350,11 +355,12 @@ func (s *Server) matchFaults(r *http.Request) (time.Duration, *Fault) {
 	kept := s.faults[:0]
 	for _, e := range s.faults {
 		match := (e.Method == "" || e.Method == r.Method) && (e.Path == "" || pathMatch(e.Path, r.URL.Path))
-		if match && (e.Status == 0 && !e.Drop && !e.After || action == nil) {
+		acts := e.Status != 0 || e.Drop || e.After || e.Body != ""
+		if match && (!acts || action == nil) {
 			if !e.After {
 				latency += e.Latency
 			}
-			if e.Status != 0 || e.Drop || e.After {
+			if acts {
 				f := e.Fault
 				action = &f
 			}
@@ -414,8 +420,11 @@ func (w *statusRecorder) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
-// maxBody bounds request bodies; Graph's own limit is 4 MB.
+// maxBody bounds request bodies; Graph's own limit is 4 MB, past which
+// it answers 413.
 const maxBody = 4 << 20
+
+var errBodyTooLarge = errors.New("request body exceeds 4 MB")
 
 // middleware gives every request an id, applies faults, decompresses gzip
 // bodies and records the exchange.
@@ -449,6 +458,10 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		}
 
 		body, err := readBody(r)
+		if errors.Is(err, errBodyTooLarge) {
+			writeError(w, r, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "The request body exceeds Microsoft Graph's limit of 4 MB.")
+			return
+		}
 		if err != nil {
 			writeError(w, r, http.StatusBadRequest, "BadRequest", err.Error())
 			return
@@ -490,10 +503,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, body []byte, faul
 		w.Header().Set("Retry-After", strconv.Itoa(int((fault.RetryAfter+time.Second-1)/time.Second)))
 	}
 	switch {
-	case fault != nil && fault.Status == http.StatusTooManyRequests:
-		writeError(rec, r, fault.Status, "TooManyRequests", "Too many requests.")
 	case fault != nil && fault.Status != 0:
-		writeError(rec, r, fault.Status, "serviceNotAvailable", http.StatusText(fault.Status))
+		writeFault(rec, r, fault.Status)
+	case fault != nil && fault.Body != "":
+		writeRaw(rec, fault.Body)
 	default:
 		next.ServeHTTP(rec, r)
 	}
@@ -515,7 +528,11 @@ func (s *Server) serveThenFail(w http.ResponseWriter, rec *statusRecorder, r *ht
 		if fault.RetryAfter > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(int((fault.RetryAfter+time.Second-1)/time.Second)))
 		}
-		writeError(rec, r, fault.Status, "serviceNotAvailable", http.StatusText(fault.Status))
+		writeFault(rec, r, fault.Status)
+		return
+	}
+	if fault.Body != "" {
+		writeRaw(rec, fault.Body)
 		return
 	}
 	for k, v := range acted.Header() {
@@ -523,6 +540,23 @@ func (s *Server) serveThenFail(w http.ResponseWriter, rec *statusRecorder, r *ht
 	}
 	rec.WriteHeader(max(acted.status, http.StatusOK))
 	rec.Write(acted.body.Bytes())
+}
+
+// writeFault answers with a fault's status and the error Graph gives
+// with it.
+func writeFault(w http.ResponseWriter, r *http.Request, status int) {
+	if status == http.StatusTooManyRequests {
+		writeError(w, r, status, "TooManyRequests", "Too many requests.")
+		return
+	}
+	writeError(w, r, status, "serviceNotAvailable", http.StatusText(status))
+}
+
+// writeRaw answers 200 with body as JSON, whatever it holds.
+func writeRaw(w http.ResponseWriter, body string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	io.WriteString(w, body)
 }
 
 // logRequest records one exchange in the request log.
@@ -559,7 +593,7 @@ func readBody(r *http.Request) ([]byte, error) {
 		return nil, fmt.Errorf("reading request body: %v", err)
 	}
 	if len(b) > maxBody {
-		return nil, errors.New("request body exceeds 4 MB")
+		return nil, errBodyTooLarge
 	}
 	return b, nil
 }

@@ -46,6 +46,10 @@ type Tenant struct {
 	// this stable order).
 	Users  []*User
 	Groups []*Group
+	// Contacts are organisational contacts: people outside the tenant,
+	// with an address, which a directory synchronised from on-premises
+	// can set as a user's manager.
+	Contacts []*Contact
 	// RoleDefinitions, RoleAssignments, RoleEligibilities and
 	// GroupEligibilities are where privilege comes from (privilege.go);
 	// ActiveRoles derives the directoryRole objects from them.
@@ -113,9 +117,10 @@ type User struct {
 	OnPremisesSyncEnabled bool   // false is serialised as null, as Graph does for cloud-only users
 	CreatedDateTime       time.Time
 
-	// Manager is the object id of the user's manager, or "" when they
-	// have none. An id that names no user reads as none, as a manager
-	// deleted from the directory does.
+	// Manager is the object id of the user's manager (a user, or an
+	// organisational contact), or "" when they have none. An id that
+	// names neither reads as none, as a manager deleted from the
+	// directory does.
 	Manager string
 	// Mailbox is set when the user has an Exchange Online mailbox that
 	// Graph's mail routes can act on: a licensed member, or a shared
@@ -168,6 +173,17 @@ type Group struct {
 	// IsAssignableToRole marks a group that can hold directory roles.
 	IsAssignableToRole bool
 	Members            []string
+	// Mail is the address of a mail-enabled security group, which
+	// Exchange delivers to its members; "" for a group without one.
+	Mail string
+}
+
+// Contact is an organisational contact.
+type Contact struct {
+	ID          string
+	DisplayName string
+	Mail        string
+	CompanyName string
 }
 
 // Role is an activated directory role and its active tenant-wide members
@@ -276,8 +292,19 @@ func (t *Tenant) LookupUser(idOrUPN string) *User {
 	return nil
 }
 
+// contactManagerOf returns u's manager when it is an organisational
+// contact, or nil.
+func (t *Tenant) contactManagerOf(u *User) *Contact {
+	for _, c := range t.Contacts {
+		if u.Manager != "" && strings.EqualFold(c.ID, u.Manager) {
+			return c
+		}
+	}
+	return nil
+}
+
 // ManagerOf returns u's manager, or nil when u has none or the manager's
-// id names no user.
+// id names no user (a contact, or an object since deleted).
 func (t *Tenant) ManagerOf(u *User) *User {
 	if u.Manager == "" {
 		return nil
