@@ -208,8 +208,10 @@ func readReply(raw any) (reply, error) {
 			}
 			body = dec
 		}
-		item := replyItem{Status: it.Status, Headers: it.Headers, Raw: body}
-		if it.Status < 300 && body != nil {
+		item := replyItem{Status: it.Status, Headers: it.Headers}
+		if it.Status >= 300 {
+			item.Raw = body
+		} else if body != nil {
 			item.Body = new(wireBody)
 			// A body of the wrong shape fails its own item only.
 			item.unreadable = json.Unmarshal(body, item.Body)
@@ -335,7 +337,11 @@ func (c *Client) list(ctx context.Context, o op, what string, first *abstraction
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, page.Value...)
+		items, err := page.listed(o)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, items...)
 		if next = page.NextLink; next == "" {
 			return out, nil
 		}

@@ -2,6 +2,8 @@ package graph
 
 import (
 	"encoding/base64"
+	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
@@ -68,10 +70,10 @@ func TestReplyOnePass(t *testing.T) {
 		}
 	}
 	groups, err := r.body("2", opGroupList)
-	if err != nil || len(groups.Value) != 2 || groups.NextLink != "https://graph.example/next" {
+	if err != nil || groups.Value == nil || len(*groups.Value) != 2 || groups.NextLink != "https://graph.example/next" {
 		t.Fatalf("body(2) = %+v, %v; want two groups and the next link", groups, err)
 	}
-	if got := groupList(groups.Value); got[0].RoleAssignable || !got[1].RoleAssignable {
+	if got := groupList(*groups.Value); got[0].RoleAssignable || !got[1].RoleAssignable {
 		t.Errorf("groupList = %+v, want Sales not role-assignable and g-2 (which Graph did not say) checked as one", got)
 	}
 	failed := strings.Replace(ok, `{"id":"1","status":200,"headers":{"request-id":"r-1"},"body":{"id":"u-1","userType":"Member","accountEnabled":true}}`,
@@ -83,7 +85,7 @@ func TestReplyOnePass(t *testing.T) {
 	if _, err := r.body("1", opUser); portal.ErrorCode(err) != portal.EForbidden {
 		t.Errorf("body(1) = %v, want forbidden", err)
 	}
-	if groups, err := r.body("2", opGroupList); err != nil || len(groups.Value) != 2 {
+	if groups, err := r.body("2", opGroupList); err != nil || groups.Value == nil || len(*groups.Value) != 2 {
 		t.Errorf("body(2) beside a failed item = %+v, %v; want the two groups", groups, err)
 	}
 }
@@ -94,5 +96,43 @@ func TestReadReplyRefuses(t *testing.T) {
 		if _, err := readReply([]byte(raw)); err == nil {
 			t.Errorf("readReply(%q) = nil error, want one", raw)
 		}
+	}
+}
+
+// TestCreatedSureOnlyOfRefusals: a create in a batch is known not to have
+// happened only when Graph refused it (4xx, a timeout aside); any other
+// answer that is not a success leaves it to be settled.
+func TestCreatedSureOnlyOfRefusals(t *testing.T) {
+	refusal := json.RawMessage(`{"error":{"code":"badRequest","message":"no"}}`)
+	for _, tt := range []struct {
+		name   string
+		item   *replyItem
+		unsure bool
+	}{
+		{"missing", nil, true},
+		{"100 with a body", &replyItem{Status: 100, Body: &wireBody{}}, true},
+		{"302", &replyItem{Status: 302, Raw: refusal}, true},
+		{"400", &replyItem{Status: 400, Raw: refusal}, false},
+		{"403", &replyItem{Status: 403, Raw: refusal}, false},
+		{"408", &replyItem{Status: 408, Raw: refusal}, true},
+		{"429", &replyItem{Status: 429, Raw: refusal}, false},
+		{"500", &replyItem{Status: 500, Raw: refusal}, true},
+		{"504 without a body", &replyItem{Status: 504}, true},
+		{"201 without a passcode", &replyItem{Status: 201, Body: &wireBody{wireObject: wireObject{ID: "tap-1"}}}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := reply{}
+			if tt.item != nil {
+				r["1"] = *tt.item
+			}
+			issued, err := r.created("1")
+			var pe *portal.Error
+			if !errors.As(err, &pe) || issued.Passcode.Reveal() != "" {
+				t.Fatalf("created = %+v, %v; want no pass and a portal error", issued, err)
+			}
+			if pe.Unsure != tt.unsure {
+				t.Errorf("unsure = %v (%v), want %v", pe.Unsure, err, tt.unsure)
+			}
+		})
 	}
 }

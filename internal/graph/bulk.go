@@ -59,10 +59,13 @@ func (r reply) created(id string) (portal.IssuedTAP, error) {
 	it, ok := r[id]
 	if !ok || it.Status < 200 || it.Status >= 300 {
 		_, err := r.body(id, opTAPCreate)
-		if !ok || it.Status >= http.StatusInternalServerError || it.Status == 0 {
-			return portal.IssuedTAP{}, unsureCreate(err)
+		// Only a 4xx says Graph refused before acting (a 408 excepted: the
+		// request timed out somewhere on its way); a missing item, a 5xx
+		// or a status no create answers with leaves it open.
+		if sure := ok && it.Status >= 400 && it.Status < 500 && it.Status != http.StatusRequestTimeout; sure && err != nil {
+			return portal.IssuedTAP{}, err
 		}
-		return portal.IssuedTAP{}, err
+		return portal.IssuedTAP{}, unsureCreate(err)
 	}
 	b, err := r.body(id, opTAPCreate)
 	if err != nil {

@@ -266,7 +266,7 @@ func New(cfg Config) (*Client, error) {
 	// random one it adds.
 	// Innermost, next to the network: only a connection never made is
 	// tried again there.
-	middleware = append(middleware, clientRequestID{}, dialRetry{delay: 200 * time.Millisecond})
+	middleware = append(middleware, clientRequestID{}, replyLimit{max: maxReply}, dialRetry{delay: 200 * time.Millisecond})
 	httpClient := &http.Client{
 		Transport: khttp.NewCustomTransportWithParentTransport(base, middleware...),
 		// Graph does not redirect the calls the portal makes; a redirect

@@ -51,7 +51,7 @@ func (c *Client) User(ctx context.Context, idOrUPN string) (portal.User, error) 
 	if err != nil {
 		return portal.User{}, err
 	}
-	return u.user(), nil
+	return u.userOf(opUser)
 }
 
 // userRequest selects the user's fields the portal shows and decides on.
@@ -90,8 +90,12 @@ func (c *Client) Methods(ctx context.Context, userID string) ([]portal.Method, e
 	if err != nil {
 		return nil, err
 	}
+	items, err := page.listed(opMethods)
+	if err != nil {
+		return nil, err
+	}
 	var out []portal.Method
-	for _, m := range page.Value {
+	for _, m := range items {
 		out = append(out, m.method())
 	}
 	return out, nil
@@ -146,7 +150,7 @@ func (c *Client) CurrentTAP(ctx context.Context, userID string) (*portal.TAP, er
 	if err != nil {
 		return nil, err
 	}
-	return newestTAP(page.Value), nil
+	return newestTAPOf(page, opTAPRead)
 }
 
 // CreateTAP implements portal.Directory.

@@ -50,7 +50,7 @@ func (c *Client) Manager(ctx context.Context, userID string) (*portal.User, erro
 	}
 	data, _ := raw.([]byte)
 	var m wireObject
-	if err := json.Unmarshal(data, &m); err != nil || len(data) == 0 {
+	if err := json.Unmarshal(data, &m); err != nil || m.ID == "" {
 		return nil, &portal.Error{Code: portal.EInternal, Message: "Microsoft Graph sent a reply the portal cannot read while trying to read the user's manager.", Err: err}
 	}
 	if m.Type != "#microsoft.graph.user" {
@@ -181,8 +181,9 @@ func translateSend(from string, err error) error {
 		pe.Code = portal.EInvalid
 		pe.Message = "Microsoft Graph refused the mail: " + msg
 	case status == http.StatusForbidden:
-		// Exchange gives the same 403 when an application access policy
-		// keeps the app from this mailbox.
+		// Exchange refuses with a 403 ErrorAccessDenied too when an
+		// application access policy keeps the app from this mailbox, in
+		// other words ("Access to OData is disabled.").
 		pe.Message = fmt.Sprintf("The portal's Graph app may not send mail as %s: it needs the Mail.Send application permission with admin consent, and, if the tenant restricts the app with an Exchange application access policy, that mailbox must be in its scope.", from)
 	}
 	return pe

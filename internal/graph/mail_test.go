@@ -278,3 +278,36 @@ func TestSendMailOutcome(t *testing.T) {
 		})
 	}
 }
+
+// TestManagerNotAUser: a manager who is an organisational contact is no
+// user the portal can show or mail; a reply without the manager's id is
+// one the portal cannot read.
+func TestManagerNotAUser(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	got, err := e.client.Manager(ctx, graphemu.SpoofedNameUserID)
+	if pe := wantCode(t, err, portal.ENotFound); got != nil || !strings.Contains(pe.Message, "orgContact") {
+		t.Fatalf("Manager of a user managed by a contact = %+v, %q; want no user and a message naming the contact", got, pe.Message)
+	}
+	e.emu.Inject(graphemu.Fault{Path: "/v1.0/users/*/manager", Body: `null`})
+	got, err = e.client.Manager(ctx, graphemu.NoRoleUserID)
+	if wantCode(t, err, portal.EInternal); got != nil {
+		t.Fatalf("Manager from a null reply = %+v, want none", got)
+	}
+}
+
+// TestSendMailOutOfScope: with an application access policy that leaves
+// the sending mailbox out, Exchange refuses although the app holds
+// Mail.Send; the portal's error says where to look.
+func TestSendMailOutOfScope(t *testing.T) {
+	e := newEnv(t, nil)
+	e.emu.RegisterApp(graphemu.App{ClientID: testClientID, DisplayName: "TAP Portal", Certificate: e.cert, Permissions: graphemu.AllPermissions,
+		MailboxScope: []string{graphemu.OperatorUserID}})
+	_, err := e.client.SendMail(context.Background(), graphemu.PortalMailboxAddress, passMail(portal.Address{Address: "jose.martinez@" + graphemu.DemoDomain}))
+	if pe := wantCode(t, err, portal.EForbidden); !strings.Contains(pe.Message, "application access policy") {
+		t.Fatalf("error = %q, want it to name the application access policy", pe.Message)
+	}
+	if n := len(e.emu.Outbox()); n != 0 {
+		t.Errorf("the outbox holds %d mails, want none", n)
+	}
+}

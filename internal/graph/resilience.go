@@ -296,3 +296,48 @@ func afterRetries(ms []khttp.Middleware, m khttp.Middleware) []khttp.Middleware 
 type httpHeaders http.Header
 
 func (h httpHeaders) Get(name string) []string { return http.Header(h).Values(name) }
+
+// maxReply bounds what the portal reads of one Graph reply. The largest
+// it asks for (a page of 999 objects, a batch of twenty) is a few
+// megabytes; a reply past the bound fails as one the portal cannot read.
+const maxReply = 32 << 20
+
+// replyLimit is a pipeline middleware that fails the reading of a reply
+// body past max bytes, so that a reply without end cannot take the
+// portal's memory.
+type replyLimit struct{ max int64 }
+
+func (l replyLimit) Intercept(p khttp.Pipeline, i int, req *http.Request) (*http.Response, error) {
+	resp, err := p.Next(req, i)
+	if err == nil && resp.Body != nil {
+		resp.Body = &limitedBody{ReadCloser: resp.Body, left: l.max}
+	}
+	return resp, err
+}
+
+// errReplyTooLarge is the error of reading a reply past maxReply.
+var errReplyTooLarge = errors.New("the reply from Microsoft Graph is larger than the portal reads")
+
+type limitedBody struct {
+	io.ReadCloser
+	left int64
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		// One byte more tells a reply of exactly the bound from a longer
+		// one.
+		var one [1]byte
+		n, err := b.ReadCloser.Read(one[:])
+		if n > 0 {
+			return 0, errReplyTooLarge
+		}
+		return 0, err
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.left -= int64(n)
+	return n, err
+}

@@ -7,8 +7,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"syscall"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -192,5 +194,22 @@ func TestBodyLength(t *testing.T) {
 	rest, _ := io.ReadAll(seeker)
 	if string(rest) != "cdef" {
 		t.Errorf("after bodyLength the body reads %q, want cdef", rest)
+	}
+}
+
+// TestLimitedBody reads a reply up to its bound and fails one past it.
+func TestLimitedBody(t *testing.T) {
+	for _, tt := range []struct {
+		size    int
+		wantErr bool
+	}{{0, false}, {9, false}, {10, false}, {11, true}, {1000, true}} {
+		b := &limitedBody{ReadCloser: io.NopCloser(iotest.OneByteReader(strings.NewReader(strings.Repeat("x", tt.size)))), left: 10}
+		got, err := io.ReadAll(b)
+		if (err != nil) != tt.wantErr || !tt.wantErr && len(got) != tt.size {
+			t.Errorf("reading %d bytes with a bound of 10 = %d bytes, %v; want an error: %v", tt.size, len(got), err, tt.wantErr)
+		}
+		if tt.wantErr && !errors.Is(err, errReplyTooLarge) {
+			t.Errorf("reading %d bytes: error %v, want errReplyTooLarge", tt.size, err)
+		}
 	}
 }

@@ -128,9 +128,13 @@ func (c *Client) searchFirst(ctx context.Context, q string, cfg, byEmployee *use
 	if err != nil {
 		return portal.UserPage{}, err
 	}
+	byIDUsers, err := listedUsers(byID)
+	if err != nil {
+		return portal.UserPage{}, err
+	}
 	var first []portal.UserMatch
-	for _, u := range byID.Value {
-		m := portal.UserMatch{User: u.user()}
+	for _, u := range byIDUsers {
+		m := portal.UserMatch{User: u}
 		if !strings.EqualFold(m.EmployeeID, q) {
 			continue // Graph matched more than asked: leave it out.
 		}
@@ -184,11 +188,30 @@ func (c *Client) searchNext(ctx context.Context, q, form, token string) (portal.
 	return page, err
 }
 
+// listedUsers reads a listing page of users, each of which must have an id.
+func listedUsers(resp *wireBody) ([]portal.User, error) {
+	items, err := resp.listed(opUsers)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]portal.User, len(items))
+	for i := range items {
+		if out[i], err = (&wireBody{wireObject: items[i]}).userOf(opUsers); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 // userPage reads one listing page into a search page.
 func userPage(resp *wireBody, form string) (portal.UserPage, error) {
 	page := portal.UserPage{Count: deref(resp.Count)}
-	for _, u := range resp.Value {
-		page.Users = append(page.Users, portal.UserMatch{User: u.user()})
+	found, err := listedUsers(resp)
+	if err != nil {
+		return page, err
+	}
+	for _, u := range found {
+		page.Users = append(page.Users, portal.UserMatch{User: u})
 	}
 	page.Count = max(page.Count, len(page.Users))
 	if next := resp.NextLink; next != "" {
@@ -248,10 +271,9 @@ func (c *Client) readPasses(ctx context.Context, found []portal.UserMatch) {
 	}
 	for i := range found {
 		passes, err := resp.body(ids[i], opTAPRead)
-		if err != nil {
-			found[i].TAPUnknown = true
-			continue
+		if err == nil {
+			found[i].TAP, err = newestTAPOf(passes, opTAPRead)
 		}
-		found[i].TAP = newestTAP(passes.Value)
+		found[i].TAPUnknown = err != nil
 	}
 }

@@ -52,13 +52,13 @@ func (c *Client) Subject(ctx context.Context, userID string, withMethods bool) (
 
 	var s portal.Subject
 	if s.User, err = item(ctx, r, ids.user, opUser,
-		func(v *wireBody) (portal.User, error) { return v.user(), nil },
+		func(v *wireBody) (portal.User, error) { return v.userOf(opUser) },
 		func(ctx context.Context) (portal.User, error) { return c.User(ctx, userID) }); err != nil {
 		return portal.Subject{}, err
 	}
 	if s.Groups, err = item(ctx, r, ids.groups, opGroupList,
 		func(p *wireBody) ([]portal.Group, error) {
-			return follow(groupList(p.Value), p.NextLink, func(next string) ([]portal.Group, error) { return c.groups(ctx, userID, next) })
+			return follow(p, opGroupList, groupList, func(next string) ([]portal.Group, error) { return c.groups(ctx, userID, next) })
 		},
 		func(ctx context.Context) ([]portal.Group, error) { return c.groups(ctx, userID, "") }); err != nil {
 		return portal.Subject{}, err
@@ -72,7 +72,7 @@ func (c *Client) Subject(ctx context.Context, userID string, withMethods bool) (
 	}
 	if s.GroupGrants, err = item(ctx, r, ids.pimGroups, opPIMGroups,
 		func(p *wireBody) ([]portal.GroupGrant, error) {
-			return follow(groupGrants(p.Value), p.NextLink, func(next string) ([]portal.GroupGrant, error) { return c.groupEligibilities(ctx, "", next) })
+			return follow(p, opPIMGroups, groupGrants, func(next string) ([]portal.GroupGrant, error) { return c.groupEligibilities(ctx, "", next) })
 		},
 		func(ctx context.Context) ([]portal.GroupGrant, error) { return c.groupEligibilities(ctx, userID, "") }); err != nil {
 		return portal.Subject{}, err
@@ -80,11 +80,16 @@ func (c *Client) Subject(ctx context.Context, userID string, withMethods bool) (
 
 	tapFromMethods := false
 	if withMethods {
-		if p, err := r.body(ids.methods, opMethods); err != nil {
+		p, err := r.body(ids.methods, opMethods)
+		var listed []wireObject
+		if err == nil {
+			listed, err = p.listed(opMethods)
+		}
+		if err != nil {
 			s.MethodsErr = err
 		} else {
 			var passes []wireObject
-			for _, m := range p.Value {
+			for _, m := range listed {
 				s.Methods = append(s.Methods, m.method())
 				if m.Type == tapType {
 					passes = append(passes, m)
@@ -103,7 +108,7 @@ func (c *Client) Subject(ctx context.Context, userID string, withMethods bool) (
 			s.TAP, err = c.CurrentTAP(ctx, userID)
 		} else {
 			s.TAP, err = item(ctx, r, ids.tap, opTAPRead,
-				func(p *wireBody) (*portal.TAP, error) { return newestTAP(p.Value), nil },
+				func(p *wireBody) (*portal.TAP, error) { return newestTAPOf(p, opTAPRead) },
 				func(ctx context.Context) (*portal.TAP, error) { return c.CurrentTAP(ctx, userID) })
 		}
 		if err != nil {
@@ -165,7 +170,7 @@ func newSubjectURLs(c *Client) (subjectURLs, error) {
 func (c *Client) roleItems(ctx context.Context, r reply, assignedID, eligibleID, principalID string) ([]portal.RoleGrant, error) {
 	active, err := item(ctx, r, assignedID, opAssignments,
 		func(p *wireBody) ([]portal.RoleGrant, error) {
-			return follow(roleGrants(p.Value, false), p.NextLink, func(next string) ([]portal.RoleGrant, error) { return c.assignments(ctx, "", next) })
+			return follow(p, opAssignments, activeGrants, func(next string) ([]portal.RoleGrant, error) { return c.assignments(ctx, "", next) })
 		},
 		func(ctx context.Context) ([]portal.RoleGrant, error) { return c.assignments(ctx, principalID, "") })
 	if err != nil {
@@ -173,7 +178,7 @@ func (c *Client) roleItems(ctx context.Context, r reply, assignedID, eligibleID,
 	}
 	eligible, err := item(ctx, r, eligibleID, opEligible,
 		func(p *wireBody) ([]portal.RoleGrant, error) {
-			return follow(roleGrants(p.Value, true), p.NextLink, func(next string) ([]portal.RoleGrant, error) { return c.eligibilities(ctx, "", next) })
+			return follow(p, opEligible, eligibleGrants, func(next string) ([]portal.RoleGrant, error) { return c.eligibilities(ctx, "", next) })
 		},
 		func(ctx context.Context) ([]portal.RoleGrant, error) { return c.eligibilities(ctx, principalID, "") })
 	if err != nil {
@@ -208,14 +213,19 @@ func item[T any](ctx context.Context, r reply, id string, o op, take func(*wireB
 	return take(b)
 }
 
-// follow appends the rest of a listing whose first page came in a batch,
-// from its next link on (rest checks that the link stays on the Graph
-// root).
-func follow[T any](first []T, next string, rest func(next string) ([]T, error)) ([]T, error) {
-	if next == "" {
+// follow reads a listing whose first page p came in a batch: its entries
+// as conv reads them, then the rest from its next link on (rest checks
+// that the link stays on the Graph root).
+func follow[T any](p *wireBody, o op, conv func([]wireObject) []T, rest func(next string) ([]T, error)) ([]T, error) {
+	items, err := p.listed(o)
+	if err != nil {
+		return nil, err
+	}
+	first := conv(items)
+	if p.NextLink == "" {
 		return first, nil
 	}
-	more, err := rest(next)
+	more, err := rest(p.NextLink)
 	if err != nil {
 		return nil, err
 	}

@@ -192,3 +192,45 @@ func TestGroupRoleGrantsThrottledItem(t *testing.T) {
 		t.Errorf("%d batch items were throttled, want 1: the test proved nothing", throttled)
 	}
 }
+
+// TestSubjectRefusesMalformedReplies: a reply Graph should never send (a
+// listing without its list, a user without an id) fails the read, in the
+// batch and alone, so that no guardrail passes on a check that never
+// ran. The sign-in methods only inform: theirs is kept as their error and
+// the pass read from its own list.
+func TestSubjectRefusesMalformedReplies(t *testing.T) {
+	e := newEnv(t, nil)
+	u := e.ordinary(t)
+	e.emu.ResetRequests()
+	if _, err := e.client.Subject(context.Background(), u.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, r := range e.emu.Requests() {
+		if r.Batched {
+			paths = append(paths, r.Path)
+		}
+	}
+	if len(paths) < 6 {
+		t.Fatalf("the batch held %v, want the user, groups, roles, eligibilities, PIM for Groups and methods", paths)
+	}
+	for _, path := range paths {
+		for _, body := range []string{`null`, `{}`, `{"value":null}`, `{"@odata.context":"x","value":null}`} {
+			if path == "/v1.0/users/"+u.ID && strings.HasPrefix(body, `{"`) && strings.Contains(body, "value") {
+				continue // a user with a "value" property is still a user without an id: covered by {}
+			}
+			t.Run(path+" "+body, func(t *testing.T) {
+				remove := e.emu.Inject(graphemu.Fault{Method: http.MethodGet, Path: path, Body: body})
+				defer remove()
+				s, err := e.client.Subject(context.Background(), u.ID, true)
+				if strings.HasSuffix(path, "/authentication/methods") {
+					if err != nil || s.MethodsErr == nil || s.Methods != nil {
+						t.Fatalf("Subject = methods %v (error %v), %v; want the methods' error and the rest read", s.Methods, s.MethodsErr, err)
+					}
+					return
+				}
+				wantCode(t, err, portal.EInternal)
+			})
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -69,11 +70,33 @@ type wireObject struct {
 }
 
 // wireBody is a reply's body: one object, or one page of a listing.
+// Value is nil when the reply has no "value" (or a null one).
 type wireBody struct {
 	wireObject
-	Value    []wireObject `json:"value"`
-	NextLink string       `json:"@odata.nextLink"`
-	Count    *int         `json:"@odata.count"`
+	Value    *[]wireObject `json:"value"`
+	NextLink string        `json:"@odata.nextLink"`
+	Count    *int          `json:"@odata.count"`
+}
+
+// listed is a listing page's entries. A reply without "value" is not a
+// listing: read as an empty one, a list of groups or roles would pass a
+// guardrail whose check never ran.
+func (b *wireBody) listed(o op) ([]wireObject, error) {
+	if b.Value == nil {
+		return nil, &portal.Error{Code: portal.EInternal,
+			Message: fmt.Sprintf("Microsoft Graph sent a reply without the list the portal asked for while trying to %s.", o.what)}
+	}
+	return *b.Value, nil
+}
+
+// object is the reply's object, which must have an id: an object without
+// one (a null or empty reply) is not what the portal asked for.
+func (b *wireBody) object(o op) (wireObject, error) {
+	if b.ID == "" {
+		return wireObject{}, &portal.Error{Code: portal.EInternal,
+			Message: fmt.Sprintf("Microsoft Graph sent a reply without the object's id while trying to %s.", o.what)}
+	}
+	return b.wireObject, nil
 }
 
 func (u wireObject) user() portal.User {
@@ -103,6 +126,9 @@ func groupList(items []wireObject) []portal.Group {
 	}
 	return out
 }
+
+func activeGrants(items []wireObject) []portal.RoleGrant   { return roleGrants(items, false) }
+func eligibleGrants(items []wireObject) []portal.RoleGrant { return roleGrants(items, true) }
 
 func roleGrants(items []wireObject, eligible bool) []portal.RoleGrant {
 	out := make([]portal.RoleGrant, 0, len(items))
@@ -191,6 +217,21 @@ func (m wireObject) tap() portal.TAP {
 		Usable:          m.IsUsable,
 		Reason:          m.MethodUsabilityReason,
 	}
+}
+
+// userOf is the reply's user.
+func (b *wireBody) userOf(o op) (portal.User, error) {
+	u, err := b.object(o)
+	return u.user(), err
+}
+
+// newestTAPOf is the newest pass of a listing of a user's passes.
+func newestTAPOf(b *wireBody, o op) (*portal.TAP, error) {
+	items, err := b.listed(o)
+	if err != nil {
+		return nil, err
+	}
+	return newestTAP(items), nil
 }
 
 // newestTAP returns the newest of a user's passes, or nil: a user has one
