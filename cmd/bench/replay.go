@@ -29,6 +29,9 @@ type replay struct {
 	client   *http.Client
 	on       atomic.Bool
 	replayed atomic.Int64
+	// missed counts the requests passed on to the emulator while
+	// replaying: each is the emulator's CPU counted against the page.
+	missed atomic.Int64
 
 	mu   sync.Mutex
 	seen map[string]answer
@@ -71,6 +74,7 @@ func (r *replay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			a.write(w)
 			return
 		}
+		r.missed.Add(1)
 	}
 	out, err := http.NewRequestWithContext(req.Context(), req.Method, r.target.Scheme+"://"+r.target.Host+req.URL.RequestURI(), bytes.NewReader(body))
 	if err != nil {
