@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -141,6 +142,15 @@ func newSubjectURLs(c *Client) (subjectURLs, error) {
 		if err == nil {
 			var s step
 			if s, err = stepOf(c.v1, info); err == nil {
+				// Only the URL is kept: a header a builder adds (such as
+				// ConsistencyLevel) would be lost, so one is refused here.
+				for k := range s.Headers {
+					if !strings.EqualFold(k, "accept") {
+						err = fmt.Errorf("the step %s carries the header %s, which its cached URL cannot", s.URL, k)
+					}
+				}
+			}
+			if err == nil {
 				return s.URL
 			}
 		}
