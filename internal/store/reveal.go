@@ -55,37 +55,52 @@ func (s *Store) SetRevealLinkEvent(ctx context.Context, id string, eventID int64
 	return nil
 }
 
-// TakeRevealLink implements portal.RevealLinks. The row is read and
-// written in one transaction that holds it (SQLite's writer lock, taken
-// at BEGIN; PostgreSQL's row lock, taken by the read), so that of two
-// takers the second sees the first's reveal. The same write that marks
-// the link revealed forgets its ciphertext, and an expired link found
-// still holding one forgets it on the way. The key check is compared in
-// the same transaction, before anything is written: a wrong one rolls
-// back having changed nothing.
+// TakeRevealLink implements portal.RevealLinks. Anyone can ask, without
+// a session, so the link is looked up and its key check compared on the
+// read pool first: an unknown id, a wrong check or a link that is gone
+// is answered without the write transaction, which on SQLite takes the
+// one writer the whole portal shares. A link's check and expiry never
+// change, so what the read finds stands; only a ready link asked for
+// with its check, or an expired one still holding its ciphertext, goes
+// on to takeRevealLink, which reads the row again and decides.
 func (s *Store) TakeRevealLink(ctx context.Context, id, check string, now time.Time) (portal.RevealLink, portal.SealedPasscode, error) {
+	var held bool
+	var keyCheck string
+	l, err := scanRevealLink(s.reads.QueryRowContext(ctx, s.q(`SELECT `+revealColumns+`, ciphertext IS NOT NULL, key_check FROM reveal_links WHERE id = ?`), id),
+		&held, &keyCheck)
+	if err != nil {
+		return portal.RevealLink{}, portal.SealedPasscode{}, err
+	}
+	switch state := revealState(l, held, now); {
+	case state != portal.RevealReady && !held:
+		return l, portal.SealedPasscode{}, &portal.RevealGone{State: state, Link: l}
+	case state == portal.RevealReady && !checkMatches(check, keyCheck):
+		return portal.RevealLink{}, portal.SealedPasscode{}, portal.ErrRevealDamaged
+	}
+	return s.takeRevealLink(ctx, id, check, now)
+}
+
+// takeRevealLink takes a link in one write transaction that holds its
+// row (SQLite's writer lock, taken at BEGIN; PostgreSQL's row lock, taken
+// by the read), so that of two takers the second sees the first's
+// reveal. The same write that marks the link revealed forgets its
+// ciphertext, and an expired link found still holding one forgets it on
+// the way. The key check is compared again before anything is written: a
+// wrong one rolls back having changed nothing.
+func (s *Store) takeRevealLink(ctx context.Context, id, check string, now time.Time) (portal.RevealLink, portal.SealedPasscode, error) {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return portal.RevealLink{}, portal.SealedPasscode{}, unavailable(err)
 	}
 	defer tx.Rollback()
-	lock := ""
-	if s.postgres {
-		lock = " FOR UPDATE"
-	}
 	var sealed portal.SealedPasscode
 	var keyCheck string
-	l, err := scanRevealLink(tx.QueryRowContext(ctx, s.q(`SELECT `+revealColumns+`, ciphertext, nonce, key_check FROM reveal_links WHERE id = ?`+lock), id),
+	l, err := scanRevealLink(tx.QueryRowContext(ctx, s.q(`SELECT `+revealColumns+`, ciphertext, nonce, key_check FROM reveal_links WHERE id = ?`+s.forUpdate()), id),
 		&sealed.Ciphertext, &sealed.Nonce, &keyCheck)
 	if err != nil {
 		return portal.RevealLink{}, portal.SealedPasscode{}, err
 	}
-	state := l.State(now)
-	if state == portal.RevealReady && sealed.IsZero() {
-		// Purged by a clock a moment ahead of this one: it is at its
-		// expiry.
-		state = portal.RevealExpired
-	}
+	state := revealState(l, !sealed.IsZero(), now)
 	// A link that is gone is said to be gone before the check is looked
 	// at, whatever the check: its page says as much, with the same time,
 	// to anyone who has its id, so this tells someone without the key
@@ -104,10 +119,7 @@ func (s *Store) TakeRevealLink(ctx context.Context, id, check string, now time.T
 		}
 		return l, portal.SealedPasscode{}, &portal.RevealGone{State: state, Link: l}
 	}
-	// In constant time, so that the answer's timing does not lead a
-	// guesser to the check byte by byte. An empty check never matches,
-	// even were an empty one stored.
-	if check == "" || subtle.ConstantTimeCompare([]byte(check), []byte(keyCheck)) != 1 {
+	if !checkMatches(check, keyCheck) {
 		return portal.RevealLink{}, portal.SealedPasscode{}, portal.ErrRevealDamaged
 	}
 	revealed := micros(now)
@@ -126,6 +138,25 @@ func (s *Store) TakeRevealLink(ctx context.Context, id, check string, now time.T
 	}
 	l.Revealed = fromMicros(revealed)
 	return l, sealed, nil
+}
+
+// revealState is where link l stands at now, held telling whether it
+// still holds its ciphertext: a ready link without one was purged by a
+// clock a moment ahead of now, and is at its expiry.
+func revealState(l portal.RevealLink, held bool, now time.Time) portal.RevealState {
+	state := l.State(now)
+	if state == portal.RevealReady && !held {
+		return portal.RevealExpired
+	}
+	return state
+}
+
+// checkMatches compares a link's key check with the one stored, in
+// constant time, so that the answer's timing does not lead a guesser to
+// the check byte by byte. An empty check never matches, even were an
+// empty one stored.
+func checkMatches(check, stored string) bool {
+	return check != "" && subtle.ConstantTimeCompare([]byte(check), []byte(stored)) == 1
 }
 
 // RevealLinkStatus implements portal.RevealLinks.

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -264,6 +265,75 @@ func TestRevealLinkKeyCheck(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestRevealLinkRefusedOnTheReadPool answers an unknown id, a wrong key
+// check and a link that is gone while the test holds SQLite's one writer:
+// anyone may ask, and none of these may take the writer from the portal.
+// A call that waits for the writer fails the test instead of answering.
+func TestRevealLinkRefusedOnTheReadPool(t *testing.T) {
+	s, ctx := open(t, backends[0]), t.Context()
+	ready, readySealed, _ := newRevealLink(t, "still-ready", t0, 3*time.Hour)
+	createRevealLink(t, s, ready, readySealed)
+	revealed, revealedSealed, _ := newRevealLink(t, "revealed", t0, time.Hour)
+	createRevealLink(t, s, revealed, revealedSealed)
+	if _, _, err := s.TakeRevealLink(ctx, revealed.ID, revealedSealed.Check, t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	expired, expiredSealed, _ := newRevealLink(t, "expired", t0, time.Hour)
+	createRevealLink(t, s, expired, expiredSealed)
+	if n, err := s.PurgeRevealLinks(ctx, expired.Expires); err != nil || n != 1 {
+		t.Fatalf("PurgeRevealLinks = %d, %v, want 1", n, err)
+	}
+
+	db, _ := store.WriteDB(s)
+	held, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Rollback()
+	at := t0.Add(2 * time.Minute)
+	for _, tc := range []struct {
+		name, id, check string
+		want            func(error) bool
+	}{
+		{"an unknown id", "no-such-link", readySealed.Check, func(err error) bool { return code(err) == portal.ENotFound }},
+		{"a wrong key check", ready.ID, revealedSealed.Check, func(err error) bool { return errors.Is(err, portal.ErrRevealDamaged) }},
+		{"no key check", ready.ID, "", func(err error) bool { return errors.Is(err, portal.ErrRevealDamaged) }},
+		{"a revealed link", revealed.ID, revealedSealed.Check, func(err error) bool {
+			g, ok := errors.AsType[*portal.RevealGone](err)
+			return ok && g.State == portal.RevealRevealed
+		}},
+		{"an expired link", expired.ID, expiredSealed.Check, func(err error) bool {
+			g, ok := errors.AsType[*portal.RevealGone](err)
+			return ok && g.State == portal.RevealExpired
+		}},
+	} {
+		waits := db.Stats().WaitCount
+		done := make(chan error, 1)
+		go func() {
+			_, _, err := s.TakeRevealLink(ctx, tc.id, tc.check, at)
+			done <- err
+		}()
+		for answered := false; !answered; {
+			select {
+			case err := <-done:
+				if !tc.want(err) {
+					t.Errorf("TakeRevealLink(%s) = %v, not the answer expected", tc.name, err)
+				}
+				answered = true
+			default:
+				if db.Stats().WaitCount > waits {
+					t.Fatalf("TakeRevealLink(%s) waits for the writer, want an answer from the read pool", tc.name)
+				}
+				runtime.Gosched()
+			}
+		}
+	}
+	held.Rollback()
+	if row := revealRow(t, s, ready.ID); !bytes.Equal(row.Ciphertext, readySealed.Ciphertext) || row.Revealed != nil {
+		t.Errorf("the ready link after the refusals = %+v, want it as made", row)
+	}
 }
 
 // TestPurgeRevealLinks forgets the ciphertext of expired links only, and

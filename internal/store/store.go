@@ -279,6 +279,17 @@ func (s *Store) q(query string) string {
 	return b.String()
 }
 
+// forUpdate ends a SELECT that reads rows a write transaction is about to
+// change, so that it holds them until the transaction ends: FOR UPDATE on
+// PostgreSQL. SQLite needs nothing: its one writer's lock, taken at
+// BEGIN, holds the whole database already.
+func (s *Store) forUpdate() string {
+	if s.postgres {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
 // readTx runs fn in a read-only transaction, so that the queries fn runs
 // see one snapshot of the history.
 func (s *Store) readTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
