@@ -13,9 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
+	"github.com/tapportal/portal/internal/portal"
 	"github.com/tapportal/portal/internal/store"
 )
 
@@ -263,21 +262,9 @@ func (s *Sender) backoff(n int) time.Duration {
 }
 
 // quote returns the start of a receiver's answer fit to keep and show:
-// valid UTF-8 on one line, at most maxQuoted bytes.
+// one line, each run of spaces one space, at most maxQuoted bytes.
 func quote(b []byte) string {
-	s := strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, strings.ToValidUTF8(string(b[:min(len(b), 4*maxQuoted)]), "\uFFFD"))
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) <= maxQuoted {
-		return s
-	}
-	cut := maxQuoted
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
+	// Only the start is read: a receiver's answer is not ours to keep.
+	s := portal.Clip(string(b[:min(len(b), 4*maxQuoted)]), 4*maxQuoted)
+	return portal.Clip(strings.Join(strings.Fields(s), " "), maxQuoted)
 }

@@ -2,7 +2,10 @@ package portal
 
 import (
 	"context"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Action is what an operator did, or tried to do.
@@ -297,4 +300,31 @@ type History interface {
 	Verify(ctx context.Context) (Verification, error)
 	// ChainStatus returns the chain's status as of the newest checkpoint.
 	ChainStatus(ctx context.Context) (ChainStatus, error)
+}
+
+// Clip returns s fit to keep and show on one line: valid UTF-8, each
+// control character a space, and at most limit bytes, cut at a character's
+// boundary and ended with "…" when s was longer. Text from outside (a
+// webhook receiver's answer, a problem a checkpoint repeats, a name in a
+// security event) goes through it before it is stored or sent.
+func Clip(s string, limit int) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\uFFFD"))
+	if len(s) <= limit {
+		return s
+	}
+	const more = "…"
+	cut, end := limit-len(more), more
+	if cut < 0 {
+		// Too short for the ellipsis: the cut shows nothing.
+		cut, end = max(limit, 0), ""
+	}
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + end
 }

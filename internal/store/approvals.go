@@ -214,12 +214,8 @@ func (s *Store) TakeSealedApproval(ctx context.Context, id, requesterID string, 
 		return portal.ApprovalRequest{}, unavailable(err)
 	}
 	defer tx.Rollback()
-	lock := ""
-	if s.postgres {
-		lock = " FOR UPDATE"
-	}
 	var sealed []byte
-	r, err := scanApproval(tx.QueryRowContext(ctx, s.q(`SELECT `+approvalColumns+`, sealed FROM approvals WHERE id = ?`+lock), id), &sealed)
+	r, err := scanApproval(tx.QueryRowContext(ctx, s.q(`SELECT `+approvalColumns+`, sealed FROM approvals WHERE id = ?`+s.forUpdate()), id), &sealed)
 	switch {
 	case err != nil:
 		return portal.ApprovalRequest{}, err
@@ -356,12 +352,9 @@ func statePhrase(st portal.ApprovalState) string {
 // message may not know the reader's zone.
 func when(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 MST") }
 
-// rowScanner is a *sql.Row or *sql.Rows.
-type rowScanner interface{ Scan(dest ...any) error }
-
 // scanApproval reads approvalColumns, then into extra whatever else the
 // query selected.
-func scanApproval(row rowScanner, extra ...any) (portal.ApprovalRequest, error) {
+func scanApproval(row scanner, extra ...any) (portal.ApprovalRequest, error) {
 	var r portal.ApprovalRequest
 	var state, reasons, snapshot string
 	var start, created, expires, decided, settled, taken int64

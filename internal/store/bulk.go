@@ -168,11 +168,7 @@ func (s *Store) TakeSealed(ctx context.Context, runID string) ([]portal.BulkRow,
 		return nil, unavailable(err)
 	}
 	defer tx.Rollback()
-	lock := ""
-	if s.postgres {
-		lock = " FOR UPDATE"
-	}
-	rows, err := s.bulkRows(ctx, tx, "WHERE run_id = ? AND sealed IS NOT NULL ORDER BY line"+lock, runID)
+	rows, err := s.bulkRows(ctx, tx, "WHERE run_id = ? AND sealed IS NOT NULL ORDER BY line"+s.forUpdate(), runID)
 	if err != nil {
 		return nil, err
 	}

@@ -51,7 +51,7 @@ func (s *Store) WriteCheckpoint(ctx context.Context, interval time.Duration) (po
 			if c.Status == "" {
 				c.Status = v.Findings[0]
 			}
-			c.Status = truncate(c.Status, maxStatus)
+			c.Status = portal.Clip(c.Status, maxStatus)
 			c.HeadID, c.HeadHash = 0, genesis
 			err := tx.QueryRowContext(ctx, "SELECT id, hash FROM events ORDER BY id DESC LIMIT 1").Scan(&c.HeadID, &c.HeadHash)
 			if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -234,14 +234,3 @@ func (s *Store) key(id string) *auditKey {
 }
 
 func stamp3339(c *portal.Checkpoint) string { return c.Time.UTC().Format(time.RFC3339) }
-
-// truncate cuts s to at most n bytes, at a rune boundary.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && s[n]&0xC0 == 0x80 {
-		n--
-	}
-	return s[:n]
-}

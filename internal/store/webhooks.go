@@ -61,8 +61,8 @@ type Attempt struct {
 	At    time.Time
 	// Status is the HTTP status answered, 0 when none came back.
 	Status int
-	// Error says why a failed attempt failed; it is cut to
-	// MaxDeliveryError bytes.
+	// Error says why a failed attempt failed; it is kept as portal.Clip
+	// leaves it, at most MaxDeliveryError bytes.
 	Error string
 }
 
@@ -155,7 +155,7 @@ func (s *Store) MarkFailed(ctx context.Context, id int64, a Attempt, retry time.
 		state = CASE WHEN attempts + 1 >= ? THEN 'dead' ELSE 'pending' END,
 		next_us = ?, last_status = ?, last_error = ?, last_attempt_us = ?, lease_owner = '', lease_until_us = 0
 		WHERE id = ? AND state = 'pending' AND lease_owner = ?
-		RETURNING state`), maxAttempts, micros(retry), a.Status, truncate(a.Error, MaxDeliveryError), micros(a.At), id, a.Owner).Scan(&state)
+		RETURNING state`), maxAttempts, micros(retry), a.Status, portal.Clip(a.Error, MaxDeliveryError), micros(a.At), id, a.Owner).Scan(&state)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return "", nil

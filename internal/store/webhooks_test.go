@@ -91,8 +91,9 @@ func TestWebhookDeliveries(t *testing.T) {
 		}
 		d = find(t, s, "evt-1")
 		if d.Attempts != 1 || d.LastStatus != 503 || !d.Next.Equal(retry) || !d.LastAttempt.Equal(later) || d.LeaseOwner != "" ||
-			len(d.LastError) > store.MaxDeliveryError || !strings.HasPrefix(long, d.LastError) || d.LastError == "" {
-			t.Fatalf("evt-1 after a failure = %+v, want 1 attempt, 503, due at %v, the error cut at a rune boundary", d, retry)
+			len(d.LastError) > store.MaxDeliveryError || !strings.HasSuffix(d.LastError, "…") || !strings.HasPrefix(long, strings.TrimSuffix(d.LastError, "…")) ||
+			d.LastError == "…" {
+			t.Fatalf("evt-1 after a failure = %+v, want 1 attempt, 503, due at %v, the error cut at a rune boundary and ended with …", d, retry)
 		}
 		if got := claimIDs(t, s, "c", retry.Add(-time.Second), 10); len(got) != 0 {
 			t.Fatalf("ClaimDue before the retry = %v, want none", got)
@@ -167,6 +168,31 @@ func TestWebhookDeliveries(t *testing.T) {
 			t.Fatalf("DeliveryCounts after pruning = %+v, %v; want %+v", c, err, want)
 		}
 	})
+}
+
+// TestDeliveryErrorKept keeps the error of a failed attempt fit to show:
+// on one line, valid UTF-8, and cut, visibly, at MaxDeliveryError bytes.
+func TestDeliveryErrorKept(t *testing.T) {
+	s := open(t, backends[0])
+	now := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
+	for i, tc := range []struct{ name, error, want string }{
+		{"plain", "the receiver answered 500", "the receiver answered 500"},
+		{"on several lines", "line one\nline two\r\n\tthree", "line one line two   three"},
+		{"invalid UTF-8", "bad \xff byte", "bad \uFFFD byte"},
+		{"too long", strings.Repeat("x", store.MaxDeliveryError+1), strings.Repeat("x", store.MaxDeliveryError-len("…")) + "…"},
+	} {
+		id := fmt.Sprintf("evt-%d", i)
+		enqueue(t, s, id, now)
+		if got := claimIDs(t, s, "a", now, 1); len(got) != 1 || got[0] != id {
+			t.Fatalf("ClaimDue = %v, want [%s]", got, id)
+		}
+		if _, err := s.MarkFailed(t.Context(), find(t, s, id).ID, store.Attempt{Owner: "a", At: now, Error: tc.error}, now.Add(time.Hour), 3); err != nil {
+			t.Fatal(err)
+		}
+		if got := find(t, s, id).LastError; got != tc.want {
+			t.Errorf("MarkFailed(%s): LastError = %q, want %q", tc.name, got, tc.want)
+		}
+	}
 }
 
 // TestClaimDueLimit takes due deliveries oldest first, at most the
