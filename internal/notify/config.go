@@ -16,7 +16,8 @@ type Config struct {
 	// URL receives the events: https, or http to a loopback host (for
 	// the demo and tests), since the events name people and accounts.
 	URL string
-	// Secrets sign every request, each at least MinSecretLength bytes.
+	// Secrets sign every request, each MinSecretLength to MaxSecretLength
+	// bytes.
 	// Every one signs, so during a rotation list the new secret with the
 	// old until every receiver has the new one.
 	Secrets [][]byte
@@ -123,8 +124,8 @@ func (c Config) check() error {
 		errs = append(errs, errors.New("webhook secret: none given"))
 	}
 	for i, s := range c.Secrets {
-		if len(s) < MinSecretLength {
-			errs = append(errs, fmt.Errorf("webhook secret %d: %d bytes, want at least %d", i+1, len(s), MinSecretLength))
+		if err := checkSecret(s); err != nil {
+			errs = append(errs, fmt.Errorf("webhook secret %d: %w", i+1, err))
 		}
 	}
 	if c.MaxAttempts < 1 || c.MaxAttempts > maxAttemptsLimit {

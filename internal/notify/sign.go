@@ -23,9 +23,14 @@ const (
 	HeaderSignature = "webhook-signature"
 )
 
-// MinSecretLength is the shortest secret accepted, in bytes: the HMAC key
-// should be as strong as the hash it keys.
-const MinSecretLength = 32
+// The lengths of a secret accepted, in bytes, as the Standard Webhooks
+// scheme bounds them: 24 bytes (192 bits, the length Svix makes) is more
+// than a guesser can search, and a receiver's library may refuse a
+// secret outside the bounds.
+const (
+	MinSecretLength = 24
+	MaxSecretLength = 64
+)
 
 // DefaultTolerance is how far a webhook-timestamp may be from the
 // receiver's clock when Verify is given no tolerance.
@@ -103,16 +108,26 @@ func Verify(secrets [][]byte, h http.Header, body []byte, now time.Time, toleran
 
 // ParseSecret decodes a secret written as the scheme's libraries write
 // it: "whsec_" followed by the base64 of its bytes (the prefix may be
-// left out). It refuses one shorter than MinSecretLength bytes.
+// left out). It refuses one shorter than MinSecretLength bytes or longer
+// than MaxSecretLength.
 func ParseSecret(s string) ([]byte, error) {
 	b, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(strings.TrimSpace(s), secretPrefix))
 	if err != nil {
 		return nil, errors.New("notify: the webhook secret is not whsec_ followed by base64 (for example from `openssl rand -base64 32`)")
 	}
-	if len(b) < MinSecretLength {
-		return nil, fmt.Errorf("notify: the webhook secret is %d bytes: want at least %d", len(b), MinSecretLength)
+	if err := checkSecret(b); err != nil {
+		return nil, fmt.Errorf("notify: the webhook secret is %w", err)
 	}
 	return b, nil
+}
+
+// checkSecret says what is wrong with a secret's length, after "the
+// secret is".
+func checkSecret(b []byte) error {
+	if len(b) < MinSecretLength || len(b) > MaxSecretLength {
+		return fmt.Errorf("%d bytes: want %d to %d (for example from `openssl rand -base64 32`)", len(b), MinSecretLength, MaxSecretLength)
+	}
+	return nil
 }
 
 // FormatSecret writes a secret as ParseSecret reads it, for a receiver's

@@ -126,7 +126,10 @@ func TestParseSecret(t *testing.T) {
 		{notify.FormatSecret(raw), raw, ""},
 		{base64.StdEncoding.EncodeToString(raw), raw, ""},
 		{" " + notify.FormatSecret(raw) + "\n", raw, ""},
-		{notify.FormatSecret(raw[:24]), nil, "24 bytes: want at least 32"},
+		{notify.FormatSecret(raw[:24]), raw[:24], ""},
+		{notify.FormatSecret(bytes.Repeat([]byte{0xa5}, 64)), bytes.Repeat([]byte{0xa5}, 64), ""},
+		{notify.FormatSecret(raw[:23]), nil, "the webhook secret is 23 bytes: want 24 to 64"},
+		{notify.FormatSecret(bytes.Repeat([]byte{0xa5}, 65)), nil, "the webhook secret is 65 bytes: want 24 to 64"},
 		{"whsec_not base64!", nil, "not whsec_ followed by base64"},
 		{"", nil, "0 bytes"},
 	} {
