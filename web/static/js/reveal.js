@@ -21,8 +21,9 @@
  * character changed cannot be told from the right one here; the POST
  * carries the key check, which the server compares with the one it kept,
  * and a wrong one takes nothing: the page says the link is damaged and
- * the whole link still works. After a reveal the fragment is removed from
- * the address bar and the key dropped.
+ * the whole link still works. The fragment leaves the address bar and the
+ * history entry as soon as the key is read, whether the passcode is ever
+ * shown or not; the key stays in memory only, and goes after a reveal.
  */
 (function () {
   'use strict';
@@ -178,7 +179,12 @@
       message.hidden = false;
     }
 
+    // Read once, then out of the address bar and the history at once: a
+    // link never revealed, or damaged, must leave no key for a reload,
+    // the back button or the next person at this browser. The link as
+    // sent is still in the message it came in.
     var raw = keyFromFragment();
+    forgetFragment();
     if (!raw) {
       say('This link is incomplete: ask for it again.');
       return;
@@ -220,13 +226,11 @@
       key = null;
       check = null;
       button.hidden = true;
-      forgetFragment();
     }
 
     // damaged: the server refused this key's check and kept the link, so
     // the link is not spent, only this copy of it damaged. The same key
-    // would be refused again, so the button and the keys go; the address
-    // stays as it was opened, to be compared with the link sent.
+    // would be refused again, so the button and the keys go.
     function damaged() {
       key = null;
       check = null;
