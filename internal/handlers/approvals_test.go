@@ -150,3 +150,38 @@ func creates(h *harness) int {
 	}
 	return n
 }
+
+// TestApprovalStepsInTheHistory: every action, the approvals' steps among
+// them, can be chosen in the history's filter and is named in words; the
+// steps of a request show as such, not as their raw names.
+func TestApprovalStepsInTheHistory(t *testing.T) {
+	h := newHarness(t, nil)
+	op := h.signedIn(t, "operator")
+	u := h.WatchedUser(t, demotest.Want{Pass: demotest.NoPass})
+	path := askApproval(t, op, u, "60")
+	sup := h.signedIn(t, "supervisor")
+	if p := sup.postNoFollow(path+"/reject", url.Values{"csrf": {csrfOf(t, sup.get(path))}, "note": {"Ask the finance lead"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("reject = %d, want a redirect to the request", p.status)
+	}
+
+	for _, a := range portal.Actions() {
+		p := sup.get("/history?action=" + url.QueryEscape(string(a)))
+		option := `<option value="` + string(a) + `" selected>` + a.Label() + `</option>`
+		if p.status != http.StatusOK || !strings.Contains(p.body, option) {
+			t.Errorf("history?action=%s = %d, want 200 with %s chosen", a, p.status, option)
+		}
+	}
+	cell := func(a portal.Action) string { return `<td data-label="Action">` + a.Label() }
+	p := sup.get("/history?action=approval_reject")
+	if !strings.Contains(p.body, cell(portal.ActionApprovalReject)) || !strings.Contains(p.body, "Ask the finance lead") ||
+		strings.Contains(p.body, cell(portal.ActionApprovalRequest)) {
+		t.Errorf("the history filtered to rejections does not show the rejection alone, in words: %s", p.body)
+	}
+	mine := op.get("/my-history?action=approval_request")
+	if mine.status != http.StatusOK || !strings.Contains(mine.body, cell(portal.ActionApprovalRequest)) || !strings.Contains(mine.body, "Month-end close") {
+		t.Errorf("the operator's history of requests = %d, want their request, in words: %s", mine.status, mine.body)
+	}
+	if strings.Contains(mine.body, `value="`+string(portal.ActionRetention)+`"`) {
+		t.Error("the operator's history offers retention, which only the portal does")
+	}
+}

@@ -42,11 +42,12 @@ func (s *Server) parseHistoryFilter(c echo.Context, mine bool) (portal.EventFilt
 	if mine {
 		f.OperatorID, form.Operator = operator(c).ID, ""
 	}
-	switch portal.Action(form.Action) {
-	case "", portal.ActionIssue, portal.ActionRevoke, portal.ActionRetention, portal.ActionEndSessions, portal.ActionBulkRun, portal.ActionReveal:
-		f.Action = portal.Action(form.Action)
-	default:
-		errs["action"] = "Choose an action from the list."
+	if form.Action != "" {
+		a, ok := portal.ParseAction(form.Action)
+		if !ok {
+			errs["action"] = "Choose an action from the list."
+		}
+		f.Action = a
 	}
 	switch portal.Outcome(form.Outcome) {
 	case "", portal.OutcomeSuccess, portal.OutcomeRefused, portal.OutcomeFailed, portal.OutcomePending, portal.OutcomeUnknown:

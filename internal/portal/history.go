@@ -117,7 +117,61 @@ const (
 	// ActionReveal records a one-time link opened and its passcode shown;
 	// its TAPID and names are the issue's whose passcode it held.
 	ActionReveal Action = "reveal"
+	// ActionEventRequeue records a supervisor sending a dead security
+	// event to the webhook again; its Detail names the delivery.
+	ActionEventRequeue Action = "event_requeue"
 )
+
+// Actions returns every action the history records, in the order the
+// history's filter offers them. A new action goes here and in Label, and
+// the pages' tests fail until it does.
+func Actions() []Action {
+	return []Action{ActionIssue, ActionRevoke, ActionBulkRun, ActionReveal,
+		ActionApprovalRequest, ActionApprovalApprove, ActionApprovalReject, ActionApprovalExpire, ActionApprovalCancel,
+		ActionRetention, ActionEndSessions, ActionEventRequeue}
+}
+
+// ParseAction reads an action's name, as a filter sends it.
+func ParseAction(s string) (Action, bool) {
+	for _, a := range Actions() {
+		if string(a) == s {
+			return a, true
+		}
+	}
+	return "", false
+}
+
+// Label names the action in the history's words, as its list and its
+// filter show it.
+func (a Action) Label() string {
+	switch a {
+	case ActionIssue:
+		return "Issue"
+	case ActionRevoke:
+		return "Revoke"
+	case ActionBulkRun:
+		return "Cohort run"
+	case ActionReveal:
+		return "Link opened"
+	case ActionApprovalRequest:
+		return "Approval requested"
+	case ActionApprovalApprove:
+		return "Request approved"
+	case ActionApprovalReject:
+		return "Request rejected"
+	case ActionApprovalExpire:
+		return "Request expired"
+	case ActionApprovalCancel:
+		return "Request withdrawn"
+	case ActionRetention:
+		return "Retention"
+	case ActionEndSessions:
+		return "Sessions ended"
+	case ActionEventRequeue:
+		return "Event sent again"
+	}
+	return string(a)
+}
 
 // IntentOptions guard an intent's append.
 type IntentOptions struct {

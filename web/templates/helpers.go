@@ -183,20 +183,61 @@ func filterURL(v HistoryView, key, value string) string {
 	return historyBase(v.Mine) + "?" + q.Encode()
 }
 
+// actionWords are what the pages say of each action beyond its Label:
+// the heading of its record's page, and what a successful one did. Every
+// action of portal.Actions has its entry; the tests fail for one without.
+var actionWords = map[portal.Action]struct{ title, done string }{
+	portal.ActionIssue:           {"Issue a Temporary Access Pass", "Issued"},
+	portal.ActionRevoke:          {"Revoke a Temporary Access Pass", "Revoked"},
+	portal.ActionBulkRun:         {"Confirm a cohort run", "Confirmed"},
+	portal.ActionReveal:          {"Open a one-time link", "Revealed"},
+	portal.ActionApprovalRequest: {"Ask for a second pair of eyes", "Requested"},
+	portal.ActionApprovalApprove: {"Approve a request", "Approved"},
+	portal.ActionApprovalReject:  {"Reject a request", "Rejected"},
+	portal.ActionApprovalExpire:  {"A request expires", "Expired"},
+	portal.ActionApprovalCancel:  {"Withdraw a request", "Withdrawn"},
+	portal.ActionRetention:       {"Delete records past their retention", "Done"},
+	portal.ActionEndSessions:     {"End an operator's sessions", "Done"},
+	portal.ActionEventRequeue:    {"Send a security event again", "Done"},
+}
+
+// actionTitle is the heading of a record's page.
 func actionTitle(e portal.Event) string {
-	switch e.Action {
-	case portal.ActionIssue:
-		return "Issue a Temporary Access Pass"
-	case portal.ActionRevoke:
-		return "Revoke a Temporary Access Pass"
-	case portal.ActionRetention:
-		return "Retention"
-	case portal.ActionBulkRun:
-		return "Confirm a cohort run"
-	case portal.ActionReveal:
-		return "Open a one-time link"
+	if w, ok := actionWords[e.Action]; ok {
+		return w.title
 	}
-	return string(e.Action)
+	return e.Action.Label()
+}
+
+// actionLabel says what an action did when it succeeded.
+func actionLabel(a portal.Action) string {
+	if w, ok := actionWords[a]; ok {
+		return w.done
+	}
+	return a.Label()
+}
+
+// historyActions are the actions the history's filter offers: an
+// operator's own history leaves out those only supervisors take.
+func historyActions(mine bool) []portal.Action {
+	var out []portal.Action
+	for _, a := range portal.Actions() {
+		if mine && supervisorAction(a) {
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// supervisorAction reports whether only supervisors (or the portal
+// itself) take action a, so that no operator's own history holds it.
+func supervisorAction(a portal.Action) bool {
+	switch a {
+	case portal.ActionRetention, portal.ActionEndSessions, portal.ActionEventRequeue, portal.ActionApprovalApprove, portal.ActionApprovalReject:
+		return true
+	}
+	return false
 }
 
 func labelClass(b Bar) string {
@@ -230,44 +271,8 @@ func invisible(r rune) bool {
 	return r != '\n' && (unicode.IsControl(r) || unicode.Is(unicode.Cf, r))
 }
 
-// actionLabel names an action in words.
-func actionLabel(a portal.Action) string {
-	switch a {
-	case portal.ActionIssue:
-		return "Issued"
-	case portal.ActionRevoke:
-		return "Revoked"
-	case portal.ActionRetention, portal.ActionEndSessions:
-		return "Done"
-	case portal.ActionBulkRun:
-		return "Confirmed"
-	case portal.ActionReveal:
-		return "Revealed"
-	}
-	return string(a)
-}
-
 // passFilters are the choices of the tenant passes page: key and label.
 var passFilters = [][2]string{{"all", "All"}, {"elsewhere", "Made elsewhere"}, {"protected", "Made elsewhere for protected accounts"}}
-
-// actionName names an action in the history's words.
-func actionName(a portal.Action) string {
-	switch a {
-	case portal.ActionIssue:
-		return "Issue"
-	case portal.ActionRevoke:
-		return "Revoke"
-	case portal.ActionRetention:
-		return "Retention"
-	case portal.ActionEndSessions:
-		return "Sessions ended"
-	case portal.ActionBulkRun:
-		return "Cohort run"
-	case portal.ActionReveal:
-		return "Link opened"
-	}
-	return string(a)
-}
 
 // outcomeLabel says how a record's action ended, in words.
 func outcomeLabel(e portal.Event) string {
