@@ -39,13 +39,22 @@ func (s *Server) awaitApproval(c echo.Context, wait *issuance.AwaitingApproval, 
 // supervisor, the operator's own otherwise.
 func (s *Server) approvalsPage(c echo.Context) error {
 	op := operator(c)
-	state, _ := portal.ParseApprovalState(c.QueryParam("state"))
-	rs, err := s.cfg.Service.Approvals(c.Request().Context(), op, state)
+	page := s.page(c, "Approvals", "approvals")
+	v := templates.ApprovalsView{Supervisor: op.Supervisor, Now: s.cfg.Service.Now()}
+	if q := c.QueryParam("state"); q != "" {
+		state, ok := portal.ParseApprovalState(q)
+		if !ok {
+			v.Error = "The state in the address is not one a request can be in. Choose which requests to see from the list."
+			return s.render(c, http.StatusBadRequest, templates.ApprovalsPage(page, v))
+		}
+		v.State = state
+	}
+	rs, err := s.cfg.Service.Approvals(c.Request().Context(), op, v.State)
 	if err != nil {
 		return err
 	}
-	return s.render(c, http.StatusOK, templates.ApprovalsPage(s.page(c, "Approvals", "approvals"),
-		templates.ApprovalsView{Requests: rs, Supervisor: op.Supervisor, State: state, Now: s.cfg.Service.Now()}))
+	v.Requests = rs
+	return s.render(c, http.StatusOK, templates.ApprovalsPage(page, v))
 }
 
 // approvalPage shows a request: to its requester, where it stands and,

@@ -185,3 +185,38 @@ func TestApprovalStepsInTheHistory(t *testing.T) {
 		t.Error("the operator's history offers retention, which only the portal does")
 	}
 }
+
+// TestApprovalsFilterAndRoles: a state the list does not know is answered
+// 400, saying so, not with every request; only a supervisor reaches the
+// decision's routes, whatever the service would say.
+func TestApprovalsFilterAndRoles(t *testing.T) {
+	h := newHarness(t, nil)
+	op := h.signedIn(t, "operator")
+	u := h.WatchedUser(t, demotest.Want{Pass: demotest.NoPass})
+	path := askApproval(t, op, u, "60")
+
+	for _, bad := range []string{"nonsense", "PENDING", "%3Cscript%3E"} {
+		p := op.get("/approvals?state=" + bad)
+		if p.status != http.StatusBadRequest || !strings.Contains(p.body, "not one a request can be in") || strings.Contains(p.body, u.DisplayName) {
+			t.Errorf("approvals?state=%s = %d, want 400 saying the state is unknown, listing nothing", bad, p.status)
+		}
+	}
+	if p := op.get("/approvals?state=pending"); p.status != http.StatusOK || !strings.Contains(p.body, u.DisplayName) {
+		t.Errorf("approvals?state=pending = %d, want 200 listing the request", p.status)
+	}
+
+	other := h.signedIn(t, "operator")
+	csrf := csrfOf(t, other.get("/approvals"))
+	for _, decision := range []string{"approve", "reject"} {
+		p := other.postNoFollow(path+"/"+decision, url.Values{"csrf": {csrf}, "note": {"Looks fine"}})
+		if p.status != http.StatusForbidden || !strings.Contains(p.body, "for supervisors") {
+			t.Errorf("an operator's %s = %d, want 403 for supervisors", decision, p.status)
+		}
+	}
+	if got := historyOf(t, h, u.ID); !slices.Equal(got, []string{"approval_request:success"}) {
+		t.Errorf("history = %v, want the request alone", got)
+	}
+	if p := op.get(path); !strings.Contains(p.body, "waits for a supervisor other than you") {
+		t.Errorf("the request is no longer waiting after an operator's decisions")
+	}
+}

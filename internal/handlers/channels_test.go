@@ -322,8 +322,17 @@ func TestDeadEventsSentAgain(t *testing.T) {
 	if action == nil {
 		t.Fatal("no way to send the event again")
 	}
-	if p := sup.post(action[1], url.Values{"csrf": {csrfOf(t, page)}}); p.status != http.StatusOK || !strings.Contains(p.body, "being sent again") {
-		t.Fatalf("send again = %d: %s", p.status, p.body)
+	p := sup.postNoFollow(action[1], url.Values{"csrf": {csrfOf(t, page)}})
+	if loc := p.header.Get("Location"); p.status != http.StatusSeeOther || loc != "/history/events?done=requeued" {
+		t.Fatalf("send again = %d to %q, want a redirect to the events page", p.status, loc)
+	}
+	if p := sup.get(p.header.Get("Location")); p.status != http.StatusOK || !strings.Contains(p.body, "being sent again") {
+		t.Fatalf("the events page after sending again = %d: %s", p.status, p.body)
+	}
+	recorded, err := h.App.Store.List(t.Context(), portal.EventFilter{Action: portal.ActionEventRequeue})
+	if err != nil || len(recorded) != 1 || recorded[0].OperatorID != graphemu.SupervisorUserID || recorded[0].Outcome != portal.OutcomeSuccess ||
+		!strings.Contains(recorded[0].Detail, "delivery "+regexp.MustCompile(`\d+`).FindString(action[1])+",") {
+		t.Errorf("the history of events sent again = %+v, %v; want one record by the supervisor naming the delivery", recorded, err)
 	}
 	for deadline := time.Now().Add(10 * time.Second); got.Load() == 0 && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 	}

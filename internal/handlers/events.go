@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 
@@ -23,7 +24,11 @@ type Events interface {
 
 // eventsPage shows the security events' deliveries.
 func (s *Server) eventsPage(c echo.Context) error {
-	return s.renderEvents(c, http.StatusOK, "")
+	message := ""
+	if c.QueryParam("done") == "requeued" {
+		message = "The event is being sent again."
+	}
+	return s.renderEvents(c, http.StatusOK, message)
 }
 
 func (s *Server) renderEvents(c echo.Context, status int, message string) error {
@@ -40,18 +45,26 @@ func (s *Server) renderEvents(c echo.Context, status int, message string) error 
 		templates.EventsView{Counts: counts, Dead: dead, Message: message}))
 }
 
-// eventRequeue sends a dead event again, at once.
+// eventRequeue sends a dead event again, at once, records in the history
+// who did, and goes back to the events page.
 func (s *Server) eventRequeue(c echo.Context) error {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil || id <= 0 {
 		return &portal.Error{Code: portal.ENotFound, Message: "There is no such event."}
 	}
-	ok, err := s.cfg.Events.Requeue(c.Request().Context(), id)
+	ctx := c.Request().Context()
+	ok, err := s.cfg.Events.Requeue(ctx, id)
 	if err != nil {
 		return err
 	}
 	if !ok {
 		return s.renderEvents(c, http.StatusConflict, "That event is not dead: it was sent again already, or delivered.")
 	}
-	return s.renderEvents(c, http.StatusOK, "The event is being sent again.")
+	sup := operator(c)
+	if _, err := s.cfg.History.Record(ctx, portal.Event{Action: portal.ActionEventRequeue, Outcome: portal.OutcomeSuccess,
+		OperatorID: sup.ID, OperatorName: sup.Name, RequestID: requestID(c),
+		Detail: fmt.Sprintf("The security event of webhook delivery %d, dead after its last attempt, was queued to be sent again.", id)}); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/history/events?done=requeued")
 }

@@ -85,8 +85,10 @@ func (s *Server) routes() {
 	if s.cfg.Service.ApprovalsOn() {
 		op.GET("/approvals", s.approvalsPage)
 		op.GET("/approvals/:id", s.approvalPage)
-		op.POST("/approvals/:id/approve", s.approvalDecide(true))
-		op.POST("/approvals/:id/reject", s.approvalDecide(false))
+		// The service refuses anyone but a supervisor too; the routes say
+		// so first.
+		op.POST("/approvals/:id/approve", s.approvalDecide(true), s.requireSupervisor)
+		op.POST("/approvals/:id/reject", s.approvalDecide(false), s.requireSupervisor)
 		op.POST("/approvals/:id/cancel", s.approvalCancel)
 		op.POST("/approvals/:id/passcode", s.approvalPasscode)
 	}

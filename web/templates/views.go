@@ -435,6 +435,9 @@ type ApprovalsView struct {
 	Supervisor bool
 	State      portal.ApprovalState
 	Now        time.Time
+	// Error says what is wrong with the filter asked for; no requests are
+	// listed then.
+	Error string
 }
 
 // ApprovalView is one request for approval.
