@@ -1,9 +1,7 @@
 package approval
 
 import (
-	"crypto/rand"
-	"encoding/base64"
-
+	"github.com/tapportal/portal/internal/portal"
 	"github.com/tapportal/portal/internal/seal"
 )
 
@@ -42,25 +40,10 @@ func Open(private []byte, id string, sealed []byte) (string, error) {
 	return seal.Open(private, sealLabel, []byte(id), sealed)
 }
 
-// idBytes is the size of a request's id before encoding: 128 bits, which
-// no one guesses.
-const idBytes = 16
-
 // NewID returns a new request id: 128 random bits, base64url without
-// padding, fit for a URL's path.
-func NewID() string {
-	b := make([]byte, idBytes)
-	// crypto/rand.Read never fails (it crashes the program instead).
-	rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
+// padding, fit for a URL's path (portal.NewID).
+func NewID() string { return portal.NewID() }
 
 // IsID reports whether s has the shape of a request id, so that a handler
 // refuses anything else before it reaches the store or a page.
-func IsID(s string) bool {
-	if len(s) != base64.RawURLEncoding.EncodedLen(idBytes) {
-		return false
-	}
-	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
-	return err == nil && len(b) == idBytes
-}
+func IsID(s string) bool { return portal.ValidID(s) }

@@ -44,11 +44,13 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+
+	"github.com/tapportal/portal/internal/portal"
 )
 
 // Sizes of the format's parts, in bytes.
 const (
-	IDSize    = 16
+	IDSize    = portal.IDSize
 	KeySize   = 32
 	NonceSize = 12
 	TagSize   = 16
@@ -71,20 +73,13 @@ var ErrKey = errors.New("reveal: the key is not 43 characters of base64url")
 // wrong key, the wrong link id, or a changed ciphertext or nonce.
 var ErrOpen = errors.New("reveal: the passcode does not decrypt with this key and link")
 
-// NewLinkID returns a new link id: 128 random bits, base64url.
-func NewLinkID() string {
-	b := make([]byte, IDSize)
-	// crypto/rand.Read never fails: it crashes the program rather than
-	// return predictable bytes.
-	rand.Read(b)
-	return encoding.EncodeToString(b)
-}
+// NewLinkID returns a new link id: 128 random bits, base64url, as every
+// random id of the portal is made (portal.NewID).
+func NewLinkID() string { return portal.NewID() }
 
 // ValidLinkID reports whether id has the form NewLinkID gives. A handler
 // answers any other id as unknown without asking the store.
-func ValidLinkID(id string) bool {
-	return decodedLen(id, IDSize)
-}
+func ValidLinkID(id string) bool { return portal.ValidID(id) }
 
 // ValidKey reports whether key has the form Seal gives.
 func ValidKey(key string) bool {
