@@ -22,7 +22,6 @@ type Snapshot = portal.ApprovalSnapshot
 func Diff(before, after Snapshot) []string {
 	var out []string
 	say := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
-	same := func(a, b string) bool { return a == b }
 
 	switch {
 	case before.Eligible && !after.Eligible:
@@ -30,10 +29,10 @@ func Diff(before, after Snapshot) []string {
 	case !before.Eligible && after.Eligible:
 		say("The user can now get a pass.")
 	}
-	for _, m := range missing(after.Refusals, before.Refusals, same) {
+	for _, m := range missing(after.Refusals, before.Refusals) {
 		say("Now refused: %s", m)
 	}
-	for _, m := range missing(before.Refusals, after.Refusals, same) {
+	for _, m := range missing(before.Refusals, after.Refusals) {
 		say("No longer refused: %s", m)
 	}
 
@@ -47,10 +46,10 @@ func Diff(before, after Snapshot) []string {
 		say("The user's name changed from %s to %s.", cmp.Or(before.DisplayName, "nothing"), cmp.Or(after.DisplayName, "nothing"))
 	}
 
-	if roles := missing(after.Roles, before.Roles, same); len(roles) > 0 {
+	if roles := missing(after.Roles, before.Roles); len(roles) > 0 {
 		say("The user now holds %s.", join(roles))
 	}
-	if roles := missing(before.Roles, after.Roles, same); len(roles) > 0 {
+	if roles := missing(before.Roles, after.Roles); len(roles) > 0 {
 		say("The user no longer holds %s.", join(roles))
 	}
 
@@ -99,10 +98,10 @@ func Diff(before, after Snapshot) []string {
 }
 
 // missing returns the items of a that b lacks, in a's order.
-func missing(a, b []string, eq func(x, y string) bool) []string {
+func missing(a, b []string) []string {
 	var out []string
 	for _, x := range a {
-		if !slices.ContainsFunc(b, func(y string) bool { return eq(x, y) }) {
+		if !slices.Contains(b, x) {
 			out = append(out, x)
 		}
 	}

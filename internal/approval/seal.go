@@ -1,6 +1,8 @@
 package approval
 
 import (
+	"crypto/subtle"
+
 	"github.com/tapportal/portal/internal/portal"
 	"github.com/tapportal/portal/internal/seal"
 )
@@ -38,6 +40,19 @@ func Seal(public []byte, id, passcode string) ([]byte, error) {
 // private key, or returns ErrUnseal.
 func Open(private []byte, id string, sealed []byte) (string, error) {
 	return seal.Open(private, sealLabel, []byte(id), sealed)
+}
+
+// CheckKey refuses a requester's public key that nothing can be sealed
+// to, when the request is made: found only once the pass exists, it would
+// leave a pass whose passcode nobody can be given.
+func CheckKey(public []byte) error { return seal.CheckPublic(public) }
+
+// Holds reports whether private is the private half of public: a browser
+// is asked to prove it holds the right key before a sealed passcode is
+// taken from the database for it, so that the wrong key burns nothing.
+func Holds(private, public []byte) bool {
+	derived, err := seal.PublicOf(private)
+	return err == nil && subtle.ConstantTimeCompare(derived, public) == 1
 }
 
 // NewID returns a new request id: 128 random bits, base64url without

@@ -79,3 +79,33 @@ func TestNewID(t *testing.T) {
 		t.Error("IsID(a 22-character base64url id) = false, want true")
 	}
 }
+
+// TestKeyChecks refuses a public key nothing can be sealed to, and tells
+// the private half of a request's key from any other key.
+func TestKeyChecks(t *testing.T) {
+	public, private, err := approval.NewKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, other, _ := approval.NewKeys()
+	if err := approval.CheckKey(public); err != nil {
+		t.Errorf("CheckKey(a public key) = %v, want nil", err)
+	}
+	if err := approval.CheckKey([]byte("short")); err == nil {
+		t.Error("CheckKey(5 bytes) = nil, want an error")
+	}
+	for _, c := range []struct {
+		name    string
+		private []byte
+		want    bool
+	}{
+		{"its private key", private, true},
+		{"another private key", other, false},
+		{"no key", nil, false},
+		{"not a key", []byte("short"), false},
+	} {
+		if got := approval.Holds(c.private, public); got != c.want {
+			t.Errorf("Holds(%s) = %v, want %v", c.name, got, c.want)
+		}
+	}
+}

@@ -35,6 +35,41 @@ func NewKeys() (public, private []byte, err error) {
 	return k.PublicKey().Bytes(), k.Bytes(), nil
 }
 
+// ErrKey is returned for a public or private key that is not an X25519
+// key: a browser that sent something else, or bytes damaged on the way.
+var ErrKey = errors.New("seal: not an X25519 key")
+
+// CheckPublic returns ErrKey unless public is a key Seal can seal to, so
+// that a key is refused when it is handed over, not when a passcode that
+// nobody else will ever hold needs sealing to it. Any 32 bytes parse as
+// a key, but a few (the low-order points) agree on no secret with anyone:
+// a trial agreement finds them.
+func CheckPublic(public []byte) error {
+	to, err := ecdh.X25519().NewPublicKey(public)
+	if err != nil {
+		return ErrKey
+	}
+	trial, err := ecdh.X25519().GenerateKey(rand.Reader)
+	if err != nil {
+		return err
+	}
+	if _, err := trial.ECDH(to); err != nil {
+		return ErrKey
+	}
+	return nil
+}
+
+// PublicOf returns the public key of private, or ErrKey: what a holder of
+// a private key proves it holds the right one with, before anything is
+// opened with it.
+func PublicOf(private []byte) ([]byte, error) {
+	k, err := ecdh.X25519().NewPrivateKey(private)
+	if err != nil {
+		return nil, ErrKey
+	}
+	return k.PublicKey().Bytes(), nil
+}
+
 // Seal encrypts passcode to public for the use label names, bound to
 // data.
 func Seal(public []byte, label string, data []byte, passcode string) ([]byte, error) {

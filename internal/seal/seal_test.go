@@ -46,3 +46,35 @@ func TestSealOpens(t *testing.T) {
 		t.Error("two seals of one passcode are the same bytes: each needs a key of its own")
 	}
 }
+
+// TestKeys refuses what is not a key, and derives a private key's public
+// half as NewKeys made it.
+func TestKeys(t *testing.T) {
+	public, private, err := seal.NewKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := seal.CheckPublic(public); err != nil {
+		t.Errorf("CheckPublic(a public key) = %v, want nil", err)
+	}
+	for _, bad := range [][]byte{nil, {}, []byte("short"), append(public, 0)} {
+		if err := seal.CheckPublic(bad); !errors.Is(err, seal.ErrKey) {
+			t.Errorf("CheckPublic(%d bytes) = %v, want ErrKey", len(bad), err)
+		}
+		if _, err := seal.PublicOf(bad); !errors.Is(err, seal.ErrKey) {
+			t.Errorf("PublicOf(%d bytes) = %v, want ErrKey", len(bad), err)
+		}
+	}
+	// A low-order point parses as a key, but nothing seals to it.
+	lowOrder := make([]byte, 32)
+	if _, err := seal.Seal(lowOrder, "use", nil, "x"); err == nil {
+		t.Fatal("Seal(a low-order point) = no error")
+	}
+	if err := seal.CheckPublic(lowOrder); !errors.Is(err, seal.ErrKey) {
+		t.Errorf("CheckPublic(a low-order point) = %v, want ErrKey", err)
+	}
+	got, err := seal.PublicOf(private)
+	if err != nil || string(got) != string(public) {
+		t.Errorf("PublicOf(private) = %x, %v; want %x", got, err, public)
+	}
+}
