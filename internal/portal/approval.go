@@ -16,7 +16,9 @@ const (
 	// expires.
 	ApprovalPending ApprovalState = "pending"
 	// ApprovalApproved: approved; the pass is on its way through the
-	// guarded path, which may still refuse it.
+	// guarded path, which may still refuse it, or Graph left its outcome
+	// unknown and the history settles it (Detail says so). The portal
+	// settles a request left here from the history of its issue.
 	ApprovalApproved ApprovalState = "approved"
 	// ApprovalRejected: rejected; nothing is issued.
 	ApprovalRejected ApprovalState = "rejected"
@@ -24,7 +26,9 @@ const (
 	ApprovalExpired ApprovalState = "expired"
 	// ApprovalCancelled: withdrawn by its requester while pending.
 	ApprovalCancelled ApprovalState = "cancelled"
-	// ApprovalIssued: approved and issued.
+	// ApprovalIssued: approved and issued. Detail says so when nothing
+	// waits for the requester that was to: the pass exists, but its
+	// passcode reached nobody.
 	ApprovalIssued ApprovalState = "issued"
 	// ApprovalFailed: approved, but the issue was refused or failed
 	// (Detail says why).
@@ -63,7 +67,9 @@ func (s ApprovalState) Label() string {
 	case ApprovalPending:
 		return "Waiting for approval"
 	case ApprovalApproved:
-		return "Approved"
+		// A request stays here only while its pass is being issued, or
+		// until the history settles an outcome Graph left unknown.
+		return "Approved: outcome being settled"
 	case ApprovalRejected:
 		return "Rejected"
 	case ApprovalExpired:
@@ -277,6 +283,27 @@ type Approvals interface {
 	// approved.
 	MarkApprovalIssued(ctx context.Context, id string, eventID int64, tapID string, sealed []byte, now time.Time) error
 	MarkApprovalFailed(ctx context.Context, id string, eventID int64, detail string, now time.Time) error
+	// SettleApproval moves an approved request to issued or failed (to),
+	// with the history record that settled its issue, the pass's id and a
+	// detail saying what came of it and what the requester should do,
+	// and no sealed passcode: for a request settled from the history.
+	// EInvalid for another state to move to; EConflict for a request that
+	// is not approved.
+	SettleApproval(ctx context.Context, id string, to ApprovalState, eventID int64, tapID, detail string, now time.Time) error
+	// NoteApproval links an approved request to the history record of its
+	// issue and says where it stands, leaving it approved: for an issue
+	// whose outcome Graph left unknown, which the history settles.
+	// EConflict for a request that is not approved.
+	NoteApproval(ctx context.Context, id string, eventID int64, detail string) error
+	// ApprovedBefore lists the requests approved at or before before and
+	// neither issued nor failed since, oldest first, at most limit: those
+	// whose issue the portal settles from the history.
+	ApprovedBefore(ctx context.Context, before time.Time, limit int) ([]ApprovalRequest, error)
+	// UnrecordedApprovals lists the requests whose request is in the
+	// history (RequestEventID set) but whose end is not (DecisionEventID
+	// 0), though they left pending at or before before, oldest first, at
+	// most limit: the steps a failing history kept out, to record late.
+	UnrecordedApprovals(ctx context.Context, before time.Time, limit int) ([]ApprovalRequest, error)
 	// TakeSealedApproval returns the request with its sealed passcode
 	// and forgets the passcode, in one step: of two takers, one gets it.
 	// Anyone but the requester gets EDenied; a request with no passcode
