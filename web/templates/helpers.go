@@ -70,6 +70,8 @@ func minutes(m int) string { return portal.FormatMinutes(m) }
 
 func userURL(id string) string { return "/users/" + url.PathEscape(id) }
 
+func approvalURL(id string) string { return "/approvals/" + url.PathEscape(id) }
+
 func searchURL(q, cursor string) string {
 	v := url.Values{"q": {q}}
 	if cursor != "" {
@@ -345,11 +347,17 @@ func channelHint(c portal.Channel) string {
 // approvalFilters are the approval list's choices; "" is every request.
 var approvalFilters = []portal.ApprovalState{"", portal.ApprovalPending, portal.ApprovalIssued, portal.ApprovalRejected, portal.ApprovalExpired}
 
-func approvalFilterLabel(st portal.ApprovalState) string {
-	if st == "" {
-		return "All"
+// approvalPresets are the approval list's choices as links, the one shown
+// marked; none is when the filter asked for was refused.
+func approvalPresets(v ApprovalsView) []Preset {
+	out := make([]Preset, len(approvalFilters))
+	for i, st := range approvalFilters {
+		out[i] = Preset{Label: "All", URL: "/approvals", Current: st == v.State && v.Error == ""}
+		if st != "" {
+			out[i].Label, out[i].URL = st.Label(), "/approvals?state="+url.QueryEscape(string(st))
+		}
 	}
-	return st.Label()
+	return out
 }
 
 // approvalBadge is the badge class of a request's state.

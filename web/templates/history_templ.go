@@ -347,7 +347,7 @@ func HistoryPage(p Page, v HistoryView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = presetLinks(v.Presets).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = presetLinks("Periods", v.Presets).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -139,7 +139,15 @@ func RevealPage(p Page, v RevealView) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 5, "</time>.</p></div><div id=\"reveal-shown\" class=\"stack\" hidden><p id=\"passcode-label\">Your passcode. Type it where your sign-in asks for a Temporary Access Pass. This page will not show it again.</p><p id=\"passcode\" class=\"passcode\" tabindex=\"-1\" aria-describedby=\"passcode-label passcode-legend\"></p><p id=\"passcode-legend\" class=\"small muted\">Groups of four, read left to right. <span class=\"pc pc-upper\">Capitals</span> are bold, <span class=\"pc pc-digit\">digits</span> blue, <span class=\"pc pc-symbol\">symbols</span> boxed; small letters plain.</p><div class=\"row\"><button type=\"button\" class=\"btn btn-secondary copy-btn\" data-copy=\"#passcode\" hidden>Copy passcode</button></div></div><div id=\"reveal-message\" class=\"alert alert-warning\" role=\"alert\" hidden></div><div class=\"actions\"><button type=\"button\" id=\"reveal-button\" class=\"btn btn-primary\" hidden>Show the passcode</button></div><noscript><p class=\"alert alert-warning\">This page needs JavaScript: your browser decrypts the passcode itself, with a key that never leaves it. Turn JavaScript on and reload the page.</p></noscript></div></section><script src=\"")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 5, "</time>.</p></div><div id=\"reveal-shown\" class=\"stack\" hidden><p id=\"passcode-label\">Your passcode. Type it where your sign-in asks for a Temporary Access Pass. This page will not show it again.</p><p id=\"passcode\" class=\"passcode\" tabindex=\"-1\" aria-describedby=\"passcode-label passcode-legend\"></p>")
+				if templ_7745c5c3_Err != nil {
+					return templ_7745c5c3_Err
+				}
+				templ_7745c5c3_Err = passcodeLegend().Render(ctx, templ_7745c5c3_Buffer)
+				if templ_7745c5c3_Err != nil {
+					return templ_7745c5c3_Err
+				}
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "<div class=\"row\"><button type=\"button\" class=\"btn btn-secondary copy-btn\" data-copy=\"#passcode\" hidden>Copy passcode</button></div></div><div id=\"reveal-message\" class=\"alert alert-warning\" role=\"alert\" hidden></div><div class=\"actions\"><button type=\"button\" id=\"reveal-button\" class=\"btn btn-primary\" hidden>Show the passcode</button></div><noscript><p class=\"alert alert-warning\">This page needs JavaScript: your browser decrypts the passcode itself, with a key that never leaves it. Turn JavaScript on and reload the page.</p></noscript></div></section><script src=\"")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -152,12 +160,12 @@ func RevealPage(p Page, v RevealView) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "\" defer></script>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, "\" defer></script>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
 			} else {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, "<section class=\"card center-card\" aria-labelledby=\"reveal-heading\"><div class=\"card-body stack\"><h1 id=\"reveal-heading\">")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 8, "<section class=\"card center-card\" aria-labelledby=\"reveal-heading\"><div class=\"card-body stack\"><h1 id=\"reveal-heading\">")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -170,13 +178,13 @@ func RevealPage(p Page, v RevealView) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 8, "</h1>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 9, "</h1>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
 				switch v.State {
 				case string(portal.RevealExpired):
-					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 9, "<p>This link stopped working at <time datetime=\"")
+					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 10, "<p>This link stopped working at <time datetime=\"")
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
@@ -189,7 +197,7 @@ func RevealPage(p Page, v RevealView) templ.Component {
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
-					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 10, "\" data-local>")
+					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 11, "\" data-local>")
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
@@ -202,12 +210,12 @@ func RevealPage(p Page, v RevealView) templ.Component {
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
-					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 11, "</time>, before its passcode was shown.</p><p>Ask your helpdesk for a new one.</p>")
+					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 12, "</time>, before its passcode was shown.</p><p>Ask your helpdesk for a new one.</p>")
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
 				case string(portal.RevealRevealed):
-					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 12, "<p>The passcode of this link was already revealed, at <time datetime=\"")
+					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 13, "<p>The passcode of this link was already revealed, at <time datetime=\"")
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
@@ -220,7 +228,7 @@ func RevealPage(p Page, v RevealView) templ.Component {
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
-					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 13, "\" data-local>")
+					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 14, "\" data-local>")
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
@@ -233,22 +241,22 @@ func RevealPage(p Page, v RevealView) templ.Component {
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
-					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 14, "</time>. It can be shown only once.</p><p>If it was not you who showed it, tell your helpdesk now: they can revoke the pass.</p>")
+					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 15, "</time>. It can be shown only once.</p><p>If it was not you who showed it, tell your helpdesk now: they can revoke the pass.</p>")
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
 				case RevealUnavailable:
-					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 15, "<p>The portal cannot read this link just now. Nothing was shown and the link still works: reload this page in a few minutes.</p>")
+					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 16, "<p>The portal cannot read this link just now. Nothing was shown and the link still works: reload this page in a few minutes.</p>")
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
 				default:
-					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 16, "<p>There is no passcode at this address. Check that you opened the whole link, or ask your helpdesk for a new one.</p>")
+					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 17, "<p>There is no passcode at this address. Check that you opened the whole link, or ask your helpdesk for a new one.</p>")
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 17, "</div></section><script src=\"")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 18, "</div></section><script src=\"")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -261,7 +269,7 @@ func RevealPage(p Page, v RevealView) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 18, "\" defer></script>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 19, "\" defer></script>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
