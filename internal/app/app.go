@@ -167,11 +167,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		Now:           opts.Now,
 		Logger:        logger,
 		Observe:       m.ObserveAction,
-		// A lock outlives any request: the Graph call and its read-back.
-		LockTTL:      2*cfg.GraphTimeout + 30*time.Second,
-		SettleWindow: cfg.GraphSettleWindow,
-		Delivery:     delivery(cfg, gc, st, notifier),
-		Approvals:    ap,
+		LockTTL:       lockTTL(cfg.GraphTimeout),
+		SettleWindow:  cfg.GraphSettleWindow,
+		Delivery:      delivery(cfg, gc, st, notifier),
+		Approvals:     ap,
 	})
 	issuer, _ := url.Parse(cfg.OIDCIssuer)
 	a = &App{Metrics: m, Store: st, Graph: gc, Service: svc, Sender: sender, logger: logger, cfg: cfg, replica: replica}
@@ -260,6 +259,21 @@ func (a *App) Capabilities() []portal.Capability {
 	a.capsMu.Lock()
 	defer a.capsMu.Unlock()
 	return slices.Clone(a.caps)
+}
+
+// lockedGraphCalls is the most Graph operations one request makes, one
+// after another, while it holds a target's lock: the facts (the subject's
+// batch, then the roles of its groups), the operator's role through a
+// group, the manager, the create, the mail to the manager, and the delete
+// of a pass whose passcode could not be handed over, with its read-back.
+// The notices are sent after the lock is released.
+const lockedGraphCalls = 7
+
+// lockTTL is how long a target's lock lasts when its request never
+// releases it (its replica stopped): longer than any request holds it,
+// each Graph operation taking at most graphTimeout, with time to record.
+func lockTTL(graphTimeout time.Duration) time.Duration {
+	return lockedGraphCalls*graphTimeout + 30*time.Second
 }
 
 // SettleInterval is how often the settler reads Graph for the outcomes

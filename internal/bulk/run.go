@@ -218,7 +218,7 @@ func outcomeOf(w *portal.BulkRow, got issuance.BatchIssued, run portal.BulkRun) 
 			w.Detail = "Issued before the run was resumed; its passcode was not kept, so it cannot be shown: revoke the pass and issue another."
 		}
 	case errors.Is(err, issuance.ErrPasscodeLost):
-		w.State, w.Detail = portal.RowIssued, portal.ErrorMessage(err)
+		w.State, w.TAPID, w.Detail = portal.RowIssued, got.Result.Issued.ID, portal.ErrorMessage(err)
 	case errors.Is(err, issuance.ErrIssueUnknown):
 		w.State, w.Detail = portal.RowUnknown, portal.ErrorMessage(err)
 	case errors.Is(err, issuance.ErrNeedsConfirmation):

@@ -246,24 +246,11 @@ func (s *Service) Approve(ctx context.Context, approver portal.Operator, id, not
 		r.State, r.Detail = portal.ApprovalFailed, detail
 		return ApprovalResult{Request: r}, err
 	}
-	// What reaches the requester: the passcode to read out, or the link
-	// to send; a passcode mailed to the manager leaves nothing.
-	secret := ""
-	switch res.Delivered.Channel {
-	case portal.ChannelRead:
-		secret = res.Issued.Passcode.Reveal()
-	case portal.ChannelLink:
-		secret = res.Delivered.Link.Reveal()
-	}
-	var sealed []byte
-	if secret != "" {
-		if sealed, err = approval.Seal(r.PublicKey, r.ID, secret); err != nil {
-			// The pass exists; its passcode cannot reach the requester.
-			s.log.ErrorContext(ctx, "sealing an approved passcode", "approval", r.ID, "err", err)
-		}
-	}
-	issue := lastIssue(ctx, s.history, r)
-	if err := s.approvals.Store.MarkApprovalIssued(ctx, r.ID, issue, res.Issued.ID, sealed, s.now()); err != nil {
+	// What reaches the requester, sealed to their key as it was handed
+	// over: the passcode to read out, or the link to send; a passcode
+	// mailed to the manager leaves nothing.
+	sealed := res.Delivered.Sealed
+	if err := s.approvals.Store.MarkApprovalIssued(ctx, r.ID, res.RecordID, res.Issued.ID, sealed, s.now()); err != nil {
 		s.log.ErrorContext(ctx, "marking an approval issued", "approval", r.ID, "err", err)
 	}
 	r.State, r.TAPID, r.PasscodeWaiting = portal.ApprovalIssued, res.Issued.ID, sealed != nil
@@ -292,20 +279,6 @@ func (s *Service) startApprovedRun(ctx context.Context, r portal.ApprovalRequest
 	}
 	r.State = portal.ApprovalIssued
 	return ApprovalResult{Request: r}, nil
-}
-
-// lastIssue is the history record of the issue an approval made, or 0.
-func lastIssue(ctx context.Context, h portal.History, r portal.ApprovalRequest) int64 {
-	events, err := h.List(ctx, portal.EventFilter{TargetID: r.TargetID, Action: portal.ActionIssue, Limit: 5})
-	if err != nil {
-		return 0
-	}
-	for _, e := range events {
-		if e.RequestID == portal.ApprovalRequestPrefix+r.ID && e.Outcome != portal.OutcomePending {
-			return e.ID
-		}
-	}
-	return 0
 }
 
 // issueApproved issues the pass of approved request r through the guarded

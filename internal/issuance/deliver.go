@@ -2,11 +2,14 @@ package issuance
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/tapportal/portal/internal/approval"
 	"github.com/tapportal/portal/internal/portal"
 	"github.com/tapportal/portal/internal/reveal"
 )
@@ -69,6 +72,12 @@ type Delivered struct {
 	LinkExpires time.Time
 	// NoticeProblems say which notices could not be sent.
 	NoticeProblems []string
+	// Sealed is, for the issue of an approved request, what reaches its
+	// requester: the passcode to read out, or the link to send, sealed
+	// to the requester's key (approval.Seal); nil otherwise, and for a
+	// passcode mailed to the manager. The result then holds neither in
+	// the clear: the approver never sees them.
+	Sealed []byte
 }
 
 // checkChannel checks, before anything is recorded or made, that the
@@ -117,68 +126,92 @@ func managerProblem(u portal.User, m *portal.User) string {
 }
 
 // deliver hands the new pass's passcode over by the request's channel and
-// fills in the outcome: what was sent, to whom. When a passcode cannot be
-// handed over (the mail was refused, or Graph did not confirm it; the link
-// could not be kept) nobody holds the pass's passcode, so the pass is
-// revoked and the outcome records the failure: an unusable pass is not
-// left standing, and a mail that may have gone out carries a passcode
-// that no longer works.
-func (s *Service) deliver(ctx context.Context, p *pendingIssue, issued portal.IssuedTAP, outcome *portal.Event) (Delivered, error) {
+// fills in the outcome: what was sent, to whom. For an approved request,
+// what reaches the requester is sealed to their key here, before the
+// outcome is recorded, so that a passcode that cannot be sealed is as
+// undeliverable as a mail that was refused. A passcode that cannot be
+// handed over gives a *deliveryError: nobody holds it, and the caller
+// revokes the pass.
+func (s *Service) deliver(ctx context.Context, p *pendingIssue, issued portal.IssuedTAP, outcome *portal.Event) (Delivered, *deliveryError) {
 	d := Delivered{Channel: p.req.Channel}
 	outcome.Channel = d.Channel
-	var err error
 	switch d.Channel {
 	case portal.ChannelManager:
 		m := p.manager
 		d.Recipient = m.DisplayName + " <" + m.Mail + ">"
-		var rid string
-		rid, err = s.delivery.Mailer.SendMail(ctx, s.delivery.From, s.managerMail(p, issued))
-		if err == nil {
-			outcome.Detail = fmt.Sprintf("Passcode mailed to the manager, %s (Graph request %s).", d.Recipient, rid)
+		rid, err := s.delivery.Mailer.SendMail(ctx, s.delivery.From, s.managerMail(p, issued))
+		switch {
+		case err != nil && portal.Unsure(err):
+			return d, &deliveryError{how: "may not have reached the manager: Microsoft Graph did not confirm the mail", cause: err}
+		case err != nil:
+			return d, &deliveryError{how: "could not be mailed to the manager", cause: err}
 		}
+		outcome.Detail = fmt.Sprintf("Passcode mailed to the manager, %s (Graph request %s).", d.Recipient, rid)
 	case portal.ChannelLink:
 		now := s.now()
 		link := portal.RevealLink{TargetID: p.f.user.ID, OperatorID: p.op.ID, Created: now,
 			Expires: earliest(now.Add(s.delivery.LinkTTL), issued.End())}
-		var made portal.RevealLink
-		made, d.Link, err = reveal.Make(ctx, s.delivery.Links, s.delivery.LinkBase, issued.Passcode, link)
-		if err == nil {
-			d.LinkExpires = made.Expires
-			outcome.Detail = "Passcode sealed behind one-time link " + made.ID + ", which works until " + made.Expires.UTC().Format(time.RFC3339) + "."
-			p.link = made.ID
+		made, secret, err := reveal.Make(ctx, s.delivery.Links, s.delivery.LinkBase, issued.Passcode, link)
+		if err != nil {
+			return d, &deliveryError{how: "could not be sealed behind a link", cause: err}
 		}
+		d.Link, d.LinkExpires = secret, made.Expires
+		outcome.Detail = "Passcode sealed behind one-time link " + made.ID + ", which works until " + made.Expires.UTC().Format(time.RFC3339) + "."
+		p.link = made.ID
 	}
-	if err == nil {
-		return d, nil
+	if r := p.approved; r != nil && d.Channel != portal.ChannelManager {
+		secret := issued.Passcode
+		if d.Channel == portal.ChannelLink {
+			secret = d.Link
+		}
+		sealed, err := approval.Seal(r.PublicKey, r.ID, secret.Reveal())
+		if err != nil {
+			return d, &deliveryError{how: "could not be sealed to the requester's key", cause: &portal.Error{Code: portal.EInternal,
+				Message: "The requester's key cannot seal it.", Err: err}}
+		}
+		// The approver never sees what only the requester may open.
+		d.Sealed, d.Link = sealed, portal.Secret{}
 	}
-	return d, s.undeliverable(ctx, p, issued, outcome, err)
+	return d, nil
 }
 
+// deliveryError says why a new pass's passcode reached nobody.
+type deliveryError struct {
+	// how completes "its passcode …": what went wrong with the channel.
+	how   string
+	cause error
+}
+
+func (e *deliveryError) Error() string {
+	return fmt.Sprintf("The pass was made, but its passcode %s (%s).", e.how, portal.ErrorMessage(e.cause))
+}
+
+func (e *deliveryError) Unwrap() error { return e.cause }
+
 // undeliverable revokes a pass whose passcode could not be handed over,
-// and records why in its outcome.
-func (s *Service) undeliverable(ctx context.Context, p *pendingIssue, issued portal.IssuedTAP, outcome *portal.Event, cause error) error {
-	how := "could not be handed over"
+// through the recorded path (issue is its recorded outcome), and says
+// what came of it. Nobody holds the passcode, so the pass is not left
+// standing; a mail that may have gone out carries a passcode that no
+// longer works.
+func (s *Service) undeliverable(ctx context.Context, p *pendingIssue, issue portal.Event, cause *deliveryError) error {
+	r := revocation{op: p.op, user: p.f.user, tapID: issue.TAPID, requestID: p.req.RequestID, privilege: s.protected(p.f),
+		reason: "The passcode could not be handed over, so nobody holds it: the portal revoked the pass."}
+	if issue.ID != 0 {
+		r.detail = fmt.Sprintf("Revokes the pass of history record %d.", issue.ID)
+	}
+	// The revocation goes on when the request's context has ended: a
+	// pass nobody holds must not stay because the browser left.
+	err := s.revokePass(context.WithoutCancel(ctx), r)
+	msg := cause.Error()
 	switch {
-	case p.req.Channel == portal.ChannelManager && portal.Unsure(cause):
-		how = "may not have reached the manager: Microsoft Graph did not confirm the mail"
-	case p.req.Channel == portal.ChannelManager:
-		how = "could not be mailed to the manager"
-	case p.req.Channel == portal.ChannelLink:
-		how = "could not be sealed behind a link"
+	case err == nil:
+		msg += " The portal revoked the pass. Issue another, by this channel or another."
+	case errors.Is(err, ErrRevokeUnknown):
+		msg += " The portal asked Microsoft Graph to revoke it, and Graph did not confirm: the portal is checking and records the answer within a minute. Look at the user's page then, and revoke the pass there if it still shows."
+	default:
+		msg += " The portal could not revoke it (" + portal.ErrorMessage(err) + "): revoke it from the user's page."
 	}
-	msg := fmt.Sprintf("The pass was made, but its passcode %s (%s).", how, portal.ErrorMessage(cause))
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.readBackTimeout)
-	defer cancel()
-	rid, err := s.dir.DeleteTAP(ctx, p.f.user.ID, issued.ID)
-	if err != nil {
-		// The pass stands, its passcode with nobody: say so, on the record
-		// and to the operator, who can revoke it from the user's page.
-		outcome.Detail = msg + " The portal could not revoke it (" + portal.ErrorMessage(err) + "): revoke it from the user's page."
-		return &portal.Error{Code: portal.EUnavailable, Message: outcome.Detail, Err: cause}
-	}
-	outcome.Outcome = portal.OutcomeFailed
-	outcome.Detail = msg + " The portal revoked the pass (Graph request " + rid + "). Issue another, by this channel or another."
-	return &portal.Error{Code: portal.EUnavailable, Message: outcome.Detail, Err: cause}
+	return &portal.Error{Code: portal.EUnavailable, Message: msg, Err: cause}
 }
 
 func earliest(a, b time.Time) time.Time {
@@ -225,12 +258,24 @@ func (s *Service) managerMail(p *pendingIssue, issued portal.IssuedTAP) portal.M
 	}
 }
 
+// noticeBudget bounds the notices of one pass, together: they are sent
+// after the passcode was handed over and the target released, and the
+// page that shows the pass waits for them only this long.
+const noticeBudget = 15 * time.Second
+
 // notices tell the user, the security addresses and the notifier that a
 // pass was issued. None holds the passcode. They are sent once the
-// outcome is recorded and never undo it: what could not be sent is
-// returned, for the operator's page, and logged.
+// outcome is recorded and the target's lock released, at the same time
+// and within noticeBudget, even when the request that issued the pass has
+// ended, and never undo it: what could not be sent is returned, for the
+// operator's page, and logged.
 func (s *Service) notices(ctx context.Context, p *pendingIssue, issued portal.IssuedTAP, outcome portal.Event, d Delivered) []string {
-	var problems []string
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), noticeBudget)
+	defer cancel()
+	// One slot per notice, so that the problems come in the same order
+	// whichever is sent first.
+	var problems [3]string
+	var wg sync.WaitGroup
 	u := p.f.user
 	how := map[portal.Channel]string{
 		portal.ChannelRead:    "The operator read the passcode out to you.",
@@ -241,19 +286,21 @@ func (s *Service) notices(ctx context.Context, p *pendingIssue, issued portal.Is
 	if s.delivery.Contact != "" {
 		call = " call " + s.delivery.Contact + " now"
 	}
-	mail := func(to []portal.Address, subject, text, who string) {
+	mail := func(slot int, to []portal.Address, subject, text, who string) {
 		if s.delivery.Mailer == nil || s.delivery.From == "" || len(to) == 0 {
 			return
 		}
-		if _, err := s.delivery.Mailer.SendMail(ctx, s.delivery.From, portal.Mail{To: to, Subject: subject, Text: portal.NewSecret(text)}); err != nil {
-			s.log.WarnContext(ctx, "sending a notice", "to", who, "record", outcome.ID, "err", err)
-			problems = append(problems, "The notice to "+who+" could not be sent: "+portal.ErrorMessage(err))
-		}
+		wg.Go(func() {
+			if _, err := s.delivery.Mailer.SendMail(ctx, s.delivery.From, portal.Mail{To: to, Subject: subject, Text: portal.NewSecret(text)}); err != nil {
+				s.log.WarnContext(ctx, "sending a notice", "to", who, "record", outcome.ID, "err", err)
+				problems[slot] = "The notice to " + who + " could not be sent: " + portal.ErrorMessage(err)
+			}
+		})
 	}
 	if s.delivery.NoticeUser && portal.IsMailAddress(u.Mail) {
 		text := fmt.Sprintf("Hello %s,\n\nA Temporary Access Pass was issued for your account %s by %s of the service desk on %s. It works until %s. %s\n\n"+
 			"If you did not ask for it,%s: someone may be trying to sign in as you.\n", u.DisplayName, u.UserPrincipalName, p.op.Name, when(outcome.Time), when(issued.End()), how, orTellSomeone(call))
-		mail([]portal.Address{{Address: u.Mail, Name: u.DisplayName}}, "A Temporary Access Pass was issued for your account", text, "the user")
+		mail(0, []portal.Address{{Address: u.Mail, Name: u.DisplayName}}, "A Temporary Access Pass was issued for your account", text, "the user")
 	}
 	if len(s.delivery.NoticeSecurity) > 0 {
 		var to []portal.Address
@@ -270,15 +317,22 @@ func (s *Service) notices(ctx context.Context, p *pendingIssue, issued portal.Is
 		text := fmt.Sprintf("A Temporary Access Pass was issued.\n\nUser: %s (%s, %s)\nBy: %s (%s)\nAt: %s\nWorks until: %s\nOne-time: %s\nChannel: %s\nReason: %s\nTicket: %s\nHistory record: %d\n",
 			u.DisplayName, u.UserPrincipalName, u.ID, p.op.Name, p.op.ID, when(outcome.Time), when(issued.End()), oneTime, d.Channel.Label(),
 			outcome.Reason, ticket, outcome.ID)
-		mail(to, "Temporary Access Pass issued for "+u.DisplayName, text, "the security address")
+		mail(1, to, "Temporary Access Pass issued for "+u.DisplayName, text, "the security address")
 	}
 	n := portal.Notice{ID: fmt.Sprintf("pass.issued:%d", outcome.ID), Kind: portal.NoticePassIssued,
 		Summary:  fmt.Sprintf("%s issued a Temporary Access Pass for %s (%s).", p.op.Name, u.DisplayName, d.Channel.Label()),
 		TargetID: u.ID, TargetUPN: u.UserPrincipalName, TargetName: u.DisplayName, OperatorID: p.op.ID, OperatorName: p.op.Name, RecordID: outcome.ID}
 	if err := s.notify(ctx, n); err != nil {
-		problems = append(problems, "The security event could not be queued: "+portal.ErrorMessage(err))
+		problems[2] = "The security event could not be queued: " + portal.ErrorMessage(err)
 	}
-	return problems
+	wg.Wait()
+	var out []string
+	for _, p := range problems {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // notify queues a security event, when there is a notifier. It logs a

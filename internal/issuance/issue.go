@@ -55,10 +55,16 @@ type IssueResult struct {
 	// be shown again without reading Graph twice.
 	Form IssueForm
 	// Issued is the new pass, on success; its passcode only when the
-	// channel is ChannelRead, for the operator to read out.
+	// channel is ChannelRead, for the operator to read out. With
+	// ErrPasscodeLost it names the pass that exists, without a passcode.
 	Issued portal.IssuedTAP
 	// Delivered says how the passcode was handed over.
 	Delivered Delivered
+	// IntentID is the history record of the issue's intent, once it is
+	// recorded; RecordID the record of its outcome, once that is: 0
+	// before, and when the history could not record it.
+	IntentID int64
+	RecordID int64
 }
 
 // ErrNeedsConfirmation means the user already has a pass that the new one
@@ -134,7 +140,8 @@ type pendingIssue struct {
 // issueKind says what an issue is part of: a cohort's batch, whose
 // passcodes are sealed to the operator's browser and announced by the
 // run's own event, or an approved request, which no rule sends back to
-// the queue.
+// the queue, which must still be approved when its intent is recorded,
+// and whose passcode (or link) is sealed to its requester's key.
 type issueKind struct {
 	batch    bool
 	approved *portal.ApprovalRequest
@@ -220,11 +227,14 @@ func (s *Service) checkIssue(ctx context.Context, p *pendingIssue, userID string
 			return err
 		}
 	}
-	intent, err := s.history.RecordIntent(ctx, s.event(op, f.user, *req, portal.ActionIssue, portal.OutcomePending),
-		portal.IntentOptions{Limit: limit, Submission: req.Submission})
+	// The intent names the channel: a pass the settler finds made for an
+	// intent the portal never finished was handed over by no channel.
+	intent := s.event(op, f.user, *req, portal.ActionIssue, portal.OutcomePending)
+	intent.Channel = req.Channel
+	intent, err = s.history.RecordIntent(ctx, intent, portal.IntentOptions{Limit: limit, Submission: req.Submission})
 	switch portal.ErrorCode(err) {
 	case "":
-		p.intent = intent
+		p.intent, p.res.IntentID = intent, intent.ID
 		return nil
 	case portal.ELimited:
 		s.refuse(ctx, op, f.user, *req, Refusal{RefuseRateLimited, portal.ErrorMessage(err)}, "")
@@ -237,52 +247,77 @@ func (s *Service) checkIssue(ctx context.Context, p *pendingIssue, userID string
 	return err
 }
 
-// finishIssue records what Graph's create of a prepared issue did, and
-// releases the target.
+// finishIssue records what Graph's create of a prepared issue did,
+// hands the passcode over, and releases the target; the notices of a
+// pass issued go out after that, so that no mail holds the target
+// locked.
 func (s *Service) finishIssue(ctx context.Context, p *pendingIssue, issued portal.IssuedTAP, err error) (IssueResult, error) {
-	defer s.unlock(p.lock)
+	res, rec, err := s.finishLocked(ctx, p, issued, err)
+	s.unlock(p.lock)
+	if err == nil && !p.batch {
+		// A cohort's rows are announced by the run's own event.
+		res.Delivered.NoticeProblems = s.notices(ctx, p, issued, rec, res.Delivered)
+	}
+	return res, err
+}
+
+// finishLocked is the part of finishIssue done under the target's lock:
+// the passcode handed over, the outcome recorded, and a pass whose
+// passcode reached nobody revoked. It returns the outcome as recorded.
+func (s *Service) finishLocked(ctx context.Context, p *pendingIssue, issued portal.IssuedTAP, err error) (IssueResult, portal.Event, error) {
 	res, f, req := p.res, p.f, p.req
 	outcome := s.event(p.op, f.user, req, portal.ActionIssue, portal.OutcomeSuccess)
-	outcome.IntentID = p.intent.ID
+	outcome.IntentID, outcome.Channel = p.intent.ID, req.Channel
 	if err != nil {
 		if portal.Unsure(err) {
 			before := ""
 			if f.current != nil {
 				before = f.current.ID
 			}
-			return res, s.settleCreate(ctx, p.intent, outcome, before, err)
+			rec, err := s.settleCreate(ctx, p.intent, outcome, before, err)
+			res.RecordID = rec.ID
+			if rec.Outcome == portal.OutcomeSuccess {
+				// ErrPasscodeLost: the pass exists, without its passcode.
+				res.Issued.TAP = portal.TAP{ID: rec.TAPID, Start: rec.Start, LifetimeMinutes: rec.LifetimeMinutes, OneTime: rec.OneTime}
+			}
+			return res, rec, err
 		}
 		outcome.Outcome, outcome.Detail, outcome.GraphRequestID = portal.OutcomeFailed, portal.ErrorMessage(err), portal.RequestID(err)
 		if portal.ErrorCode(err) == portal.EPolicy {
 			outcome.Outcome, outcome.RefusalCode = portal.OutcomeRefused, RefuseGraph
 		}
-		s.recordOutcome(ctx, outcome)
-		return res, err
+		rec := s.recordOutcome(ctx, outcome)
+		res.RecordID = rec.ID
+		return res, rec, err
 	}
 	outcome.TAPID, outcome.GraphRequestID = issued.ID, issued.RequestID
 	outcome.Start, outcome.LifetimeMinutes, outcome.OneTime = issued.Start, issued.LifetimeMinutes, issued.OneTime
 	d, derr := s.deliver(ctx, p, issued, &outcome)
+	if derr != nil {
+		// The pass was made: its record says so, and why its passcode
+		// went nowhere; the revocation that follows has records of its
+		// own.
+		outcome.Detail = derr.Error() + " The portal revokes it: the revocation follows in the history."
+	}
 	// A store failure here leaves the intent for the settler. The operator
 	// still needs the passcode, which nothing else can show again.
 	rec := s.recordOutcome(ctx, outcome)
+	res.RecordID = rec.ID
 	if derr != nil {
-		return res, derr
+		return res, rec, s.undeliverable(ctx, p, rec, derr)
 	}
 	if p.link != "" && rec.ID != 0 {
 		if err := s.delivery.Links.SetRevealLinkEvent(ctx, p.link, rec.ID); err != nil {
 			s.log.WarnContext(ctx, "linking a reveal link to its record", "record", rec.ID, "err", err)
 		}
 	}
-	if d.Channel != portal.ChannelRead {
-		// The operator does not see a passcode handed over another way.
+	if d.Channel != portal.ChannelRead || p.approved != nil {
+		// The operator does not see a passcode handed over another way,
+		// nor an approver one sealed for the requester.
 		issued.Passcode = portal.Secret{}
 	}
 	res.Issued, res.Delivered = issued, d
-	if !p.batch {
-		// A cohort's rows are announced by the run's own event.
-		res.Delivered.NoticeProblems = s.notices(ctx, p, issued, rec, d)
-	}
-	return res, nil
+	return res, rec, nil
 }
 
 // recordOutcome records e and returns it as recorded; on a store failure,

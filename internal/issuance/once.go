@@ -141,8 +141,9 @@ func madeFor(tap *portal.TAP, intent portal.Event, before string) bool {
 }
 
 // settleCreate records what an unconfirmed create did, as far as Graph
-// shows it now, and returns what to tell the operator.
-func (s *Service) settleCreate(ctx context.Context, intent, outcome portal.Event, before string, cause error) error {
+// shows it now, and returns the outcome as recorded and what to tell the
+// operator.
+func (s *Service) settleCreate(ctx context.Context, intent, outcome portal.Event, before string, cause error) (portal.Event, error) {
 	outcome.GraphRequestID = portal.RequestID(cause)
 	tap, err := s.readBack(ctx, intent.TargetID)
 	if err == nil && madeFor(tap, intent, before) {
@@ -150,14 +151,12 @@ func (s *Service) settleCreate(ctx context.Context, intent, outcome portal.Event
 		outcome.Start, outcome.LifetimeMinutes, outcome.OneTime = tap.Start, tap.LifetimeMinutes, tap.OneTime
 		outcome.Detail = "Microsoft Graph did not confirm the create (" + portal.ErrorMessage(cause) +
 			"), but the pass exists: its passcode never reached the portal."
-		s.recordOutcome(ctx, outcome)
-		return ErrPasscodeLost
+		return s.recordOutcome(ctx, outcome), ErrPasscodeLost
 	}
 	outcome.Outcome = portal.OutcomeUnknown
 	outcome.Detail = "Microsoft Graph did not confirm the create (" + portal.ErrorMessage(cause) +
 		") and no new pass was visible right after; the settler reads Graph again."
-	s.recordOutcome(ctx, outcome)
-	return ErrIssueUnknown
+	return s.recordOutcome(ctx, outcome), ErrIssueUnknown
 }
 
 // settleDelete records what an unconfirmed delete did.

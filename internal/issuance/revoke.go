@@ -87,26 +87,51 @@ func (s *Service) Revoke(ctx context.Context, op portal.Operator, userID string,
 	if len(fe) > 0 {
 		return t, fe
 	}
+	return t, s.revokePass(ctx, revocation{op: op, user: t.User, tapID: t.TAP.ID, reason: req.Reason, requestID: req.RequestID,
+		privilege: s.protected(f)})
+}
+
+// revocation is a pass to revoke through the recorded path: on whose
+// behalf, whose pass, which one, and why.
+type revocation struct {
+	op        portal.Operator
+	user      portal.User
+	tapID     string
+	reason    string
+	requestID string
+	// privilege says how the user holds power the portal protects, if
+	// they do; detail, when set, is what the records say beside the
+	// reason.
+	privilege string
+	detail    string
+}
+
+// revokePass revokes a pass as every revocation is carried out: the
+// intent recorded first (nothing is deleted that the history cannot
+// show), Graph's delete, and its outcome; a delete Graph did not confirm
+// is read back and, when that cannot tell, recorded as unknown for the
+// settler (ErrRevokeUnknown). The caller holds the target's lock.
+func (s *Service) revokePass(ctx context.Context, r revocation) error {
 	base := portal.Event{
-		Action: portal.ActionRevoke, OperatorID: op.ID, OperatorName: op.Name,
-		TargetID: t.User.ID, TargetUPN: t.User.UserPrincipalName, TargetName: t.User.DisplayName,
-		TAPID: t.TAP.ID, Reason: req.Reason, RequestID: req.RequestID, Privilege: s.protected(f),
+		Action: portal.ActionRevoke, OperatorID: r.op.ID, OperatorName: r.op.Name,
+		TargetID: r.user.ID, TargetUPN: r.user.UserPrincipalName, TargetName: r.user.DisplayName,
+		TAPID: r.tapID, Reason: r.reason, RequestID: r.requestID, Privilege: r.privilege, Detail: r.detail,
 	}
 	intent := base
 	intent.Outcome = portal.OutcomePending
-	intent, err = s.history.Record(ctx, intent)
+	intent, err := s.history.Record(ctx, intent)
 	if err != nil {
-		return t, err
+		return err
 	}
-	rid, err := s.dir.DeleteTAP(ctx, t.User.ID, t.TAP.ID)
+	rid, err := s.dir.DeleteTAP(ctx, r.user.ID, r.tapID)
 	outcome := base
 	outcome.IntentID, outcome.Outcome, outcome.GraphRequestID = intent.ID, portal.OutcomeSuccess, rid
 	if err != nil && portal.Unsure(err) {
-		return t, s.settleDelete(ctx, outcome, err)
+		return s.settleDelete(ctx, outcome, err)
 	}
 	if err != nil {
 		outcome.Outcome, outcome.Detail, outcome.GraphRequestID = portal.OutcomeFailed, portal.ErrorMessage(err), portal.RequestID(err)
 	}
 	s.recordOutcome(ctx, outcome)
-	return t, err
+	return err
 }

@@ -191,6 +191,9 @@ type issueRule struct {
 	// recordedReason and recordedTicket, when set, are how the first
 	// record must start its reason and ticket.
 	recordedReason, recordedTicket string
+	// revoked, for a pass whose passcode reached nobody, is the outcome
+	// its revocation must have.
+	revoked string
 }
 
 const (
@@ -562,23 +565,65 @@ var issueRules = []issueRule{
 		s.offer(portal.ChannelManager)
 		s.dir.Fail(fake.OpManager, errDown)
 	}, err: portal.EUnavailable, history: []string{refused(issuance.RefuseCheckFailed)}, detail: "manager could not be read"},
+	// A passcode that reached nobody: the pass was made, and its record
+	// says so; then it is revoked, with the records of a revocation.
 	{name: "the mail is refused: the pass is revoked", setup: func(s *scenario) {
 		s.offer(portal.ChannelManager)
 		s.dir.Fail(fake.OpSendMail, &portal.Error{Code: portal.EInvalid, Message: "Exchange Online refused the mail's recipients."})
-	}, err: portal.EUnavailable, history: []string{pending, failed}},
+	}, err: portal.EUnavailable, history: []string{pending, success, pending, success}, revoked: success},
 	{name: "the mail is not confirmed: the pass is revoked", setup: func(s *scenario) {
 		s.offer(portal.ChannelManager)
 		s.dir.FailAfter(fake.OpSendMail, errTimeout)
-	}, err: portal.EUnavailable, history: []string{pending, failed}},
+	}, err: portal.EUnavailable, history: []string{pending, success, pending, success}, revoked: success},
 	{name: "the mail fails and so does the revocation", setup: func(s *scenario) {
 		s.offer(portal.ChannelManager)
 		s.dir.Fail(fake.OpSendMail, errDown)
 		s.dir.Fail(fake.OpDeleteTAP, errDown)
-	}, err: portal.EUnavailable, history: []string{pending, success}},
+	}, err: portal.EUnavailable, history: []string{pending, success, pending, failed}, revoked: failed},
+	{name: "the mail fails and the revocation is not confirmed: unknown, for the settler", setup: func(s *scenario) {
+		s.offer(portal.ChannelManager)
+		s.dir.Fail(fake.OpSendMail, errDown)
+		s.dir.Fail(fake.OpDeleteTAP, errTimeout)
+	}, err: portal.EUnavailable, history: []string{pending, success, pending, "unknown"}, revoked: "unknown", readBack: true},
 	{name: "the link cannot be kept: the pass is revoked", setup: func(s *scenario) {
 		s.offer(portal.ChannelLink)
 		s.links.Err = errDown
-	}, err: portal.EUnavailable, history: []string{pending, failed}},
+	}, err: portal.EUnavailable, history: []string{pending, success, pending, success}, revoked: success},
+}
+
+// checkUndeliverable checks an issue whose passcode reached nobody: the
+// issue's outcome says a pass was made and why its passcode went nowhere,
+// on its channel; a revocation of that pass follows, intent then outcome,
+// which ends as revoked (success, failed or unknown); and the operator is
+// told what became of the pass.
+func checkUndeliverable(t *testing.T, s *scenario, events []portal.Event, err error, revoked string) {
+	t.Helper()
+	if len(events) != 4 {
+		t.Fatalf("%d records, want the issue's intent and outcome, and the revocation's", len(events))
+	}
+	issue, intent, outcome := events[1], events[2], events[3]
+	if issue.Action != portal.ActionIssue || issue.Outcome != portal.OutcomeSuccess || issue.TAPID == "" || issue.Channel != s.req.Channel ||
+		!strings.Contains(issue.Detail, "The pass was made, but its passcode") {
+		t.Errorf("issue outcome = %+v, want a success naming the pass, on its channel, saying its passcode went nowhere", issue)
+	}
+	if events[0].Channel != s.req.Channel {
+		t.Errorf("issue intent channel = %q, want %q", events[0].Channel, s.req.Channel)
+	}
+	if intent.Action != portal.ActionRevoke || intent.Outcome != portal.OutcomePending || intent.TAPID != issue.TAPID ||
+		outcome.Action != portal.ActionRevoke || outcome.IntentID != intent.ID || string(outcome.Outcome) != revoked {
+		t.Errorf("revocation = %+v then %+v, want the intent to revoke pass %s, then its %s outcome", intent, outcome, issue.TAPID, revoked)
+	}
+	if n := s.dir.Calls(fake.OpDeleteTAP); n != 1 {
+		t.Errorf("DeleteTAP called %d times, want once", n)
+	}
+	gone := s.dir.Passes[targetID] == nil
+	if gone != (revoked == success) {
+		t.Errorf("pass gone = %v, want %v", gone, revoked == success)
+	}
+	says := map[string]string{success: "The portal revoked the pass", failed: "could not revoke it", "unknown": "Graph did not confirm"}[revoked]
+	if msg := portal.ErrorMessage(err); !strings.Contains(msg, "The pass was made") || !strings.Contains(msg, says) {
+		t.Errorf("the operator is told %q, want it to say the pass was made and %q", msg, says)
+	}
 }
 
 // reads are the Directory calls a decision is made on.
@@ -727,14 +772,8 @@ func TestIssueRules(t *testing.T) {
 			} else if !res.Issued.Passcode.IsZero() {
 				t.Error("a passcode came back with an error")
 			}
-			if slices.Contains(r.history, pending) && r.history[len(r.history)-1] == failed && s.req.Channel != "" && s.req.Channel != portal.ChannelRead {
-				// A passcode that could not be handed over: its pass is gone.
-				if n := s.dir.Calls(fake.OpDeleteTAP); n != 1 || s.dir.Passes[targetID] != nil {
-					t.Errorf("DeleteTAP called %d times, pass left %+v; want the undeliverable pass revoked", n, s.dir.Passes[targetID])
-				}
-				if last := events[len(events)-1]; !strings.Contains(last.Detail, "revoked the pass") || last.Channel != s.req.Channel {
-					t.Errorf("outcome = %+v, want it to say the pass was revoked, on its channel", last)
-				}
+			if r.revoked != "" {
+				checkUndeliverable(t, s, events, err, r.revoked)
 			}
 		})
 	}

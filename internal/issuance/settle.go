@@ -2,6 +2,7 @@ package issuance
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -69,6 +70,11 @@ func (s *Service) settle(ctx context.Context, holder string, rec portal.Event) (
 	switch rec.Action {
 	case portal.ActionIssue:
 		switch {
+		case madeFor(tap, intent, "") && handedOver(intent.Channel):
+			out.Outcome, out.TAPID = portal.OutcomeSuccess, tap.ID
+			out.Start, out.LifetimeMinutes, out.OneTime = tap.Start, tap.LifetimeMinutes, tap.OneTime
+			out.Detail = "Settled from Microsoft Graph: the pass exists. Its passcode was to go by the channel " + intent.Channel.Label() +
+				", and the portal never recorded handing it over, so nobody is known to hold it: the portal revokes the pass."
 		case madeFor(tap, intent, ""):
 			out.Outcome, out.TAPID = portal.OutcomeSuccess, tap.ID
 			out.Start, out.LifetimeMinutes, out.OneTime = tap.Start, tap.LifetimeMinutes, tap.OneTime
@@ -93,12 +99,42 @@ func (s *Service) settle(ctx context.Context, holder string, rec portal.Event) (
 	default:
 		return false, nil
 	}
-	if _, err := s.history.Record(ctx, out); err != nil {
+	settled, err := s.history.Record(ctx, out)
+	if err != nil {
 		if portal.ErrorCode(err) == portal.EConflict {
 			return false, nil // another replica settled it
 		}
 		return false, err
 	}
 	s.observe(out.Action, out.Outcome, "")
+	if settled.Action == portal.ActionIssue && settled.Outcome == portal.OutcomeSuccess && handedOver(intent.Channel) {
+		s.revokeUnhanded(ctx, intent, settled)
+	}
 	return true, nil
+}
+
+// handedOver reports whether a pass's passcode was to reach its user by
+// a channel the portal carries out after the create (a mail, a link):
+// a pass the settler finds made for such an intent was handed over to
+// nobody the portal knows of. Records from before channels name none,
+// and are left as they were.
+func handedOver(c portal.Channel) bool {
+	return c == portal.ChannelManager || c == portal.ChannelLink
+}
+
+// revokeUnhanded revokes, through the recorded path and under the lock
+// the settler holds, a pass settled as made whose passcode the portal
+// never recorded handing over: the mail or link may have gone out before
+// the portal stopped, and then carries a passcode that no longer works,
+// which is safer than a pass nobody is known to hold. A delete that
+// fails or that Graph does not confirm is in the history for the next
+// settlement or an operator.
+func (s *Service) revokeUnhanded(ctx context.Context, intent, settled portal.Event) {
+	u := portal.User{ID: intent.TargetID, UserPrincipalName: intent.TargetUPN, DisplayName: intent.TargetName}
+	err := s.revokePass(ctx, revocation{op: portal.Operator{ID: intent.OperatorID, Name: intent.OperatorName}, user: u, tapID: settled.TAPID,
+		requestID: intent.RequestID, reason: "The portal never recorded handing over the passcode, so nobody is known to hold it: the portal revoked the pass.",
+		detail: fmt.Sprintf("Revokes the pass of history record %d.", settled.ID)})
+	if err != nil {
+		s.log.WarnContext(ctx, "revoking a pass whose passcode was never handed over", "record", settled.ID, "err", err)
+	}
 }
