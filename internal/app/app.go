@@ -5,6 +5,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"errors"
@@ -147,6 +148,12 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 			}
 			ok, err := bulk.Start(ctx, st, svc, portal.Operator{ID: r.RequesterID, Name: r.RequesterName}, run, r.PublicKey, opts.Now())
 			if err == nil && !ok {
+				// Started already with this request's key: by this approval,
+				// carried out again when it was left approved.
+				if run, rerr := st.Run(ctx, r.RunID); rerr == nil && run.State != portal.RunPreview && run.State != portal.RunCancelled &&
+					bytes.Equal(run.PublicKey, r.PublicKey) {
+					return nil
+				}
 				return &portal.Error{Code: portal.EConflict, Message: "The run no longer waits to be confirmed: it was discarded, or confirmed already."}
 			}
 			if ok {
@@ -281,7 +288,9 @@ func lockTTL(graphTimeout time.Duration) time.Duration {
 const SettleInterval = 10 * time.Second
 
 // Settle runs the settler once if this replica holds the settler's lease:
-// one replica at a time reads Graph for unknown and pending outcomes.
+// one replica at a time reads Graph for unknown and pending outcomes, then
+// settles the requests for approval left approved, and records the steps
+// of requests the history could not record when they happened.
 func (a *App) Settle(ctx context.Context) (int, error) {
 	ok, err := a.Store.TryLease(ctx, "settler", a.replica, 3*SettleInterval)
 	if err != nil || !ok {
@@ -291,7 +300,12 @@ func (a *App) Settle(ctx context.Context) (int, error) {
 	if n > 0 {
 		a.logger.InfoContext(ctx, "settled outcomes from Graph", "count", n)
 	}
-	return n, err
+	// The requests for approval follow the outcomes just settled.
+	m, aerr := a.Service.SettleApprovals(ctx, a.replica)
+	if m > 0 {
+		a.logger.InfoContext(ctx, "settled requests for approval from the history", "count", m)
+	}
+	return n, errors.Join(err, aerr)
 }
 
 // Reconcile reads the directory audit log once if this replica holds its

@@ -2,6 +2,8 @@ package issuance
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base32"
 	"errors"
 	"fmt"
 	"strings"
@@ -19,7 +21,9 @@ type Approvals struct {
 	TTL   time.Duration
 	Store portal.Approvals
 	// StartRun confirms the cohort run of an approved request as its
-	// requester's, with the request's public key; nil refuses them.
+	// requester's, with the request's public key; nil refuses them. It
+	// is called again for a request left approved (SettleApprovals), so
+	// a run it started already with that key is no error.
 	StartRun func(ctx context.Context, r portal.ApprovalRequest) error
 }
 
@@ -51,10 +55,13 @@ func (s *Service) ApprovalTTL() time.Duration {
 // checkApproval sends an issue to the supervisors' queue when a rule says
 // so: after every guardrail and check has passed, before anything is
 // recorded as an intent or made. An issue carried out for an approved
-// request is not checked again.
+// request is not checked again, but the request must still be approved.
 func (s *Service) checkApproval(ctx context.Context, p *pendingIssue) error {
-	if s.approvals == nil || p.approved != nil {
+	if s.approvals == nil {
 		return nil
+	}
+	if p.approved != nil {
+		return s.stillApproved(ctx, p.approved.ID)
 	}
 	f, req := p.f, p.req
 	reasons := s.approvals.Rules.Check(approval.Request{Time: s.now(), Groups: f.groups, LifetimeMinutes: req.LifetimeMinutes, OneTime: req.OneTime})
@@ -64,9 +71,24 @@ func (s *Service) checkApproval(ctx context.Context, p *pendingIssue) error {
 	return s.requestApproval(ctx, p, reasons)
 }
 
+// stillApproved refuses the issue of a request that is no longer
+// approved: one SettleApprovals ended because it found no issue for it.
+// Both look under the target's lock, so that of the two, one acts.
+func (s *Service) stillApproved(ctx context.Context, id string) error {
+	r, err := s.approvals.Store.GetApproval(ctx, id)
+	if err != nil {
+		return err
+	}
+	if r.State != portal.ApprovalApproved {
+		return &portal.Error{Code: portal.EConflict, Message: strings.TrimSpace("This request is no longer approved, so nothing was issued. " + r.Detail)}
+	}
+	return nil
+}
+
 // requestApproval keeps a request for approval, records it, and tells the
 // notifier. A requester's request for the same user that is still waiting
-// is answered instead of a second one: a form sent twice makes one.
+// is answered instead of a second one: a form sent twice makes one. A
+// request the history cannot record is withdrawn before anyone sees it.
 func (s *Service) requestApproval(ctx context.Context, p *pendingIssue, reasons []portal.ApprovalReason) error {
 	st, op, f, req, now := s.approvals.Store, p.op, p.f, p.req, s.now()
 	waiting, err := st.ListApprovals(ctx, portal.ApprovalFilter{State: portal.ApprovalPending, RequesterID: op.ID, TargetID: f.user.ID, Limit: 1})
@@ -79,32 +101,78 @@ func (s *Service) requestApproval(ctx context.Context, p *pendingIssue, reasons 
 	if len(req.ApprovalKey) == 0 {
 		return &portal.Error{Code: portal.EInternal, Message: "The request for approval has no key to seal the passcode to."}
 	}
+	if err := checkKey(req.ApprovalKey); err != nil {
+		return err
+	}
 	r := portal.ApprovalRequest{
 		ID: approval.NewID(), State: portal.ApprovalPending,
 		RequesterID: op.ID, RequesterName: op.Name,
 		TargetID: f.user.ID, TargetUPN: f.user.UserPrincipalName, TargetName: f.user.DisplayName,
 		Start: req.Start, LifetimeMinutes: req.LifetimeMinutes, OneTime: req.OneTime,
 		Reason: recordable(req.Reason, CheckReason, "reason"), Ticket: recordable(req.Ticket, CheckTicket, "ticket"),
-		Channel: string(req.Channel), Reasons: reasons, Snapshot: s.snapshot(op, f),
+		Channel: string(req.Channel), Reasons: reasons, Snapshot: snapshot(p.res.Form.Verdict, f, now),
 		Created: now, Expires: now.Add(s.approvals.TTL), PublicKey: req.ApprovalKey,
 	}
-	if err := st.CreateApproval(ctx, r); err != nil {
+	e := approvalEvent(r, portal.ActionApprovalRequest, op, portal.OutcomeSuccess,
+		"Waiting for a second pair of eyes until "+r.Expires.UTC().Format(time.RFC3339)+": "+reasonText(reasons))
+	e.Channel = req.Channel
+	r, rec, err := s.keepRequest(ctx, r, e)
+	if err != nil {
 		return err
 	}
-	e := s.event(op, f.user, req, portal.ActionApprovalRequest, portal.OutcomeSuccess)
-	e.RequestID, e.Channel = portal.ApprovalRequestPrefix+r.ID, req.Channel
-	e.Detail = "Waiting for a second pair of eyes until " + r.Expires.UTC().Format(time.RFC3339) + ": " + reasonText(reasons)
-	rec, err := s.history.Record(ctx, e)
-	if err != nil {
-		s.log.ErrorContext(ctx, "recording a request for approval", "approval", r.ID, "err", err)
-	} else if err := st.SetRequestEvent(ctx, r.ID, rec.ID); err != nil {
-		s.log.WarnContext(ctx, "linking a request for approval to its record", "approval", r.ID, "err", err)
-	}
-	r.RequestEventID = rec.ID
 	s.notify(ctx, portal.Notice{ID: "approval.requested:" + r.ID, Kind: portal.NoticeApprovalRequested, RecordID: rec.ID,
 		Summary:  fmt.Sprintf("%s asks for a Temporary Access Pass for %s, which needs a second pair of eyes: %s", op.Name, f.user.DisplayName, reasonText(reasons)),
 		TargetID: f.user.ID, TargetUPN: f.user.UserPrincipalName, TargetName: f.user.DisplayName, OperatorID: op.ID, OperatorName: op.Name})
 	return &AwaitingApproval{Request: r}
+}
+
+// checkKey refuses a requester's public key that nothing can be sealed
+// to, before a request is kept: found when the pass exists, it would
+// leave a pass whose passcode nobody can be given.
+func checkKey(public []byte) error {
+	if err := approval.CheckKey(public); err != nil {
+		return &portal.Error{Code: portal.EInvalid, Err: err,
+			Message: "This browser sent a key the passcode cannot be sealed to, so nothing was asked or issued: reload the page and send the form again."}
+	}
+	return nil
+}
+
+// keepRequest keeps request r and records it as e, linking the two. No
+// request waits without its record, as no cohort run starts without its
+// own (bulk.Start): a request the history cannot record is withdrawn
+// before anyone can decide it, and the error returned.
+func (s *Service) keepRequest(ctx context.Context, r portal.ApprovalRequest, e portal.Event) (portal.ApprovalRequest, portal.Event, error) {
+	st := s.approvals.Store
+	if err := st.CreateApproval(ctx, r); err != nil {
+		return r, portal.Event{}, err
+	}
+	rec, err := s.history.Record(ctx, e)
+	if err != nil {
+		if _, cerr := st.CancelApproval(context.WithoutCancel(ctx), r.ID, r.RequesterID, s.now()); cerr != nil {
+			s.log.ErrorContext(ctx, "withdrawing a request for approval the history could not record", "approval", r.ID, "err", cerr)
+		}
+		return r, portal.Event{}, &portal.Error{Code: portal.EUnavailable, Err: err,
+			Message: "The request for approval could not be recorded in the history, so it was withdrawn and nothing was issued: try again in a moment."}
+	}
+	r.RequestEventID = rec.ID
+	if err := st.SetRequestEvent(ctx, r.ID, rec.ID); err != nil {
+		s.log.WarnContext(ctx, "linking a request for approval to its record", "approval", r.ID, "err", err)
+	}
+	return r, rec, nil
+}
+
+// approvalEvent is the history record of a step of request r taken by
+// op: the request, a decision, or how it ended. Its RequestID links the
+// steps to each other and to the issue that follows an approval.
+func approvalEvent(r portal.ApprovalRequest, action portal.Action, op portal.Operator, outcome portal.Outcome, detail string) portal.Event {
+	return portal.Event{Action: action, Outcome: outcome, OperatorID: op.ID, OperatorName: op.Name,
+		TargetID: r.TargetID, TargetUPN: r.TargetUPN, TargetName: r.TargetName, LifetimeMinutes: r.LifetimeMinutes, OneTime: r.OneTime,
+		Start: r.Start, Reason: r.Reason, Ticket: r.Ticket, RequestID: portal.ApprovalRequestPrefix + r.ID, Detail: detail}
+}
+
+// requester is the operator who made request r.
+func requester(r portal.ApprovalRequest) portal.Operator {
+	return portal.Operator{ID: r.RequesterID, Name: r.RequesterName}
 }
 
 func reasonText(reasons []portal.ApprovalReason) string {
@@ -116,9 +184,9 @@ func reasonText(reasons []portal.ApprovalReason) string {
 }
 
 // snapshot is what a decision about the user rests on, as a request for
-// approval keeps it, for the approver to compare with the present.
-func (s *Service) snapshot(op portal.Operator, f facts) portal.ApprovalSnapshot {
-	v := s.verdict(op, f)
+// approval keeps it, for the approver to compare with the present: the
+// verdict v, decided on f, and the facts themselves.
+func snapshot(v Verdict, f facts, now time.Time) portal.ApprovalSnapshot {
 	snap := portal.ApprovalSnapshot{Eligible: v.Eligible(), DisplayName: f.user.DisplayName, AccountEnabled: f.user.AccountEnabled,
 		Policy: portal.SnapshotPolicy{Enabled: f.policy.Enabled, MinLifetimeMinutes: f.policy.MinLifetimeMinutes,
 			MaxLifetimeMinutes: f.policy.MaxLifetimeMinutes, DefaultLifetimeMinutes: f.policy.DefaultLifetimeMinutes, OneTimeForced: f.policy.OneTimeForced}}
@@ -131,7 +199,7 @@ func (s *Service) snapshot(op portal.Operator, f facts) portal.ApprovalSnapshot 
 	for _, p := range privileges(f) {
 		snap.Roles = append(snap.Roles, p.Text)
 	}
-	if f.current != nil && f.current.Live(s.now()) {
+	if f.current != nil && f.current.Live(now) {
 		snap.LivePass, snap.PassID = true, f.current.ID
 	}
 	return snap
@@ -172,9 +240,9 @@ func (s *Service) Approval(ctx context.Context, op portal.Operator, id string) (
 		v.ReadProblem = portal.ErrorMessage(err)
 		return v, nil
 	}
-	snap := s.snapshot(portal.Operator{ID: r.RequesterID, Name: r.RequesterName}, f)
+	v.NowVerdict = s.verdict(requester(r), f)
+	snap := snapshot(v.NowVerdict, f, s.now())
 	v.Now, v.Changes = &snap, approval.Diff(r.Snapshot, snap)
-	v.NowVerdict = s.verdict(portal.Operator{ID: r.RequesterID, Name: r.RequesterName}, f)
 	return v, nil
 }
 
@@ -225,6 +293,12 @@ var ErrSelfApproval = &portal.Error{Code: portal.EDenied, Message: "You made thi
 // with every fact read again. The passcode is never shown to the
 // approver: read out, it waits sealed for the requester; otherwise it goes
 // by the request's channel. Every step is recorded.
+//
+// The request ends issued or failed, as the issue did. An issue whose
+// outcome Graph left unknown is no error: the request stays approved,
+// saying so, until SettleApprovals settles it from the history. Neither
+// is a pass made whose passcode never reached the portal: the request is
+// issued, saying that nobody holds the passcode.
 func (s *Service) Approve(ctx context.Context, approver portal.Operator, id, note string) (ApprovalResult, error) {
 	r, err := s.decide(ctx, approver, id, note, true)
 	if err != nil {
@@ -234,28 +308,120 @@ func (s *Service) Approve(ctx context.Context, approver portal.Operator, id, not
 		return s.startApprovedRun(ctx, r)
 	}
 	res, err := s.issueApproved(ctx, r)
-	if err != nil {
-		detail := "The approved pass was not issued: " + portal.ErrorMessage(err)
-		var handled *AlreadyHandledError
-		if errors.As(err, &handled) {
-			detail = "The approved pass was not issued again: " + handled.Outcome()
+	return s.concludeApproved(ctx, r, res, err)
+}
+
+// concludeApproved ends approved request r with what its issue did: res
+// and err, as issueApproved answered them.
+func (s *Service) concludeApproved(ctx context.Context, r portal.ApprovalRequest, res IssueResult, err error) (ApprovalResult, error) {
+	var handled *AlreadyHandledError
+	var undelivered *deliveryError
+	switch {
+	case err == nil:
+		return s.markIssued(ctx, r, res)
+	case errors.Is(err, ErrIssueUnknown):
+		// Not known, so not guessed: the history settles it from Graph,
+		// and SettleApprovals settles the request from the history.
+		detail := fmt.Sprintf("Microsoft Graph did not say whether it made the pass. The portal settles it from Graph (history record %d), "+
+			"and this request follows within a few minutes: come back then.", res.IntentID)
+		if nerr := s.approvals.Store.NoteApproval(ctx, r.ID, res.IntentID, detail); nerr != nil {
+			s.log.ErrorContext(ctx, "noting an approval whose issue is unknown", "approval", r.ID, "err", nerr)
 		}
-		if merr := s.approvals.Store.MarkApprovalFailed(ctx, r.ID, 0, detail, s.now()); merr != nil {
-			s.log.ErrorContext(ctx, "marking an approval failed", "approval", r.ID, "err", merr)
-		}
-		r.State, r.Detail = portal.ApprovalFailed, detail
-		return ApprovalResult{Request: r}, err
+		r.Detail, r.IssueEventID = detail, res.IntentID
+		return ApprovalResult{Request: r}, nil
+	case errors.Is(err, ErrPasscodeLost):
+		r = s.settleApproval(ctx, r, portal.ApprovalIssued, res.RecordID, res.Issued.ID, passcodeLost)
+		tap := res.Issued.TAP
+		return ApprovalResult{Request: r, Issued: &tap}, nil
+	case errors.As(err, &handled):
+		r = s.failApproval(ctx, r, res.RecordID, "The approved pass was not issued again: "+handled.Outcome())
+	case errors.As(err, &undelivered):
+		// The pass was made, then revoked: the message says so, and how
+		// the revocation went.
+		r = s.failApproval(ctx, r, res.RecordID, portal.ErrorMessage(err))
+	default:
+		r = s.failApproval(ctx, r, res.RecordID, "The approved pass was not issued: "+portal.ErrorMessage(err))
 	}
-	// What reaches the requester, sealed to their key as it was handed
-	// over: the passcode to read out, or the link to send; a passcode
-	// mailed to the manager leaves nothing.
-	sealed := res.Delivered.Sealed
-	if err := s.approvals.Store.MarkApprovalIssued(ctx, r.ID, res.RecordID, res.Issued.ID, sealed, s.now()); err != nil {
-		s.log.ErrorContext(ctx, "marking an approval issued", "approval", r.ID, "err", err)
+	return ApprovalResult{Request: r}, err
+}
+
+// passcodeLost is the detail of an approved request whose pass exists but
+// whose passcode never reached the portal, or the requester.
+const passcodeLost = "The pass was made, but its passcode never reached the requester, so nobody holds it: " +
+	"revoke the pass from the user's page, then ask again."
+
+// markIssued ends approved request r as issued, with what waits sealed
+// for its requester. What the store cannot keep is not dropped in
+// silence: the pass is revoked (unkept), unless its passcode went to the
+// manager, where it belongs; that request is settled from the history.
+func (s *Service) markIssued(ctx context.Context, r portal.ApprovalRequest, res IssueResult) (ApprovalResult, error) {
+	tap, sealed := res.Issued.TAP, res.Delivered.Sealed
+	err := s.approvals.Store.MarkApprovalIssued(ctx, r.ID, res.RecordID, tap.ID, sealed, s.now())
+	if err == nil {
+		r.State, r.TAPID, r.IssueEventID, r.PasscodeWaiting = portal.ApprovalIssued, tap.ID, res.RecordID, sealed != nil
+		return ApprovalResult{Request: r, Issued: &tap}, nil
 	}
-	r.State, r.TAPID, r.PasscodeWaiting = portal.ApprovalIssued, res.Issued.ID, sealed != nil
-	tap := res.Issued.TAP
-	return ApprovalResult{Request: r, Issued: &tap}, nil
+	s.log.ErrorContext(ctx, "marking an approval issued", "approval", r.ID, "err", err)
+	if sealed == nil {
+		r.Detail = "The pass was issued and its passcode went by its channel; this request is brought up to date from the history within a few minutes."
+		return ApprovalResult{Request: r, Issued: &tap}, nil
+	}
+	return s.unkept(ctx, r, res, err)
+}
+
+// unkept revokes, through the recorded path, the pass of approved request
+// r whose sealed passcode the store could not keep (cause): nobody else
+// may hold it, so the pass must not stand. It returns the error the
+// approver is shown, which says what became of the pass.
+func (s *Service) unkept(ctx context.Context, r portal.ApprovalRequest, res IssueResult, cause error) (ApprovalResult, error) {
+	msg := "The pass was made, but its passcode, sealed for the requester, could not be kept (" + portal.ErrorMessage(cause) + "), so nobody holds it."
+	// The revocation goes on when the approver's request has ended.
+	ctx = context.WithoutCancel(ctx)
+	op := requester(r)
+	lock, err := s.lock(ctx, op, r.TargetID, portal.ApprovalRequestPrefix+r.ID)
+	if err == nil {
+		err = s.revokePass(ctx, revocation{op: op, user: portal.User{ID: r.TargetID, UserPrincipalName: r.TargetUPN, DisplayName: r.TargetName},
+			tapID: res.Issued.ID, requestID: portal.ApprovalRequestPrefix + r.ID,
+			reason: "The passcode sealed for the requester could not be kept, so nobody holds it: the portal revoked the pass.",
+			detail: fmt.Sprintf("Revokes the pass of history record %d.", res.RecordID)})
+		s.unlock(lock)
+	}
+	switch {
+	case err == nil:
+		msg += " The portal revoked the pass: the requester must ask again."
+	case errors.Is(err, ErrRevokeUnknown):
+		msg += " The portal asked Microsoft Graph to revoke it, and Graph did not confirm: look at the user's page in a minute, and revoke the pass there if it still shows."
+	default:
+		msg += " The portal could not revoke it (" + portal.ErrorMessage(err) + "): revoke it from the user's page."
+	}
+	r = s.failApproval(ctx, r, res.RecordID, msg)
+	return ApprovalResult{Request: r}, &portal.Error{Code: portal.EUnavailable, Message: msg, Err: cause}
+}
+
+// failApproval ends approved request r as failed, saying why, and returns
+// it as it now stands. A store that cannot is logged: the request stays
+// approved, for SettleApprovals.
+func (s *Service) failApproval(ctx context.Context, r portal.ApprovalRequest, eventID int64, detail string) portal.ApprovalRequest {
+	if err := s.approvals.Store.MarkApprovalFailed(ctx, r.ID, eventID, detail, s.now()); err != nil {
+		s.log.ErrorContext(ctx, "marking an approval failed", "approval", r.ID, "err", err)
+		r.Detail = detail
+		return r
+	}
+	r.State, r.Detail, r.IssueEventID = portal.ApprovalFailed, detail, eventID
+	return r
+}
+
+// settleApproval ends approved request r as to (issued or failed) from
+// history record eventID, saying what came of it; a store that cannot is
+// logged, as in failApproval.
+func (s *Service) settleApproval(ctx context.Context, r portal.ApprovalRequest, to portal.ApprovalState, eventID int64, tapID, detail string) portal.ApprovalRequest {
+	if err := s.approvals.Store.SettleApproval(ctx, r.ID, to, eventID, tapID, detail, s.now()); err != nil {
+		s.log.ErrorContext(ctx, "settling an approval", "approval", r.ID, "err", err)
+		r.Detail = detail
+		return r
+	}
+	r.State, r.Detail, r.IssueEventID, r.TAPID = to, detail, eventID, tapID
+	return r
 }
 
 // startApprovedRun confirms the cohort run of approved request r: its
@@ -267,18 +433,25 @@ func (s *Service) startApprovedRun(ctx context.Context, r portal.ApprovalRequest
 		err = s.approvals.StartRun(ctx, r)
 	}
 	if err != nil {
-		detail := "The approved run was not started: " + portal.ErrorMessage(err)
-		if merr := s.approvals.Store.MarkApprovalFailed(ctx, r.ID, 0, detail, s.now()); merr != nil {
-			s.log.ErrorContext(ctx, "marking an approval failed", "approval", r.ID, "err", merr)
-		}
-		r.State, r.Detail = portal.ApprovalFailed, detail
+		r = s.failApproval(ctx, r, 0, "The approved run was not started: "+portal.ErrorMessage(err))
 		return ApprovalResult{Request: r}, err
 	}
 	if err := s.approvals.Store.MarkApprovalIssued(ctx, r.ID, 0, "", nil, s.now()); err != nil {
+		// The run started: SettleApprovals brings the request up to date.
 		s.log.ErrorContext(ctx, "marking an approval issued", "approval", r.ID, "err", err)
+		return ApprovalResult{Request: r}, nil
 	}
 	r.State = portal.ApprovalIssued
 	return ApprovalResult{Request: r}, nil
+}
+
+// approvalSubmission is the submission id of the issue of approved
+// request id: made from the id, so that a request issues at most one pass
+// however often its issue is tried, and the history finds that issue by
+// it (History.Submission).
+func approvalSubmission(id string) string {
+	sum := sha256.Sum256([]byte("tap-portal approval issue:" + id))
+	return base32.StdEncoding.EncodeToString(sum[:])[:26]
 }
 
 // issueApproved issues the pass of approved request r through the guarded
@@ -288,14 +461,13 @@ func (s *Service) startApprovedRun(ctx context.Context, r portal.ApprovalRequest
 // fresh one stands for the decision, and the requester's role is checked
 // live as for any issue.
 func (s *Service) issueApproved(ctx context.Context, r portal.ApprovalRequest) (IssueResult, error) {
-	op := portal.Operator{ID: r.RequesterID, Name: r.RequesterName}
 	req := IssueRequest{Start: r.Start, LifetimeMinutes: r.LifetimeMinutes, OneTime: r.OneTime, Reason: r.Reason, Ticket: r.Ticket,
-		Channel: portal.Channel(r.Channel), ConfirmReplace: true, RequestID: portal.ApprovalRequestPrefix + r.ID, Submission: NewSubmission()}
+		Channel: portal.Channel(r.Channel), ConfirmReplace: true, RequestID: portal.ApprovalRequestPrefix + r.ID, Submission: approvalSubmission(r.ID)}
 	if !req.Start.IsZero() && req.Start.Before(s.now()) {
 		// A start that passed while the request waited: now.
 		req.Start = time.Time{}
 	}
-	p, err := s.prepare(ctx, op, r.TargetID, req, s.limit, issueKind{approved: &r})
+	p, err := s.prepare(ctx, requester(r), r.TargetID, req, s.limit, issueKind{approved: &r})
 	if err != nil {
 		return p.res, err
 	}
@@ -311,7 +483,9 @@ func (s *Service) Reject(ctx context.Context, approver portal.Operator, id, note
 
 // decide approves or rejects a pending request and records the decision:
 // a supervisor other than its requester, with a fresh sign-in to approve,
-// and a note that passes the reason's checks.
+// and a note that passes the reason's checks. No pass is issued on an
+// approval the history cannot record: the request then fails, and the
+// decision is recorded once the history can (SettleApprovals).
 func (s *Service) decide(ctx context.Context, approver portal.Operator, id, note string, approve bool) (portal.ApprovalRequest, error) {
 	r, err := s.approvalFor(ctx, approver, id)
 	if err != nil {
@@ -321,24 +495,16 @@ func (s *Service) decide(ctx context.Context, approver portal.Operator, id, note
 	if approve {
 		action = portal.ActionApprovalApprove
 	}
-	record := func(outcome portal.Outcome, detail string) portal.Event {
-		e := portal.Event{Action: action, Outcome: outcome, OperatorID: approver.ID, OperatorName: approver.Name,
-			TargetID: r.TargetID, TargetUPN: r.TargetUPN, TargetName: r.TargetName, LifetimeMinutes: r.LifetimeMinutes, OneTime: r.OneTime,
-			Start: r.Start, Reason: r.Reason, Ticket: r.Ticket, RequestID: portal.ApprovalRequestPrefix + r.ID, Detail: detail}
-		if outcome == portal.OutcomeRefused {
-			e.RefusalCode = RefuseSelfApproval
-		}
-		rec, err := s.history.Record(ctx, e)
-		if err != nil {
-			s.log.ErrorContext(ctx, "recording a decision on a request for approval", "approval", r.ID, "err", err)
-		}
-		return rec
-	}
 	if !approver.Supervisor {
 		return r, &portal.Error{Code: portal.EDenied, Message: "Only a supervisor can approve or reject a request."}
 	}
 	if strings.EqualFold(approver.ID, r.RequesterID) {
-		record(portal.OutcomeRefused, "The requester tried to decide their own request; someone else must.")
+		e := approvalEvent(r, action, approver, portal.OutcomeRefused, "The requester tried to decide their own request; someone else must.")
+		e.RefusalCode = RefuseSelfApproval
+		// The refusal stands either way, as every refusal does.
+		if _, err := s.history.Record(ctx, e); err != nil {
+			s.log.ErrorContext(ctx, "recording a refused decision", "approval", r.ID, "err", err)
+		}
 		s.observe(action, portal.OutcomeRefused, RefuseSelfApproval)
 		return r, ErrSelfApproval
 	}
@@ -364,11 +530,20 @@ func (s *Service) decide(ctx context.Context, approver portal.Operator, id, note
 	if note != "" {
 		detail += " Note: " + note
 	}
-	rec := record(portal.OutcomeSuccess, detail)
-	if rec.ID != 0 {
-		if err := s.approvals.Store.SetDecisionEvent(ctx, d.ID, rec.ID); err != nil {
-			s.log.WarnContext(ctx, "linking a decision to its record", "approval", d.ID, "err", err)
+	rec, err := s.history.Record(ctx, approvalEvent(d, action, approver, portal.OutcomeSuccess, detail))
+	if err != nil {
+		s.log.ErrorContext(ctx, "recording a decision on a request for approval", "approval", r.ID, "err", err)
+		if !approve {
+			return d, &portal.Error{Code: portal.EUnavailable, Err: err,
+				Message: "The request is rejected, and nothing was issued, but the history could not record the rejection yet: the portal records it within a few minutes."}
 		}
+		d = s.failApproval(ctx, d, 0, "The approval could not be recorded in the history, so nothing was issued: ask again.")
+		return d, &portal.Error{Code: portal.EUnavailable, Err: err,
+			Message: "The approval could not be recorded in the history, so nothing was issued and the request is closed: the requester must ask again."}
+	}
+	d.DecisionEventID = rec.ID
+	if err := s.approvals.Store.SetDecisionEvent(ctx, d.ID, rec.ID); err != nil {
+		s.log.WarnContext(ctx, "linking a decision to its record", "approval", d.ID, "err", err)
 	}
 	s.observe(action, portal.OutcomeSuccess, "")
 	return d, nil
@@ -384,43 +559,50 @@ func (s *Service) Cancel(ctx context.Context, op portal.Operator, id string) (po
 	if err != nil {
 		return r, err
 	}
-	s.recordApprovalEnd(ctx, c, portal.ActionApprovalCancel, op, "The requester withdrew the request.")
+	if err := s.recordApprovalEnd(ctx, c, portal.ActionApprovalCancel, op, "The requester withdrew the request."); err != nil {
+		return c, &portal.Error{Code: portal.EUnavailable, Err: err,
+			Message: "The request is withdrawn, but the history could not record it yet: the portal records it within a few minutes."}
+	}
 	return c, nil
 }
 
 // ExpireApprovals ends the requests nobody decided in time, and records
-// each; it returns how many ended.
+// each; it returns how many ended. An expiry the history cannot record
+// now is recorded by SettleApprovals.
 func (s *Service) ExpireApprovals(ctx context.Context) (int, error) {
 	if s.approvals == nil {
 		return 0, nil
 	}
 	expired, err := s.approvals.Store.ExpireApprovals(ctx, s.now())
+	errs := []error{err}
 	for _, r := range expired {
-		s.recordApprovalEnd(ctx, r, portal.ActionApprovalExpire, portal.Operator{ID: r.RequesterID, Name: r.RequesterName},
-			"Nobody decided the request before it expired at "+r.Expires.UTC().Format(time.RFC3339)+"; nothing was issued.")
+		errs = append(errs, s.recordApprovalEnd(ctx, r, portal.ActionApprovalExpire, requester(r), expiryDetail(r)))
 	}
-	return len(expired), err
+	return len(expired), errors.Join(errs...)
+}
+
+func expiryDetail(r portal.ApprovalRequest) string {
+	return "Nobody decided the request before it expired at " + r.Expires.UTC().Format(time.RFC3339) + "; nothing was issued."
 }
 
 // recordApprovalEnd records how a request ended without a decision, and
 // links the record to it.
-func (s *Service) recordApprovalEnd(ctx context.Context, r portal.ApprovalRequest, action portal.Action, op portal.Operator, detail string) {
-	rec, err := s.history.Record(ctx, portal.Event{Action: action, Outcome: portal.OutcomeSuccess, OperatorID: op.ID, OperatorName: op.Name,
-		TargetID: r.TargetID, TargetUPN: r.TargetUPN, TargetName: r.TargetName, LifetimeMinutes: r.LifetimeMinutes, OneTime: r.OneTime,
-		Start: r.Start, Reason: r.Reason, Ticket: r.Ticket, RequestID: portal.ApprovalRequestPrefix + r.ID, Detail: detail})
+func (s *Service) recordApprovalEnd(ctx context.Context, r portal.ApprovalRequest, action portal.Action, op portal.Operator, detail string) error {
+	rec, err := s.history.Record(ctx, approvalEvent(r, action, op, portal.OutcomeSuccess, detail))
 	if err != nil {
 		s.log.ErrorContext(ctx, "recording the end of a request for approval", "approval", r.ID, "err", err)
-		return
+		return err
 	}
 	if err := s.approvals.Store.SetDecisionEvent(ctx, r.ID, rec.ID); err != nil {
 		s.log.WarnContext(ctx, "linking a request's end to its record", "approval", r.ID, "err", err)
 	}
+	return nil
 }
 
 // TakeApproved hands the requester what their approved request left for
 // them, once: the passcode to read out, or the link to send, opened with
-// the private key their browser kept. A browser without the key is
-// refused before anything is taken.
+// the private key their browser kept. A browser without the key, or with
+// another key, is refused before anything is taken.
 func (s *Service) TakeApproved(ctx context.Context, op portal.Operator, id string, private []byte) (portal.ApprovalRequest, portal.Secret, error) {
 	r, err := s.approvalFor(ctx, op, id)
 	if err != nil {
@@ -429,6 +611,10 @@ func (s *Service) TakeApproved(ctx context.Context, op portal.Operator, id strin
 	if len(private) == 0 {
 		return r, portal.Secret{}, &portal.Error{Code: portal.EDenied,
 			Message: "This browser does not hold the key the passcode was sealed to: open it in the browser you asked for approval from."}
+	}
+	if !approval.Holds(private, r.PublicKey) {
+		return r, portal.Secret{}, &portal.Error{Code: portal.EDenied,
+			Message: "This browser holds another key than the one the passcode was sealed to, so nothing was taken: open it in the browser you asked for approval from."}
 	}
 	taken, err := s.approvals.Store.TakeSealedApproval(ctx, r.ID, op.ID, s.now())
 	if err != nil {
@@ -440,61 +626,4 @@ func (s *Service) TakeApproved(ctx context.Context, op portal.Operator, id strin
 			Message: "The passcode could not be opened with this browser's key; it is gone now. Revoke the pass and issue another."}
 	}
 	return taken, portal.NewSecret(secret), nil
-}
-
-// RunReasons are the rules that send a cohort run with rows eligible rows
-// to a second pair of eyes; none when approvals are off.
-func (s *Service) RunReasons(rows int) []portal.ApprovalReason {
-	if s.approvals == nil {
-		return nil
-	}
-	return s.approvals.Rules.Check(approval.Request{Time: s.now(), Bulk: true, BulkRows: rows})
-}
-
-// RunApproval is the newest request cohort run runID waited or waits on,
-// or nil.
-func (s *Service) RunApproval(ctx context.Context, runID string) (*portal.ApprovalRequest, error) {
-	if s.approvals == nil {
-		return nil, nil
-	}
-	rs, err := s.approvals.Store.ListApprovals(ctx, portal.ApprovalFilter{RunID: runID, Limit: 1})
-	if err != nil || len(rs) == 0 {
-		return nil, err
-	}
-	return &rs[0], nil
-}
-
-// RequestRunApproval sends op's cohort run, with rows eligible rows and
-// left rows left out, to the supervisors' queue for reasons, instead of
-// confirming it; public is the key its passcodes will be sealed to. A
-// request of the run that is still waiting is answered instead of a
-// second one. An approval confirms the run as op's (Approvals.StartRun).
-func (s *Service) RequestRunApproval(ctx context.Context, op portal.Operator, run portal.BulkRun, rows, left int, reasons []portal.ApprovalReason, public []byte) (*AwaitingApproval, error) {
-	now := s.now()
-	if w, err := s.RunApproval(ctx, run.ID); err != nil {
-		return nil, err
-	} else if w != nil && w.StateAt(now) == portal.ApprovalPending {
-		return &AwaitingApproval{Request: *w, Again: true}, nil
-	}
-	summary := fmt.Sprintf("Cohort %s: %d passes to issue, %d rows left out at the preview.", run.FileName, rows, left)
-	r := portal.ApprovalRequest{
-		ID: approval.NewID(), State: portal.ApprovalPending, RequesterID: op.ID, RequesterName: op.Name, RunID: run.ID,
-		Reason: recordable(summary, CheckReason, "reason"), Channel: string(portal.ChannelRead), Reasons: reasons,
-		Created: now, Expires: now.Add(s.approvals.TTL), PublicKey: public,
-	}
-	if err := s.approvals.Store.CreateApproval(ctx, r); err != nil {
-		return nil, err
-	}
-	rec, err := s.history.Record(ctx, portal.Event{Action: portal.ActionApprovalRequest, Outcome: portal.OutcomeSuccess,
-		OperatorID: op.ID, OperatorName: op.Name, RequestID: portal.ApprovalRequestPrefix + r.ID, Reason: r.Reason,
-		Detail: "Cohort run " + run.ID + " waits for a second pair of eyes until " + r.Expires.UTC().Format(time.RFC3339) + ": " + reasonText(reasons)})
-	if err != nil {
-		s.log.ErrorContext(ctx, "recording a request for approval", "approval", r.ID, "err", err)
-	} else if err := s.approvals.Store.SetRequestEvent(ctx, r.ID, rec.ID); err != nil {
-		s.log.WarnContext(ctx, "linking a request for approval to its record", "approval", r.ID, "err", err)
-	}
-	s.notify(ctx, portal.Notice{ID: "approval.requested:" + r.ID, Kind: portal.NoticeApprovalRequested, RecordID: rec.ID, RunID: run.ID,
-		Summary:    fmt.Sprintf("%s asks to run the cohort %s, which needs a second pair of eyes: %s", op.Name, run.FileName, reasonText(reasons)),
-		OperatorID: op.ID, OperatorName: op.Name, Counts: map[string]int{"to_issue": rows, "left_out": left}})
-	return &AwaitingApproval{Request: r}, nil
 }
