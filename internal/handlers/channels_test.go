@@ -3,6 +3,7 @@ package handlers_test
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -162,8 +163,21 @@ func TestIssueMailFailsRevokes(t *testing.T) {
 	if pass != nil {
 		t.Errorf("the user still holds a pass: %+v", pass)
 	}
-	if e := lastRecord(t, h, u.ID); e.Outcome != portal.OutcomeFailed || e.Channel != portal.ChannelManager || !strings.Contains(e.Detail, "did not confirm") {
-		t.Errorf("record = %+v, want a failure by mail saying Graph did not confirm it", e)
+	// The pass was made, so its issue stays recorded as made, saying why
+	// its passcode reached nobody; the revocation that follows is
+	// recorded as any other, linked to it.
+	events, err := h.App.Store.List(t.Context(), portal.EventFilter{TargetID: u.ID, Fold: true, Limit: 10})
+	if err != nil || len(events) != 2 {
+		t.Fatalf("the history of the user = %+v, %v; want the issue's outcome and the revocation's", events, err)
+	}
+	revoked, issued := events[0], events[1]
+	if issued.Action != portal.ActionIssue || issued.Outcome != portal.OutcomeSuccess || issued.Channel != portal.ChannelManager ||
+		!strings.Contains(issued.Detail, "did not confirm") {
+		t.Errorf("the issue's record = %+v, want made, by mail, saying Graph did not confirm the mail", issued)
+	}
+	if revoked.Action != portal.ActionRevoke || revoked.Outcome != portal.OutcomeSuccess || revoked.TAPID != issued.TAPID ||
+		!strings.Contains(revoked.Detail, fmt.Sprintf("history record %d", issued.ID)) {
+		t.Errorf("the revocation's record = %+v, want the pass revoked, naming the issue's record %d", revoked, issued.ID)
 	}
 }
 
