@@ -306,7 +306,17 @@ func (s *Server) bulkConfirm(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if reasons := s.cfg.Service.RunReasons(counts[portal.RowEligible]); len(reasons) > 0 {
+	// Each eligible row meets the rules a single pass would: a cohort is
+	// no way around a second pair of eyes.
+	rows, err := b.Runs.Rows(ctx, run.ID)
+	if err != nil {
+		return err
+	}
+	reasons, err := s.cfg.Service.RunReasons(ctx, rows)
+	if err != nil {
+		return s.renderRun(c, http.StatusServiceUnavailable, run, owner, portal.ErrorMessage(err))
+	}
+	if len(reasons) > 0 {
 		// The run waits for a second pair of eyes; the approval starts it
 		// with this key, whose private half this browser keeps meanwhile.
 		wait, err := s.cfg.Service.RequestRunApproval(ctx, op, run, counts[portal.RowEligible], counts[portal.RowIneligible], reasons, public)

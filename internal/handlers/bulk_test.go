@@ -16,6 +16,7 @@ import (
 
 	"github.com/tapportal/portal/internal/app"
 	"github.com/tapportal/portal/internal/demotest"
+	"github.com/tapportal/portal/internal/graph/graphemu"
 	"github.com/tapportal/portal/internal/portal"
 )
 
@@ -326,5 +327,37 @@ func TestBulkRunWaitsForApproval(t *testing.T) {
 	}
 	if got := historyOf(t, h, ""); !slices.Contains(got, "approval_request:success") || !slices.Contains(got, "approval_approve:success") {
 		t.Errorf("history = %v, want the request and its approval", got)
+	}
+}
+
+// TestBulkRunWithAWatchedMember: a cohort is no way around a second pair
+// of eyes. A run of two rows, under the rule on the size of runs, waits
+// for approval when one row's user is in a group whose passes need it,
+// and the request names that row.
+func TestBulkRunWithAWatchedMember(t *testing.T) {
+	h := newHarness(t, map[string]string{"PORTAL_APPROVAL_BULK_ROWS_OVER": "off"})
+	b := h.signedIn(t, "operator")
+	file := "user,start,lifetime_minutes,one_time,reason,ticket\r\n" +
+		"ana.souza@" + graphemu.DemoDomain + ",,60,yes,First day,HR-1\r\n" +
+		"mohammed.haddad@" + graphemu.DemoDomain + ",,60,yes,First day,HR-2\r\n"
+	run := b.upload(csrfOf(t, b.get("/bulk")), "two.csv", file)
+	id := strings.TrimPrefix(run.url.Path, "/bulk/")
+	if states, texts := rowStates(run.body); states["ana.souza"] != "eligible" || states["mohammed.haddad"] != "eligible" {
+		t.Fatalf("preview: %v %v, want both rows eligible", states, texts)
+	}
+	asked := b.postNoFollow("/bulk/"+id+"/confirm", url.Values{"csrf": {csrfOf(t, run)}})
+	loc := asked.header.Get("Location")
+	if asked.status != http.StatusSeeOther || !strings.HasPrefix(loc, "/approvals/") {
+		t.Fatalf("confirm = %d to %q, want a redirect to the request for approval", asked.status, loc)
+	}
+	if r, _ := h.App.Store.Run(t.Context(), id); r.State != portal.RunPreview {
+		t.Fatalf("the run is %s before its approval, want preview", r.State)
+	}
+	req := h.signedIn(t, "supervisor").get(loc)
+	if !strings.Contains(req.body, "Line 3: The user is in Finance Team") {
+		t.Errorf("the request does not say which row needs a second pair of eyes: %s", req.body)
+	}
+	if evs, _ := h.App.Store.List(t.Context(), portal.EventFilter{Action: portal.ActionIssue}); len(evs) != 0 {
+		t.Errorf("%d issue records before the approval, want none", len(evs))
 	}
 }
