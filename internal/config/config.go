@@ -87,7 +87,7 @@ var Vars = []Var{
 	{Name: "PORTAL_NOTICE_SECURITY", Help: "Comma-separated addresses mailed whenever a pass is issued (needs PORTAL_MAIL_FROM)."},
 	{Name: "PORTAL_NOTICE_CONTACT", Help: "Whom a user who did not ask for a pass should call, in notices and mails (plain text, at most 120 characters), e.g. the service desk on +1 206 555 0100."},
 	{Name: "PORTAL_WEBHOOK_URL", Help: "Where security events are posted as JSON, signed as Standard Webhooks sign (https; http only to a loopback host): passes issued, passes made elsewhere for protected accounts, repeated refusals, bulk runs, requests for approval. Unset, none are posted."},
-	{Name: "PORTAL_WEBHOOK_SECRET", Help: "Comma-separated signing secrets, newest first, each whsec_ and the base64 of at least 32 random bytes (e.g. whsec_$(openssl rand -base64 32)); every one signs each event, so keep the old one listed until receivers have the new one. Required with PORTAL_WEBHOOK_URL."},
+	{Name: "PORTAL_WEBHOOK_SECRET", Help: "Comma-separated signing secrets, newest first, each whsec_ and the base64 of 24 to 64 random bytes (e.g. whsec_$(openssl rand -base64 32)); every one signs each event, so keep the old one listed until receivers have the new one. Required with PORTAL_WEBHOOK_URL."},
 	{Name: "PORTAL_WEBHOOK_MAX_ATTEMPTS", Default: "8", Help: "Attempts to post an event (1 to 50) before it is dead: kept for supervisors to see and send again, and logged as an error."},
 	{Name: "PORTAL_WEBHOOK_BACKOFF", Default: "30s,2m,10m,1h,6h", Help: "Comma-separated waits after each failed attempt, the last repeating; each is lengthened by up to a fifth at random."},
 	{Name: "PORTAL_WEBHOOK_TIMEOUT", Default: "10s", Help: "Upper bound of one attempt to post an event (1s to 60s)."},

@@ -136,6 +136,11 @@ func TestJourneyRevealLink(t *testing.T) {
 	b.wantHeading("Your Temporary Access Pass")
 	b.waitVisible("#reveal-button")
 	b.wantNoPasscode(passcode)
+	// The page has the key: it leaves the address bar and the history
+	// before anyone presses anything.
+	if href := evaluate[string](b, `location.href`); strings.Contains(href, "#") {
+		t.Errorf("before the reveal the address is %q, want it without the key", href)
+	}
 	if st := rp.state(t, id); st != domain.RevealReady {
 		t.Fatalf("opening the page left the link %s, want ready", st)
 	}
@@ -218,6 +223,9 @@ func TestJourneyRevealDamagedLink(t *testing.T) {
 		if st := rp.state(t, id); st != domain.RevealReady {
 			t.Fatalf("after opening the link %s it is %s, want ready", damaged.name, st)
 		}
+		if href := evaluate[string](b, `location.href`); strings.Contains(href, "#") {
+			t.Errorf("the link %s stays in the address bar as %q, want it without the fragment", damaged.name, href)
+		}
 		if i == 0 {
 			b.phonePage("incomplete")
 		}
@@ -243,6 +251,9 @@ func TestJourneyRevealDamagedLink(t *testing.T) {
 	}
 	if st := rp.state(t, id); st != domain.RevealReady {
 		t.Fatalf("after revealing the link with a character changed it is %s, want ready", st)
+	}
+	if href := evaluate[string](b, `location.href`); strings.Contains(href, "#") {
+		t.Errorf("the link with a character changed stays in the address bar as %q, want it without the key", href)
 	}
 	b.phonePage("damaged")
 

@@ -81,7 +81,9 @@
   // forgetFragment takes the key out of the address bar and the history
   // entry, so that neither a reload nor the back button carries it.
   function forgetFragment() {
-    if (window.location.hash) {
+    // An empty fragment ("#") leaves location.hash empty: the address
+    // itself says whether there is one.
+    if (window.location.href.indexOf('#') >= 0) {
       window.history.replaceState(null, '', window.location.pathname + window.location.search);
     }
   }
