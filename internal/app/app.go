@@ -452,6 +452,13 @@ func (a *App) Maintain(ctx context.Context) {
 		if _, err := a.Store.PurgeRevealLinks(ctx, time.Now()); err != nil && ctx.Err() == nil {
 			a.logger.ErrorContext(ctx, "forgetting expired one-time links", "err", err)
 		}
+		// Likewise a passcode sealed for a requester whose browser can no
+		// longer hold the key to it.
+		if a.Service.ApprovalsOn() {
+			if _, err := a.Store.PurgeSealedApprovals(ctx, time.Now().Add(-a.Service.ApprovalKeyLifetime())); err != nil && ctx.Err() == nil {
+				a.logger.ErrorContext(ctx, "forgetting sealed passcodes nobody can open", "err", err)
+			}
+		}
 	}
 	go a.reconcileLoop(ctx)
 	settle()

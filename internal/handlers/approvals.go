@@ -19,8 +19,8 @@ import (
 func approvalPath(id string) string { return "/approvals/" + url.PathEscape(id) }
 
 // keyLifetime is how long the requester's browser keeps the key their
-// passcode is sealed to: the request's wait and a day to come back.
-func (s *Server) keyLifetime() time.Duration { return s.cfg.Service.ApprovalTTL() + 24*time.Hour }
+// passcode is sealed to.
+func (s *Server) keyLifetime() time.Duration { return s.cfg.Service.ApprovalKeyLifetime() }
 
 // awaitApproval answers an issue a rule sent to the supervisors' queue:
 // the requester's browser keeps the private key the passcode will be
@@ -128,9 +128,10 @@ func (s *Server) approvalDecide(approve bool) echo.HandlerFunc {
 		case portal.ErrorCode(err) == portal.EConflict:
 			return s.renderApproval(c, http.StatusConflict, portal.ErrorMessage(err), nil, "")
 		case approve && portal.ErrorCode(err) != portal.ENotFound && portal.ErrorCode(err) != portal.EDenied:
-			// Approved, but the guarded path did not issue: the page says
-			// why, as the request now does.
-			return s.renderApproval(c, http.StatusOK, "Approved, but nothing was issued: "+portal.ErrorMessage(err), nil, "")
+			// Approved, and the guarded path ended otherwise than with a
+			// pass handed over (refused, revoked, or not known yet): the
+			// service's message says which, as the request now does.
+			return s.renderApproval(c, http.StatusOK, "The request was approved. "+portal.ErrorMessage(err), nil, "")
 		}
 		return err
 	}
@@ -157,7 +158,9 @@ func (s *Server) approvalPasscode(c echo.Context) error {
 	key := s.cfg.Sessions.Key(c.Request(), approvalPath(id), op.ID)
 	r, secret, err := s.cfg.Service.TakeApproved(c.Request().Context(), op, id, key)
 	if err != nil {
-		if portal.ErrorCode(err) == portal.EConflict || portal.ErrorCode(err) == portal.EDenied && len(key) == 0 {
+		// Refusals that took nothing (no key, or another key) and a
+		// passcode already taken are shown on the request's page.
+		if code := portal.ErrorCode(err); code == portal.EConflict || code == portal.EDenied {
 			return s.renderApproval(c, http.StatusConflict, portal.ErrorMessage(err), nil, "")
 		}
 		return err

@@ -52,6 +52,11 @@ func (s *Service) ApprovalTTL() time.Duration {
 	return s.approvals.TTL
 }
 
+// ApprovalKeyLifetime is how long a requester's browser keeps the key
+// their passcode is sealed to: the request's wait and a day to come back
+// for it. After that, nothing sealed to the key can be opened.
+func (s *Service) ApprovalKeyLifetime() time.Duration { return s.ApprovalTTL() + 24*time.Hour }
+
 // checkApproval sends an issue to the supervisors' queue when a rule says
 // so: after every guardrail and check has passed, before anything is
 // recorded as an intent or made. An issue carried out for an approved
