@@ -7,10 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/tapportal/portal/internal/config"
 	"github.com/tapportal/portal/internal/graph"
@@ -78,34 +75,15 @@ type notices struct{ s *notify.Sender }
 // any text: the event's limits are applied here, so that a notice is
 // never lost to a long or odd name.
 func (n notices) Notify(ctx context.Context, x portal.Notice) error {
-	return n.s.Notify(ctx, notify.Event{ID: x.ID, Kind: notify.Kind(x.Kind), Summary: clean(x.Summary, notify.MaxSummaryLength),
+	return n.s.Notify(ctx, notify.Event{ID: x.ID, Kind: notify.Kind(x.Kind), Summary: portal.Clip(x.Summary, notify.MaxSummaryLength),
 		Details: notify.Details{
-			TargetID: clean(x.TargetID, notify.MaxDetailLength), TargetUPN: clean(x.TargetUPN, notify.MaxDetailLength),
-			TargetName: clean(x.TargetName, notify.MaxDetailLength), OperatorID: clean(x.OperatorID, notify.MaxDetailLength),
-			OperatorName: clean(x.OperatorName, notify.MaxDetailLength), RecordID: x.RecordID, RunID: clean(x.RunID, notify.MaxDetailLength),
+			TargetID: portal.Clip(x.TargetID, notify.MaxDetailLength), TargetUPN: portal.Clip(x.TargetUPN, notify.MaxDetailLength),
+			TargetName: portal.Clip(x.TargetName, notify.MaxDetailLength), OperatorID: portal.Clip(x.OperatorID, notify.MaxDetailLength),
+			OperatorName: portal.Clip(x.OperatorName, notify.MaxDetailLength), RecordID: x.RecordID, RunID: portal.Clip(x.RunID, notify.MaxDetailLength),
 			Counts: x.Counts,
 		}})
 }
 
-// clean makes s fit an event: control characters become spaces, and it
-// is cut to max bytes at a character's boundary.
-func clean(s string, max int) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, s)
-	if len(s) <= max {
-		return s
-	}
-	cut := max - len("…")
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}
 
 // recordReveal records in the history that a one-time link was opened,
 // with the names and the pass of the issue whose passcode it held.
