@@ -47,8 +47,9 @@ const DemoApprovalLifetimeOver = 240
 // may have before it needs a supervisor's approval: the sample has seven.
 const DemoApprovalBulkRowsOver = 5
 
-// DemoSecurityAddress is where the demo tenant's security notices go.
-const DemoSecurityAddress = "security@" + graphemu.DemoDomain
+// DemoSecurityAddress is where the demo tenant's security notices go: the
+// security team's mail-enabled group.
+const DemoSecurityAddress = graphemu.SecurityTeamAddress
 
 // StartDemo starts the demo tenant and points cfg at it. The Graph app's
 // certificate is written under dataDir; settings the environment gave
@@ -66,7 +67,11 @@ func StartDemo(cfg *config.Config, dataDir string, logger *slog.Logger) (*Demo, 
 	// Entra lists a change in its audit log minutes after it; the demo's
 	// log takes seconds, enough to see a pass wait for its entry.
 	emu.Update(func(t *graphemu.Tenant) { t.AuditDelay = DemoAuditDelay })
-	emu.RegisterApp(graphemu.App{ClientID: graphemu.DemoGraphClientID, DisplayName: "TAP Portal (demo)", Certificate: cert, Permissions: graphemu.AllPermissions})
+	// The demo's app may send mail as the portal's own mailbox only, as an
+	// application access policy should keep it (see the README): with
+	// PORTAL_MAIL_FROM set to another mailbox, Exchange refuses.
+	emu.RegisterApp(graphemu.App{ClientID: graphemu.DemoGraphClientID, DisplayName: "TAP Portal (demo)", Certificate: cert,
+		Permissions: graphemu.AllPermissions, MailboxScope: []string{graphemu.PortalMailboxUserID}})
 	if err := os.MkdirAll(dataDir, 0o750); err != nil {
 		emu.Close()
 		return nil, err
@@ -176,7 +181,12 @@ func (d *Demo) Mails() []templates.DemoMail {
 		for _, r := range append(append(m.To, m.Cc...), m.Bcc...) {
 			to = append(to, r.Address)
 		}
-		out = append(out, templates.DemoMail{Sent: m.Sent, From: m.SenderAddress, To: strings.Join(to, ", "), Subject: m.Subject, Body: m.Content})
+		var lost []string
+		for _, r := range m.Undelivered {
+			lost = append(lost, r.Address)
+		}
+		out = append(out, templates.DemoMail{Sent: m.Sent, From: m.SenderAddress, To: strings.Join(to, ", "), Subject: m.Subject, Body: m.Content,
+			Undelivered: strings.Join(lost, ", ")})
 	}
 	slices.Reverse(out)
 	return out

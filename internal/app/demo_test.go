@@ -6,11 +6,13 @@ import (
 	"log/slog"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/tapportal/portal/internal/app"
 	"github.com/tapportal/portal/internal/config"
 	"github.com/tapportal/portal/internal/devoidc"
 	"github.com/tapportal/portal/internal/graph/graphemu"
+	"github.com/tapportal/portal/internal/portal"
 )
 
 // TestDemoPersonasMatchTheTenant keeps the two halves of the demo telling
@@ -60,4 +62,39 @@ func TestDemoPersonasMatchTheTenant(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestDemoMailOnlyFromItsMailbox: the demo's Graph app is kept to the
+// portal's own mailbox, as an application access policy should keep it,
+// so pointing PORTAL_MAIL_FROM elsewhere shows Exchange's refusal; and a
+// mail to an address of the tenant that no mailbox holds shows in the
+// demo's mailbox as not delivered.
+func TestDemoMailOnlyFromItsMailbox(t *testing.T) {
+	cfg, err := config.Load(func(string) string { return "" }, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	demo, err := app.StartDemo(&cfg, t.TempDir(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(demo.Close)
+	gc, err := app.NewGraphClient(cfg, demo.Graph.CertPool(), time.Now, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mail := func(to string) portal.Mail {
+		return portal.Mail{To: []portal.Address{{Address: to}}, Subject: "Demo", Text: portal.NewSecret("Hello")}
+	}
+	_, err = gc.SendMail(t.Context(), "priya.natarajan@"+graphemu.DemoDomain, mail("jose.martinez@"+graphemu.DemoDomain))
+	if portal.ErrorCode(err) != portal.EForbidden {
+		t.Errorf("sending as another mailbox = %v, want Exchange's refusal", err)
+	}
+	if _, err := gc.SendMail(t.Context(), cfg.MailFrom, mail("nobody@"+graphemu.DemoDomain)); err != nil {
+		t.Fatalf("sending as the portal's mailbox = %v", err)
+	}
+	mails := demo.Mails()
+	if len(mails) != 1 || mails[0].Undelivered != "nobody@"+graphemu.DemoDomain {
+		t.Errorf("the demo's mailbox shows %+v, want the one mail, not delivered to nobody@", mails)
+	}
 }

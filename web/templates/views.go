@@ -408,6 +408,9 @@ type DemoMail struct {
 	From, To string
 	Subject  string
 	Body     string
+	// Undelivered are the addresses Exchange took the mail for and could
+	// not deliver to (no mailbox holds them), comma-separated.
+	Undelivered string
 }
 
 // DemoEvent is a security event the demo's webhook receiver got.
