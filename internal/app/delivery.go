@@ -84,7 +84,6 @@ func (n notices) Notify(ctx context.Context, x portal.Notice) error {
 		}})
 }
 
-
 // recordReveal records in the history that a one-time link was opened,
 // with the names and the pass of the issue whose passcode it held.
 func (a *App) recordReveal(history portal.History) func(ctx context.Context, link portal.RevealLink) error {
