@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	abstractions "github.com/microsoft/kiota-abstractions-go"
 	khttp "github.com/microsoft/kiota-http-go"
 	jsonserialization "github.com/microsoft/kiota-serialization-json-go"
@@ -165,13 +167,14 @@ type envelope[B any] struct {
 // readReply reads a $batch reply: each item's status, headers and body.
 //
 // Most replies are read in one pass, every body straight into a
-// wireBody. A reply with a failed item, or a body that is not a JSON
-// object (one that is not JSON comes base64-encoded in a string), is read
-// again item by item.
+// wireBody. A reply with a failed item, a body that is not a JSON object
+// (one that is not JSON comes base64-encoded in a string), or a body the
+// decoding refuses, is read again item by item, so that a bad body fails
+// its own item only.
 func readReply(raw any) (reply, error) {
 	data, _ := raw.([]byte)
 	var fast envelope[*wireBody]
-	if err := json.Unmarshal(data, &fast); err == nil && fast.Responses != nil {
+	if err := decodeWire(data, &fast); err == nil && fast.Responses != nil {
 		r := make(reply, len(fast.Responses))
 		for _, it := range fast.Responses {
 			if it.Status >= 300 {
@@ -184,8 +187,10 @@ func readReply(raw any) (reply, error) {
 			return r, nil
 		}
 	}
-	var env envelope[json.RawMessage]
-	if err := json.Unmarshal(data, &env); err != nil {
+	// Item by item, each body kept as it came (a name given twice in one
+	// body fails that item only, below).
+	var env envelope[jsontext.Value]
+	if err := jsonv2.Unmarshal(data, &env, jsontext.AllowDuplicateNames(true)); err != nil {
 		return nil, err
 	}
 	if env.Responses == nil {
@@ -199,7 +204,7 @@ func readReply(raw any) (reply, error) {
 			body = nil
 		case len(body) > 0 && body[0] == '"':
 			var s string
-			if err := json.Unmarshal(body, &s); err != nil {
+			if err := decodeWire(body, &s); err != nil {
 				return nil, err
 			}
 			dec, err := base64.StdEncoding.DecodeString(s)
@@ -210,11 +215,11 @@ func readReply(raw any) (reply, error) {
 		}
 		item := replyItem{Status: it.Status, Headers: it.Headers}
 		if it.Status >= 300 {
-			item.Raw = body
+			item.Raw = json.RawMessage(body)
 		} else if body != nil {
 			item.Body = new(wireBody)
 			// A body of the wrong shape fails its own item only.
-			item.unreadable = json.Unmarshal(body, item.Body)
+			item.unreadable = decodeWire(body, item.Body)
 		}
 		r[it.ID] = item
 	}
@@ -305,7 +310,7 @@ func (c *Client) getJSON(ctx context.Context, info *abstractions.RequestInformat
 		return nil, &portal.Error{Code: portal.EInternal, Message: fmt.Sprintf("Microsoft Graph sent an empty reply while trying to %s.", o.what)}
 	}
 	var b wireBody
-	if err := json.Unmarshal(data, &b); err != nil {
+	if err := decodeWire(data, &b); err != nil {
 		return nil, &portal.Error{Code: portal.EInternal, Message: fmt.Sprintf("Microsoft Graph sent a reply the portal cannot read while trying to %s.", o.what), Err: err}
 	}
 	return &b, nil

@@ -2,7 +2,6 @@ package graph
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -203,7 +202,7 @@ func newTAPBody(userID string, req portal.NewTAP) (*models.TemporaryAccessPassAu
 // not read.
 func issuedOf(body []byte, requestID string) (portal.IssuedTAP, error) {
 	var m wireObject
-	if err := json.Unmarshal(body, &m); err != nil {
+	if err := decodeWire(body, &m); err != nil {
 		return portal.IssuedTAP{}, &portal.Error{Code: portal.EInternal, Unsure: true, RequestID: requestID, Err: err,
 			Message: "Microsoft Graph created the pass but sent a reply the portal cannot read."}
 	}

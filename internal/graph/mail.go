@@ -2,7 +2,6 @@ package graph
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -50,7 +49,7 @@ func (c *Client) Manager(ctx context.Context, userID string) (*portal.User, erro
 	}
 	data, _ := raw.([]byte)
 	var m wireObject
-	if err := json.Unmarshal(data, &m); err != nil || m.ID == "" {
+	if err := decodeWire(data, &m); err != nil || m.ID == "" {
 		return nil, &portal.Error{Code: portal.EInternal, Message: "Microsoft Graph sent a reply the portal cannot read while trying to read the user's manager.", Err: err}
 	}
 	if m.Type != "#microsoft.graph.user" {
