@@ -1,8 +1,12 @@
 package store_test
 
 import (
+	"context"
+	"errors"
 	"testing"
 	"time"
+
+	"github.com/tapportal/portal/internal/portal"
 )
 
 func TestRevokedSessions(t *testing.T) {
@@ -64,6 +68,22 @@ func TestRevokedSubjectsAndUsedStates(t *testing.T) {
 		}
 		if again, _ := other.UseState(ctx, "state-1", time.Now().Add(time.Minute)); again {
 			t.Fatal("a state was used twice")
+		}
+	})
+}
+
+// A read for a request already cancelled fails rather than answers, on
+// every database, however the store watches for cancellation.
+func TestReadsHonourCancelledRequests(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		s := open(t, b)
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		if revoked, err := s.SessionRevoked(ctx, "abc", "subj", time.Now()); !errors.Is(err, context.Canceled) {
+			t.Errorf("SessionRevoked(cancelled) = %v, %v; want the cancellation", revoked, err)
+		}
+		if evs, err := s.List(ctx, portal.EventFilter{TargetID: "someone", Limit: 10, Fold: true}); !errors.Is(err, context.Canceled) {
+			t.Errorf("List(cancelled) = %v, %v; want the cancellation", evs, err)
 		}
 	})
 }

@@ -152,7 +152,7 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 	}
 	reader.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
 	reader.SetMaxIdleConns(max(4, runtime.GOMAXPROCS(0)))
-	return &Store{write: writer, read: reader, reads: newStatements(reader)}, nil
+	return &Store{write: writer, read: reader, reads: newStatements(reader, true)}, nil
 }
 
 func sqliteOpenError(path string, err error) error {
@@ -187,7 +187,7 @@ func openPostgres(ctx context.Context, databaseURL string) (*Store, error) {
 		db.Close()
 		return nil, &portal.Error{Code: portal.EUnavailable, Message: fmt.Sprintf("PostgreSQL at %s cannot be reached.", redact(databaseURL)), Err: err}
 	}
-	return &Store{write: db, read: db, reads: newStatements(db), postgres: true}, nil
+	return &Store{write: db, read: db, reads: newStatements(db, false), postgres: true}, nil
 }
 
 // migrate applies the embedded migrations that the database lacks.
