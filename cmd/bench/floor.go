@@ -9,24 +9,39 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 
 	"github.com/labstack/echo/v4"
 	"golang.org/x/sync/errgroup"
 )
 
-// The floor: the least a user page on this stack can cost. An echo
-// handler makes calls concurrent HTTPS calls (HTTP/2) to a JSON server,
-// decodes each with encoding/json and renders a small html/template page.
-// The JSON server runs in the bench's process, as the Graph emulator does
-// for the portal, so that each process's CPU time is its page alone.
+// The floor: the least a user page on this stack can cost, as the
+// project's bench anchor defines it. An echo handler makes calls
+// concurrent HTTPS calls (HTTP/2) to a JSON server, each answered with a
+// page of three users, decodes each with encoding/json into maps, and
+// renders an html/template page listing one user's properties. The JSON
+// server runs in the bench's process, as the Graph replay does for the
+// portal, so that each process's CPU time is its page alone.
 
-// floorReply is what the floor's JSON server answers: about the size of
-// a Graph user.
-var floorReply = []byte(`{"id":"a1000000-0000-4000-8000-000000000003","displayName":"Noah Berg","userPrincipalName":"noah.berg@example.test",` +
-	`"mail":"noah.berg@example.test","jobTitle":"Analyst","department":"Finance","accountEnabled":true,"userType":"Member"}`)
+// floorUser is a Graph user as the anchor's JSON server sends it.
+var floorUser = map[string]any{"id": "a1000000-0000-4000-8000-000000000003", "displayName": "Daniel Kowalski",
+	"userPrincipalName": "daniel.kowalski@northwind.example", "mail": "daniel.kowalski@northwind.example",
+	"accountEnabled": true, "userType": "Member", "jobTitle": "Marketing Specialist", "department": "Marketing",
+	"officeLocation": "Seattle HQ", "employeeId": "NW10111", "onPremisesSyncEnabled": nil}
 
-var floorPage = template.Must(template.New("user").Parse(`<!doctype html><html><head><title>{{.Name}}</title></head><body>
-<h1>{{.Name}}</h1><dl>{{range .Items}}<dt>{{.DisplayName}}</dt><dd>{{.UserPrincipalName}} · {{.Department}}</dd>{{end}}</dl></body></html>`))
+// floorReply is what the floor's JSON server answers: a listing of three
+// users.
+var floorReply = func() []byte {
+	b, err := json.Marshal(map[string]any{"value": []any{floorUser, floorUser, floorUser}, "@odata.context": "x"})
+	if err != nil {
+		panic(err)
+	}
+	return b
+}()
+
+var floorPage = template.Must(template.New("user").Parse(`<!doctype html><html><head><title>{{.u.displayName}}</title>
+<link rel="stylesheet" href="/static/app.css"></head><body><h1>{{.u.displayName}}</h1><p>{{.u.userPrincipalName}}</p>
+<dl>{{range $k, $v := .u}}<dt>{{$k}}</dt><dd>{{$v}}</dd>{{end}}</dl>{{range .r}}<p>{{.}}</p>{{end}}</body></html>`))
 
 // startFloorBackend starts the floor's JSON server over TLS with HTTP/2.
 func startFloorBackend() *httptest.Server {
@@ -48,28 +63,32 @@ func runFloor(ctx context.Context, addr, backend string, calls int, caPEM []byte
 	}
 	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 32}
 	client := &http.Client{Transport: tr}
-	type user struct{ DisplayName, UserPrincipalName, Department string }
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.GET("/user", func(c echo.Context) error {
-		items := make([]user, calls)
+		counts := make([]string, calls)
 		g, gctx := errgroup.WithContext(c.Request().Context())
-		for i := range items {
+		for i := range counts {
 			g.Go(func() error {
-				req, _ := http.NewRequestWithContext(gctx, http.MethodGet, fmt.Sprintf("%s/v1.0/item/%d", backend, i), nil)
+				req, _ := http.NewRequestWithContext(gctx, http.MethodGet, fmt.Sprintf("%s/v1.0/users/x?i=%d", backend, i), nil)
 				resp, err := client.Do(req)
 				if err != nil {
 					return err
 				}
 				defer resp.Body.Close()
-				return json.NewDecoder(resp.Body).Decode(&items[i])
+				var v struct{ Value []map[string]any }
+				if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+					return err
+				}
+				counts[i] = strconv.Itoa(len(v.Value))
+				return nil
 			})
 		}
 		if err := g.Wait(); err != nil {
 			return err
 		}
 		c.Response().Header().Set("Content-Type", "text/html; charset=utf-8")
-		return floorPage.Execute(c.Response(), map[string]any{"Name": items[0].DisplayName, "Items": items})
+		return floorPage.Execute(c.Response(), map[string]any{"u": floorUser, "r": counts})
 	})
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
