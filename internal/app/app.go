@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -465,6 +466,11 @@ func (a *App) Maintain(ctx context.Context) {
 	retain()
 	purge()
 	a.CheckPermissions(ctx)
+	// Start-up (migrations, compressing the static files, the first
+	// settling and probes) leaves free heap behind: hand it back to the
+	// system now rather than as the scavenger gets round to it, so that
+	// an idle portal holds only what it uses.
+	debug.FreeOSMemory()
 	tick := time.NewTicker(SettleInterval)
 	defer tick.Stop()
 	lastHour, lastDay, lastCheckpoint := time.Now(), time.Now(), time.Now()
