@@ -15,11 +15,9 @@ import (
 	"github.com/tapportal/portal/internal/portal"
 )
 
-// TestDemoPersonasMatchTheTenant keeps the two halves of the demo telling
-// one story: each persona of the sign-in picker is a user of the emulated
-// directory with the same name, and the roles in their ID token are the
-// app roles the directory assigns them on the sign-in app.
-func TestDemoPersonasMatchTheTenant(t *testing.T) {
+// startDemo starts the demo tenant with the demo's default settings.
+func startDemo(t *testing.T) (config.Config, *app.Demo) {
+	t.Helper()
 	cfg, err := config.Load(func(string) string { return "" }, true)
 	if err != nil {
 		t.Fatal(err)
@@ -29,6 +27,15 @@ func TestDemoPersonasMatchTheTenant(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(demo.Close)
+	return cfg, demo
+}
+
+// TestDemoPersonasMatchTheTenant keeps the two halves of the demo telling
+// one story: each persona of the sign-in picker is a user of the emulated
+// directory with the same name, and the roles in their ID token are the
+// app roles the directory assigns them on the sign-in app.
+func TestDemoPersonasMatchTheTenant(t *testing.T) {
+	cfg, demo := startDemo(t)
 	if cfg.OIDCClientID != graphemu.DemoSignInAppID {
 		t.Fatalf("the demo signs in to %s, but the tenant's sign-in app is %s", cfg.OIDCClientID, graphemu.DemoSignInAppID)
 	}
@@ -70,15 +77,7 @@ func TestDemoPersonasMatchTheTenant(t *testing.T) {
 // mail to an address of the tenant that no mailbox holds shows in the
 // demo's mailbox as not delivered.
 func TestDemoMailOnlyFromItsMailbox(t *testing.T) {
-	cfg, err := config.Load(func(string) string { return "" }, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	demo, err := app.StartDemo(&cfg, t.TempDir(), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(demo.Close)
+	cfg, demo := startDemo(t)
 	gc, err := app.NewGraphClient(cfg, demo.Graph.CertPool(), time.Now, nil, nil)
 	if err != nil {
 		t.Fatal(err)
