@@ -106,8 +106,10 @@ var batchErrors = abstractions.ErrorMappings{"XXX": odataerrors.CreateODataError
 type reply map[string]replyItem
 
 type replyItem struct {
-	Status  int
-	Headers map[string]string
+	Status int
+	// Headers are the item's headers as Graph sent them (a JSON object),
+	// read only when asked for: most items' are never needed.
+	Headers jsontext.Value
 	// Body is the item's body, decoded; Raw is its JSON, kept for a failed
 	// item only (its error is read from it).
 	Body *wireBody
@@ -157,10 +159,10 @@ func (c *Client) send(ctx context.Context, b *batch, o op) (reply, error) {
 // envelope is a $batch reply with its items' bodies read as B.
 type envelope[B any] struct {
 	Responses []struct {
-		ID      string            `json:"id"`
-		Status  int               `json:"status"`
-		Headers map[string]string `json:"headers"`
-		Body    B                 `json:"body"`
+		ID      string         `json:"id"`
+		Status  int            `json:"status"`
+		Headers jsontext.Value `json:"headers"`
+		Body    B              `json:"body"`
 	} `json:"responses"`
 }
 
@@ -240,7 +242,7 @@ func (r reply) transient(id string) bool {
 // again; zero when it did not say.
 func (r reply) retryAfter(id string) time.Duration {
 	h := http.Header{}
-	for k, v := range r[id].Headers {
+	for k, v := range r[id].headers() {
 		h.Set(k, v)
 	}
 	return retryAfter(httpHeaders(h))
@@ -248,7 +250,7 @@ func (r reply) retryAfter(id string) time.Duration {
 
 // header is a header of step id's reply, whatever its case.
 func (r reply) header(id, name string) string {
-	for k, v := range r[id].Headers {
+	for k, v := range r[id].headers() {
 		if strings.EqualFold(k, name) {
 			return v
 		}
@@ -273,6 +275,17 @@ func (r reply) body(id string, o op) (*wireBody, error) {
 	return item.Body, nil
 }
 
+// headers are the item's headers by name. Headers that are not an object
+// of strings are read as none: they only ever refine what the status
+// says (how long to wait, Graph's request id).
+func (it replyItem) headers() map[string]string {
+	var h map[string]string
+	if len(it.Headers) > 0 && decodeWire(it.Headers, &h) != nil {
+		return nil
+	}
+	return h
+}
+
 // odataError is the failed item as the SDK's error type, which translate
 // reads: Graph's error body (read with the SDK's parser, as for a plain
 // request), the status and the headers.
@@ -291,7 +304,7 @@ func (it replyItem) odataError() *odataerrors.ODataError {
 	}
 	odata.ResponseStatusCode = it.Status
 	headers := abstractions.NewResponseHeaders()
-	for k, val := range it.Headers {
+	for k, val := range it.headers() {
 		headers.Add(k, val)
 	}
 	odata.ResponseHeaders = headers

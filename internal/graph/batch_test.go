@@ -20,7 +20,8 @@ func TestReplyItems(t *testing.T) {
 		{"id":"2","status":200,"headers":{"Content-Type":"application/octet-stream"},"body":"` + base64.StdEncoding.EncodeToString([]byte(user)) + `"},
 		{"id":"3","status":404,"headers":{"request-id":"req-3"},"body":{"error":{"code":"Request_ResourceNotFound","message":"Resource 'u-9' does not exist."}}},
 		{"id":"4","status":429,"headers":{"Retry-After":"7"}},
-		{"id":"6","status":200,"body":{"id":"u-2","displayName":["not","a","name"]}}
+		{"id":"6","status":200,"body":{"id":"u-2","displayName":["not","a","name"]}},
+		{"id":"7","status":503,"headers":{"Retry-After":7}}
 	]}`
 	r, err := readReply([]byte(raw))
 	if err != nil {
@@ -51,6 +52,14 @@ func TestReplyItems(t *testing.T) {
 	}
 	if _, err := r.body("6", opUser); portal.ErrorCode(err) != portal.EInternal {
 		t.Errorf("an item of the wrong shape = %v, want an internal error", err)
+	}
+	// Headers that are not strings are read as none; the status still
+	// says what went wrong.
+	if !r.transient("7") || r.retryAfter("7") != 0 {
+		t.Errorf("item 7: transient %v, wait %v; want a 503 with no wait it could read", r.transient("7"), r.retryAfter("7"))
+	}
+	if _, err := r.body("7", opUser); portal.ErrorCode(err) != portal.EUnavailable {
+		t.Errorf("item 7 = %v, want unavailable", err)
 	}
 }
 
