@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 	abstractions "github.com/microsoft/kiota-abstractions-go"
 	khttp "github.com/microsoft/kiota-http-go"
@@ -192,7 +191,7 @@ func readReply(raw any) (reply, error) {
 	// Item by item, each body kept as it came (a name given twice in one
 	// body fails that item only, below).
 	var env envelope[jsontext.Value]
-	if err := jsonv2.Unmarshal(data, &env, jsontext.AllowDuplicateNames(true)); err != nil {
+	if err := decodeWire(data, &env, jsontext.AllowDuplicateNames(true)); err != nil {
 		return nil, err
 	}
 	if env.Responses == nil {

@@ -145,3 +145,47 @@ func TestCreatedSureOnlyOfRefusals(t *testing.T) {
 		})
 	}
 }
+
+// TestReplyReadsBrokenText: a name holding half a surrogate pair or bytes
+// that are not UTF-8 reads with U+FFFD in their place, in one pass or
+// item by item, rather than failing the reply and every page that shows
+// the name.
+func TestReplyReadsBrokenText(t *testing.T) {
+	groups := "{\"value\":[{\"id\":\"g-1\",\"displayName\":\"bad\\ud800name\",\"isAssignableToRole\":false},{\"id\":\"g-2\",\"displayName\":\"raw\xffbyte\"}]}"
+	for name, raw := range map[string]string{
+		"one pass":     `{"responses":[{"id":"1","status":200,"body":` + groups + `}]}`,
+		"item by item": `{"responses":[{"id":"1","status":200,"body":` + groups + `},{"id":"2","status":404}]}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			r, err := readReply([]byte(raw))
+			if err != nil {
+				t.Fatalf("readReply = %v", err)
+			}
+			b, err := r.body("1", opUser)
+			if err != nil {
+				t.Fatalf("item 1 = %v", err)
+			}
+			items, err := b.listed(opUser)
+			if err != nil || len(items) != 2 {
+				t.Fatalf("listed = %v, %v; want two groups", items, err)
+			}
+			if items[0].DisplayName != "bad\uFFFDname" || items[1].DisplayName != "raw\uFFFDbyte" {
+				t.Errorf("names = %q, %q; want U+FFFD for what is not text", items[0].DisplayName, items[1].DisplayName)
+			}
+		})
+	}
+}
+
+// TestCreatedReplyWithRepeatedName: a create's reply is read even with a
+// name given twice (the last wins): the pass exists, and its passcode
+// must not be lost over the quirk.
+func TestCreatedReplyWithRepeatedName(t *testing.T) {
+	body := `{"id":"t-1","temporaryAccessPass":"first","temporaryAccessPass":"Zx8#kq2!","startDateTime":"2026-12-07T10:00:00Z","lifetimeInMinutes":60,"isUsableOnce":true}`
+	got, err := issuedOf([]byte(body), "req-1")
+	if err != nil {
+		t.Fatalf("issuedOf = %v", err)
+	}
+	if got.Passcode.Reveal() != "Zx8#kq2!" || got.ID != "t-1" {
+		t.Errorf("issuedOf = %+v, want the pass with the last passcode given", got)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/go-json-experiment/json/jsontext"
 	abstractions "github.com/microsoft/kiota-abstractions-go"
 	khttp "github.com/microsoft/kiota-http-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
@@ -199,10 +200,12 @@ func newTAPBody(userID string, req portal.NewTAP) (*models.TemporaryAccessPassAu
 
 // issuedOf reads a create's reply: Graph acted, so a reply that cannot be
 // read leaves the outcome to be settled like any other the portal could
-// not read.
+// not read. A name given twice is read as encoding/json reads it (the
+// last wins) rather than refused: the pass exists, and refusing its reply
+// would lose the passcode over a quirk.
 func issuedOf(body []byte, requestID string) (portal.IssuedTAP, error) {
 	var m wireObject
-	if err := decodeWire(body, &m); err != nil {
+	if err := decodeWire(body, &m, jsontext.AllowDuplicateNames(true)); err != nil {
 		return portal.IssuedTAP{}, &portal.Error{Code: portal.EInternal, Unsure: true, RequestID: requestID, Err: err,
 			Message: "Microsoft Graph created the pass but sent a reply the portal cannot read."}
 	}

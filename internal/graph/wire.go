@@ -6,13 +6,14 @@ import (
 	"time"
 
 	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/tapportal/portal/internal/portal"
 )
 
 // The Graph objects the portal reads on every page (users, sign-in
-// methods, passes, groups and role grants) are decoded with encoding/json
-// straight into the few properties it uses. The SDK's models keep every
+// methods, passes, groups and role grants) are decoded straight into the
+// few properties it uses. The SDK's models keep every
 // property of every type in a backing store, built from a parse tree of
 // the whole reply; on a user page that decoding was a fifth of the
 // portal's CPU. The SDK still builds each request, sends it through its
@@ -25,13 +26,19 @@ import (
 // here must keep it so. A missing or null property decodes to its zero
 // value, as the SDK's getters read through deref.
 
-// decodeWire decodes a Graph reply into the wire types. It uses the
-// proposed encoding/json/v2 (this module is its reference implementation,
-// with the same API): it reads a user page's batch reply in a third of the
-// time encoding/json takes, and it is stricter where Graph is exact. Names
-// must match in case, a name given twice and invalid UTF-8 are errors, so
-// a reply that is not what Graph sends is refused rather than half read.
-func decodeWire(data []byte, v any) error { return jsonv2.Unmarshal(data, v) }
+// decodeWire decodes a Graph reply into the wire types, with opts. It uses
+// the proposed encoding/json/v2 (this module is its reference
+// implementation, with the same API): it reads a user page's batch reply
+// in a third of the time encoding/json takes, and it is stricter where
+// Graph is exact: names must match in case and a name given twice is an
+// error, so a reply that is not what Graph sends is refused rather than
+// half read. Text is another matter: a directory name holding invalid
+// UTF-8 or half a surrogate pair (users and group owners set names) reads
+// with U+FFFD in its place, as encoding/json reads it, rather than
+// failing every page that shows it.
+func decodeWire(data []byte, v any, opts ...jsonv2.Options) error {
+	return jsonv2.Unmarshal(data, v, append(opts, jsontext.AllowInvalidUTF8(true))...)
+}
 
 // wireObject is any of the objects above.
 type wireObject struct {
