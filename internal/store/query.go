@@ -179,6 +179,11 @@ func (s *Store) List(ctx context.Context, f portal.EventFilter) ([]portal.Event,
 		limit = defaultLimit
 	}
 	limit = min(limit, maxLimit)
+	if f.TargetID != "" {
+		// One user's records, newest first along their index: a page of
+		// them is a quick read, as on every user page.
+		ctx = s.reads.quick(ctx)
+	}
 	sel, err := s.selectEvents(ctx, s.reads, f, true)
 	if err != nil {
 		return nil, unavailable(err)

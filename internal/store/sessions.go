@@ -28,7 +28,7 @@ func (s *Store) RevokeSession(ctx context.Context, id string, until time.Time) e
 // session's start).
 func (s *Store) SessionRevoked(ctx context.Context, id, subject string, created time.Time) (bool, error) {
 	var one int
-	err := s.reads.QueryRowContext(ctx, s.q(`SELECT 1 FROM revoked_sessions WHERE id = ?
+	err := s.reads.QueryRowContext(s.reads.quick(ctx), s.q(`SELECT 1 FROM revoked_sessions WHERE id = ?
 		UNION ALL SELECT 1 FROM revoked_subjects WHERE subject = ? AND before_us > ?`), id, subject, micros(created)).Scan(&one)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):

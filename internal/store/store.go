@@ -59,7 +59,9 @@ type Store struct {
 	// connections, which WAL lets read while the writer writes; on
 	// PostgreSQL it is the same pool as write.
 	read *sql.DB
-	// reads runs the hot queries on read through prepared statements.
+	// reads runs the hot queries through prepared statements: on SQLite
+	// on a pool of query-only connections of their own, on PostgreSQL on
+	// the one pool.
 	reads    *statements
 	postgres bool
 	// keys key the chain and the checkpoints: the first writes, every one
@@ -145,14 +147,26 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 		writer.Close()
 		return nil, sqliteOpenError(path, err)
 	}
-	reader, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=query_only(1)")
+	readOnly := path + "?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=query_only(1)"
+	reader, err := sql.Open("sqlite", readOnly)
 	if err != nil {
 		writer.Close()
 		return nil, sqliteOpenError(path, err)
 	}
 	reader.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
 	reader.SetMaxIdleConns(max(4, runtime.GOMAXPROCS(0)))
-	return &Store{write: writer, read: reader, reads: newStatements(reader, true)}, nil
+	// The prepared reads (sessions, a user's history, single records)
+	// have a pool of their own, so that a page never waits for a
+	// connection behind an export or a verification of the chain.
+	hot, err := sql.Open("sqlite", readOnly)
+	if err != nil {
+		writer.Close()
+		reader.Close()
+		return nil, sqliteOpenError(path, err)
+	}
+	hot.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
+	hot.SetMaxIdleConns(max(4, runtime.GOMAXPROCS(0)))
+	return &Store{write: writer, read: reader, reads: newStatements(hot, true, true)}, nil
 }
 
 func sqliteOpenError(path string, err error) error {
@@ -187,7 +201,7 @@ func openPostgres(ctx context.Context, databaseURL string) (*Store, error) {
 		db.Close()
 		return nil, &portal.Error{Code: portal.EUnavailable, Message: fmt.Sprintf("PostgreSQL at %s cannot be reached.", redact(databaseURL)), Err: err}
 	}
-	return &Store{write: db, read: db, reads: newStatements(db, false), postgres: true}, nil
+	return &Store{write: db, read: db, reads: newStatements(db, false, false), postgres: true}, nil
 }
 
 // migrate applies the embedded migrations that the database lacks.
