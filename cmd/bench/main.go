@@ -235,7 +235,7 @@ func run(o options) error {
 	t.add("user page / floor, CPU a page", fmt.Sprintf("%.2f (floor CPU over portal CPU)", median(cpuRatios)), "at least 1")
 	t.add("user page / floor, pages per second (Graph emulated)", fmt.Sprintf("%.2f (the emulator's CPU counted against the page)", median(liveRatios)), "")
 	t.add("Graph emulator and replay CPU a user page (kept out of the above)", time.Duration(median(emuCPU)).Round(time.Microsecond).String(), "")
-	t.add("user page / floor, CPU a page with each one's server counted", fmt.Sprintf("%.2f (floor and its JSON server over portal and the emulator)", median(allInRatios)), "")
+	t.add("user page / floor, CPU a page with each one's server counted", fmt.Sprintf("%.2f (floor and its JSON server over portal, replay and emulator)", median(allInRatios)), "")
 
 	// One Graph call of 50 ms: a page should take hardly longer.
 	remove := demo.Graph.Inject(graphemu.Fault{Path: "/v1.0/**", Latency: latency})
