@@ -25,7 +25,7 @@ func historyRows(t *table) error {
 		return fmt.Errorf("the history benchmarks: %v\n%s", err, out)
 	}
 	p95 := map[string]float64{}
-	export := map[string]float64{}
+	export, first := map[string]float64{}, map[string]float64{}
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
 		m := benchLine.FindStringSubmatch(sc.Text())
@@ -43,6 +43,8 @@ func historyRows(t *table) error {
 				p95[m[1]] = v
 			case unit == "records/s" && m[2] == "export":
 				export[m[1]] = v
+			case unit == "first-records/s" && m[2] == "export":
+				first[m[1]] = v
 			}
 		}
 	}
@@ -52,7 +54,7 @@ func historyRows(t *table) error {
 			continue
 		}
 		t.add("history page p95 on 1M records, "+db, fmt.Sprintf("%.1f ms (slowest of first, deep and date-range pages)", p95[db]), "under 20 ms")
-		t.add("CSV export on 1M records, "+db, fmt.Sprintf("%.0f records/s", export[db]), "over 200,000")
+		t.add("CSV export on 1M records, "+db, fmt.Sprintf("%.0f records/s (the first after opening: %.0f)", export[db], first[db]), "over 200,000")
 	}
 	return nil
 }
