@@ -13,7 +13,7 @@ import (
 
 // The Graph objects the portal reads on every page (users, sign-in
 // methods, passes, groups and role grants) are decoded straight into the
-// few properties it uses. The SDK's models keep every
+// few properties it uses (see decodeWire). The SDK's models keep every
 // property of every type in a backing store, built from a parse tree of
 // the whole reply; on a user page that decoding was a fifth of the
 // portal's CPU. The SDK still builds each request, sends it through its
